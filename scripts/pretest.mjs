@@ -1,0 +1,29 @@
+// Prepares what `npm test` can prepare by itself (the Temporal CLI) and stops with the one
+// command that installs anything it cannot (ansible-core, chromium, a running PostgreSQL).
+import { register } from 'tsx/esm/api';
+
+register();
+const { resolveTemporalCli, which } = await import('../app/temporal-cli.ts');
+const pg = (await import('pg')).default;
+
+const problems = [];
+try {
+  const cli = resolveTemporalCli({ build: true, log: (l) => console.error(`pretest: ${l}`) });
+  console.error(`pretest: Temporal CLI ${cli}`);
+} catch (err) {
+  problems.push(err.message);
+}
+if (!which('ansible-playbook')) problems.push('ansible-playbook is missing; install it with: apt-get install -y ansible-core');
+if (!which('chromium')) problems.push('chromium is missing (page tests); install it with: apt-get install -y chromium');
+const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const client = new pg.Client({ connectionString: url });
+try {
+  await client.connect();
+  await client.end();
+} catch (err) {
+  problems.push(`PostgreSQL is not reachable at ${url} (${err.message}); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`);
+}
+if (problems.length) {
+  for (const p of problems) console.error(`pretest: ${p}`);
+  process.exit(1);
+}
