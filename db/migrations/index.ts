@@ -1,0 +1,30 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_core.ts';
+import * as m002 from './002_asset_groups.ts';
+import * as m003 from './003_prioritization.ts';
+import * as m004 from './004_change_approval.ts';
+import * as m005 from './005_change_records.ts';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+// Migrations are listed here, not discovered from disk, so they work the same under tsx, in a bundle and with PGlite.
+const migrations: Record<string, Migration> = {
+  '001_core': m001,
+  '002_asset_groups': m002,
+  '003_prioritization': m003,
+  '004_change_approval': m004,
+  '005_change_records': m005,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const m = migrations[name];
+    if (!m) throw new Error(`unknown migration ${name}`);
+    return m;
+  },
+};

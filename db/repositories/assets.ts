@@ -1,0 +1,220 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../../integrations/core/errors.ts';
+import { applyAssetQuery, type AssetQuery } from './asset-query.ts';
+
+export const criticalitySchema = z.coerce.number().int().min(1, 'tier 1 (most critical) to 4').max(4, 'tier 1 (most critical) to 4');
+export const exposureSchema = z.enum(['internet', 'internal', 'isolated']);
+
+const hostnameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dots, dashes and underscores')
+  .transform((h) => h.toLowerCase());
+const fqdnSchema = z.string().trim().max(253).transform((h) => h.toLowerCase());
+// Lower-case so that scanner IPv6 addresses match whatever case the inventory was typed in.
+const ipsSchema = z.array(z.union([z.ipv4(), z.ipv6()], 'an IPv4 or IPv6 address').transform((ip) => ip.toLowerCase()));
+const textSchema = (max: number) => z.string().trim().max(max);
+const tagsSchema = z.array(z.string().trim().min(1).max(100));
+const varsSchema = z.record(z.string(), z.unknown());
+
+/** An asset as people and importers describe it. Hostnames are matched case-insensitively, so stored lower-case. */
+export const assetInputSchema = z.object({
+  hostname: hostnameSchema,
+  fqdn: fqdnSchema.optional(),
+  ips: ipsSchema.default([]),
+  platform: textSchema(100).optional(),
+  osVersion: textSchema(100).optional(),
+  owner: textSchema(200).optional(),
+  businessService: textSchema(200).optional(),
+  criticality: criticalitySchema.default(3),
+  exposure: exposureSchema.default('internal'),
+  patchGroup: textSchema(100).optional(),
+  tags: tagsSchema.default([]),
+  source: z.string().min(1).default('manual'),
+  vars: varsSchema.default({}),
+});
+export type AssetInput = z.input<typeof assetInputSchema>;
+export type Asset = z.output<typeof assetInputSchema> & { id: string; lastSeen: string | null };
+
+interface AssetRow {
+  id: string;
+  hostname: string;
+  fqdn: string | null;
+  ips: string[];
+  platform: string | null;
+  os_version: string | null;
+  owner: string | null;
+  business_service: string | null;
+  criticality: number;
+  exposure: Asset['exposure'];
+  patch_group: string | null;
+  tags: string[];
+  source: string;
+  vars: Record<string, unknown>;
+  last_seen: Date | string | null;
+}
+
+export function assetFromRow(r: AssetRow): Asset {
+  return {
+    id: r.id,
+    hostname: r.hostname,
+    fqdn: r.fqdn ?? undefined,
+    ips: r.ips,
+    platform: r.platform ?? undefined,
+    osVersion: r.os_version ?? undefined,
+    owner: r.owner ?? undefined,
+    businessService: r.business_service ?? undefined,
+    criticality: r.criticality,
+    exposure: r.exposure,
+    patchGroup: r.patch_group ?? undefined,
+    tags: r.tags,
+    source: r.source,
+    vars: r.vars,
+    lastSeen: r.last_seen === null ? null : new Date(r.last_seen).toISOString(),
+  };
+}
+
+const columnByField = {
+  hostname: 'hostname',
+  fqdn: 'fqdn',
+  ips: 'ips',
+  platform: 'platform',
+  osVersion: 'os_version',
+  owner: 'owner',
+  businessService: 'business_service',
+  criticality: 'criticality',
+  exposure: 'exposure',
+  patchGroup: 'patch_group',
+  tags: 'tags',
+  source: 'source',
+  vars: 'vars',
+} as const satisfies Record<keyof z.output<typeof assetInputSchema>, string>;
+type AssetField = keyof typeof columnByField;
+
+/** A change to some fields of an asset; `null` clears an optional field. */
+export const assetPatchSchema = z
+  .object({
+    hostname: hostnameSchema,
+    fqdn: fqdnSchema.nullable(),
+    ips: ipsSchema,
+    platform: textSchema(100).nullable(),
+    osVersion: textSchema(100).nullable(),
+    owner: textSchema(200).nullable(),
+    businessService: textSchema(200).nullable(),
+    criticality: criticalitySchema,
+    exposure: exposureSchema,
+    patchGroup: textSchema(100).nullable(),
+    tags: tagsSchema,
+    source: z.string().min(1),
+    vars: varsSchema,
+  } satisfies Record<AssetField, z.ZodType>)
+  .partial()
+  .strict();
+export type AssetPatch = z.output<typeof assetPatchSchema>;
+
+function toColumns(fields: Partial<Record<AssetField, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [columnByField[k as AssetField], v]),
+  );
+}
+
+const allColumnsNull = Object.fromEntries(Object.values(columnByField).map((c) => [c, null]));
+const mergedOnUpsert = [...Object.values(columnByField).filter((c) => c !== 'hostname'), 'last_seen', 'updated_at'];
+/** Rows per INSERT: large imports stay well under Postgres' 65535 bind parameters. */
+const UPSERT_CHUNK = 500;
+
+export interface UpsertedAsset {
+  id: string;
+  hostname: string;
+  /** False when a row with this hostname existed and was updated. */
+  inserted: boolean;
+}
+
+/** Inserts or updates by hostname, in chunks; callers validate with assetInputSchema first. A hostname listed twice keeps its last entry. */
+export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInputSchema>[]): Promise<UpsertedAsset[]> {
+  const now = new Date().toISOString();
+  const rows = [...new Map(assets.map((a) => [a.hostname, a])).values()].map((a) => ({ ...allColumnsNull, ...toColumns(a), last_seen: now, updated_at: now }));
+  const upserted: UpsertedAsset[] = [];
+  for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
+    const result = (await db('assets')
+      .insert(rows.slice(i, i + UPSERT_CHUNK))
+      .onConflict('hostname')
+      .merge(mergedOnUpsert)
+      .returning(['id', 'hostname', db.raw('(xmax = 0) as inserted')])) as UpsertedAsset[];
+    upserted.push(...result);
+  }
+  return upserted;
+}
+
+/** Inserts or updates by hostname; callers validate with assetInputSchema first. Returns ids by hostname. */
+export async function upsertAssets(db: Knex, assets: z.output<typeof assetInputSchema>[]): Promise<Map<string, string>> {
+  return new Map((await upsertAssetRows(db, assets)).map((r) => [r.hostname, r.id]));
+}
+
+export interface AssetListOptions {
+  query?: AssetQuery | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
+}
+
+export async function listAssets(db: Knex, options: AssetListOptions = {}): Promise<Asset[]> {
+  const qb = db('assets').select('*').orderBy([{ column: 'criticality', order: 'desc' }, 'hostname']);
+  const { query } = options;
+  // Wrapped, so that a top-level `or` cannot escape conditions added to the builder later.
+  if (query) qb.where((b) => void applyAssetQuery(b, query));
+  if (options.limit !== undefined) qb.limit(options.limit);
+  if (options.offset !== undefined) qb.offset(options.offset);
+  const rows = (await qb) as AssetRow[];
+  return rows.map(assetFromRow);
+}
+
+export async function countAssets(db: Knex, query?: AssetQuery): Promise<number> {
+  const qb = db('assets').count<{ count: number }[]>({ count: '*' });
+  if (query) qb.where((b) => void applyAssetQuery(b, query));
+  const [row] = await qb;
+  return Number(row?.count ?? 0);
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An asset is addressed by its id or, more conveniently, by its hostname. */
+function whereRef(qb: Knex.QueryBuilder, ref: string): Knex.QueryBuilder {
+  return uuidPattern.test(ref) ? qb.where('id', ref.toLowerCase()) : qb.where('hostname', ref.toLowerCase());
+}
+
+export async function getAsset(db: Knex, ref: string): Promise<Asset> {
+  const row = (await whereRef(db('assets').select('*'), ref).first()) as AssetRow | undefined;
+  if (!row) throw new NotFoundError(`no asset "${ref}"`);
+  return assetFromRow(row);
+}
+
+export async function patchAsset(db: Knex, ref: string, patch: AssetPatch): Promise<Asset> {
+  const rows = await refusingConflicts(
+    whereRef(db('assets'), ref).update({ ...toColumns(patch), updated_at: new Date().toISOString() }).returning('*'),
+    `cannot rename asset "${ref}" to "${patch.hostname}": that hostname is taken`,
+  );
+  if (!rows[0]) throw new NotFoundError(`no asset "${ref}"`);
+  return assetFromRow(rows[0]);
+}
+
+export async function deleteAsset(db: Knex, ref: string): Promise<Asset> {
+  const rows = await refusingConflicts(whereRef(db('assets'), ref).delete().returning('*'), `asset "${ref}" is a target of a patch cycle and cannot be deleted`);
+  if (!rows[0]) throw new NotFoundError(`no asset "${ref}"`);
+  return assetFromRow(rows[0]);
+}
+
+/** A unique or foreign-key violation is the caller's conflict with existing data, not a server fault. */
+async function refusingConflicts(statement: Knex.QueryBuilder, message: string): Promise<AssetRow[]> {
+  try {
+    return (await statement) as AssetRow[];
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === '23505' || code === '23503') throw new ConflictError(message);
+    throw err;
+  }
+}
