@@ -1,0 +1,158 @@
+import { Context } from '@temporalio/activity';
+import { appendAudit } from '../db/repositories/audit.ts';
+import {
+  finishAttempts, markInterrupted, ringAssetIds, ringOutcome, ringTargets, setTargetStatuses, startAttempts, succeededKeys, type RingTarget,
+} from '../db/repositories/cycles.ts';
+import type { BackupProvider, HostResult } from '../integrations/core/capabilities.ts';
+import type { RebootPolicy, RingOutcome } from '../workflows/types.ts';
+import type { ActivityDeps } from './index.ts';
+import { byPatch, deployTargets, resultFor } from './targets.ts';
+
+export interface DeployRingInput {
+  cycleId: string;
+  ring: string;
+  phase: 'testing' | 'deployment';
+  /** One batch of the ring; unset deploys the whole ring (the staging test). */
+  assetIds?: string[] | undefined;
+  /** Back up each host first; a host whose backup fails is skipped, not patched. */
+  backup?: boolean | undefined;
+  reboot?: RebootPolicy | undefined;
+}
+
+export interface RingHealth {
+  ring: string;
+  checked: number;
+  unhealthy: number;
+  examples: string[];
+}
+
+export interface RingRollback {
+  ring: string;
+  rolledBack: number;
+  failed: number;
+}
+
+const system = 'patchflow';
+
+/**
+ * The host-touching side of the rollout. Thin and idempotent: what was done is read back from
+ * Postgres (key cycle × asset × patch), so a retried batch hands only unfinished hosts to the deployer.
+ */
+export function createRolloutActivities(deps: ActivityDeps) {
+  const { db, registry, logger } = deps;
+  const backupProvider = (): BackupProvider | undefined =>
+    registry.get(deps.deployerId).definition.capabilities.backup ? registry.role(deps.deployerId, 'backup') : undefined;
+
+  /** Backs the group's hosts up; those whose backup failed come back as results, the rest as targets to patch. */
+  async function backUp(cycleId: string, group: ReturnType<typeof byPatch>[number], provider: BackupProvider) {
+    const ctx = Context.current();
+    const results = await provider.backup({ cycleId, patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
+    const failed = new Map<string, HostResult>();
+    for (const t of group.targets) {
+      const r = results.find((b) => b.hostname === t.hostname);
+      if (!r?.ok) failed.set(t.key, { hostname: t.hostname, outcome: 'skipped', message: `not patched: the pre-patch backup failed (${r?.message ?? 'no result'})` });
+    }
+    return { failed, backedUp: results.filter((r) => r.ok).length };
+  }
+
+  return {
+    async ringAssets(input: { cycleId: string; ring: string }): Promise<string[]> {
+      return ringAssetIds(db, input.cycleId, input.ring);
+    },
+
+    async deployRing(input: DeployRingInput): Promise<RingOutcome> {
+      const ctx = Context.current();
+      const deployer = registry.role(deps.deployerId, 'deployer');
+      const provider = input.backup ? backupProvider() : undefined;
+      const targets = await ringTargets(db, input.cycleId, input.ring, input.assetIds);
+      const done = await succeededKeys(db, targets.map((t) => t.key));
+      const pending = targets.filter((t) => !done.has(t.key));
+      await markInterrupted(db, pending.map((t) => t.key), input.phase, ctx.info.attempt);
+      if (done.size) logger.info('skipping hosts already patched in an earlier attempt', { cycleId: input.cycleId, ring: input.ring, skipped: done.size });
+      let backedUp = 0;
+      for (const group of byPatch(pending)) {
+        const attempts = await startAttempts(db, input.cycleId, group.targets, input.phase, ctx.info.attempt);
+        const backup = provider ? await backUp(input.cycleId, group, provider) : { failed: new Map<string, HostResult>(), backedUp: 0 };
+        backedUp += backup.backedUp;
+        const toPatch = group.targets.filter((t) => !backup.failed.has(t.key));
+        const results = toPatch.length
+          ? await deployer.deploy({
+              cycleId: input.cycleId,
+              ring: input.ring,
+              patch: group.patch,
+              targets: deployTargets(toPatch),
+              reboot: input.reboot,
+              onProgress: (note) => ctx.heartbeat(note),
+              signal: ctx.cancellationSignal,
+            })
+          : [];
+        const rows = group.targets.map((t) => ({ target: t, attemptId: attempts.get(t.key)!, result: backup.failed.get(t.key) ?? resultFor(results, t.hostname) }));
+        const recorded = await finishAttempts(db, rows);
+        await setTargetStatuses(
+          db,
+          input.cycleId,
+          rows.filter((_, i) => recorded[i] !== 'duplicate').map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: r.result.outcome })),
+        );
+        ctx.heartbeat(`ring ${input.ring}: ${group.patch.patchId} done`);
+      }
+      const outcome = await ringOutcome(db, input.cycleId, input.ring, input.phase, input.assetIds);
+      await appendAudit(db, {
+        actor: system,
+        action: `ring.${input.phase === 'testing' ? 'tested' : 'deployed'}`,
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { ...outcome, attempt: ctx.info.attempt, ...(input.assetIds ? { batchHosts: input.assetIds.length } : {}), ...(provider ? { backedUp } : {}) },
+      });
+      return outcome;
+    },
+
+    /** After the soak: are the ring's patched hosts still at the patch's target state? */
+    async checkRingHealth(input: { cycleId: string; ring: string }): Promise<RingHealth> {
+      const ctx = Context.current();
+      const deployer = registry.role(deps.deployerId, 'deployer');
+      const targets = await patchedTargets(input.cycleId, input.ring, ['patched', 'already_compliant']);
+      const unhealthy: string[] = [];
+      for (const group of byPatch(targets)) {
+        const results = await deployer.verify({ cycleId: input.cycleId, ring: input.ring, patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
+        for (const t of group.targets) {
+          const r = resultFor(results, t.hostname);
+          if (r.outcome !== 'already_compliant') unhealthy.push(`${t.hostname}: ${r.message}`);
+        }
+      }
+      const health = { ring: input.ring, checked: targets.length, unhealthy: unhealthy.length, examples: unhealthy.slice(0, 5) };
+      await appendAudit(db, { actor: system, action: 'ring.health_checked', subjectType: 'cycle', subjectId: input.cycleId, data: { ...health } });
+      return health;
+    },
+
+    /** Compensation: puts the ring's patched hosts back as they were. Hosts already rolled back are left alone on a retry. */
+    async rollbackRing(input: { cycleId: string; ring: string; reason: string }): Promise<RingRollback> {
+      const ctx = Context.current();
+      const deployer = registry.role(deps.deployerId, 'deployer');
+      const targets = await patchedTargets(input.cycleId, input.ring, ['patched']);
+      let rolledBack = 0;
+      let failed = 0;
+      for (const group of byPatch(targets)) {
+        const attempts = await startAttempts(db, input.cycleId, group.targets, 'rollback', ctx.info.attempt);
+        const results = await deployer.rollback({ cycleId: input.cycleId, ring: input.ring, patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
+        const rows = group.targets.map((t) => ({ target: t, attemptId: attempts.get(t.key)!, result: resultFor(results, t.hostname) }));
+        await finishAttempts(db, rows);
+        const undone = rows.filter((r) => r.result.outcome === 'patched' || r.result.outcome === 'already_compliant');
+        rolledBack += undone.length;
+        failed += rows.length - undone.length;
+        await setTargetStatuses(db, input.cycleId, undone.map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: 'rolled_back' })));
+      }
+      const rollback = { ring: input.ring, rolledBack, failed };
+      await appendAudit(db, { actor: system, action: 'ring.rolled_back', subjectType: 'cycle', subjectId: input.cycleId, data: { ...rollback, reason: input.reason } });
+      return rollback;
+    },
+  };
+
+  async function patchedTargets(cycleId: string, ring: string, statuses: string[]): Promise<RingTarget[]> {
+    const wanted = new Set(
+      ((await db('cycle_targets').where({ cycle_id: cycleId, ring }).whereIn('status', statuses).select('asset_id', 'patch_id')) as { asset_id: string; patch_id: string }[]).map(
+        (r) => `${r.asset_id}:${r.patch_id}`,
+      ),
+    );
+    return (await ringTargets(db, cycleId, ring)).filter((t) => wanted.has(`${t.assetId}:${t.patchId}`));
+  }
+}

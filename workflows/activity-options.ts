@@ -1,0 +1,27 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import { asDuration } from './time.ts';
+import type { ActivityTimeouts } from './types.ts';
+
+/** Error types that retrying cannot fix; every other failure is retried with backoff. */
+const nonRetryableErrorTypes = ['InputError', 'NotFoundError', 'NotAllowedError', 'ConflictError'];
+
+/** Bookkeeping activities: short, retried quickly. */
+export function recordActivities(timeouts: ActivityTimeouts) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: asDuration(timeouts.activityStartToClose),
+    retry: { initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2, nonRetryableErrorTypes },
+  });
+}
+
+/**
+ * Activities that touch hosts: long, heartbeating, so that a dead worker is noticed within the
+ * heartbeat timeout and the batch is retried — the idempotency records keep retries from repatching.
+ */
+export function hostActivities(timeouts: ActivityTimeouts) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: asDuration(timeouts.deploymentStartToClose),
+    heartbeatTimeout: asDuration(timeouts.deploymentHeartbeat),
+    retry: { initialInterval: '2s', maximumInterval: '1m', backoffCoefficient: 2, maximumAttempts: 10, nonRetryableErrorTypes },
+  });
+}

@@ -1,0 +1,92 @@
+import { ParentClosePolicy, TemporalFailure, executeChild, patched, setHandler, startChild } from '@temporalio/workflow';
+import { recordActivities } from './activity-options.ts';
+import { approvalWorkflowId, phaseWorkflowId } from './ids.ts';
+import { cycleProgressQuery } from './messages.ts';
+import { approvalWorkflow } from './approval.ts';
+import { installCycleControl } from './cycle-control.ts';
+import { deploymentWorkflow, type DeploymentResult } from './deployment.ts';
+import { reviewWorkflow, testingWorkflow, verificationWorkflow } from './phases.ts';
+import type { CyclePhase, CycleStatus, PatchCycleInput, RingOutcome, VerificationOutcome } from './types.ts';
+
+/**
+ * One patch cycle, end to end: scope → test on staging → CAB approval → ring deployment →
+ * verification → report → review. Each phase is a child workflow so that its history stays
+ * small and its state can be addressed on its own (the approval gate takes Updates).
+ */
+export async function patchCycleWorkflow(input: PatchCycleInput): Promise<{ status: CycleStatus }> {
+  const acts = recordActivities(input.timeouts);
+  try {
+    return await runCycle(input);
+  } catch (err) {
+    // A phase that failed for good (bad playbook, unreachable deployer after every retry) still
+    // ends the cycle on record, with the root cause a person can act on.
+    if (!(err instanceof TemporalFailure)) throw err;
+    await acts.setCycleState({ cycleId: input.cycleId, phase: 'done', status: 'failed', summary: { reason: rootCause(err) }, note: 'cycle failed' });
+    return { status: 'failed' };
+  }
+}
+
+function rootCause(err: TemporalFailure): string {
+  let e: Error = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
+}
+
+async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }> {
+  const acts = recordActivities(input.timeouts);
+  const { cycleId, timeouts, policy } = input;
+  let phase: CyclePhase = 'scoping';
+  let status: CycleStatus = 'running';
+  const rings: RingOutcome[] = [];
+  setHandler(cycleProgressQuery, () => ({ cycleId, phase, status, rings: [...rings] }));
+
+  const enter = async (next: CyclePhase, nextStatus: CycleStatus = 'running', note?: string) => {
+    phase = next;
+    status = nextStatus;
+    await acts.setCycleState({ cycleId, phase, status, note });
+  };
+  const control = installCycleControl({ cycleId, view: () => ({ phase, status }), setStatus: (next, note) => enter(phase, next, note) });
+  const finish = async (final: CycleStatus, summary: Record<string, unknown>) => {
+    phase = 'done';
+    status = final;
+    await acts.setCycleState({ cycleId, phase, status, summary, note: `cycle ${final}` });
+    await startChild(reviewWorkflow, { workflowId: phaseWorkflowId(cycleId, 'review'), args: [{ cycleId, timeouts }], parentClosePolicy: ParentClosePolicy.ABANDON });
+    return { status };
+  };
+
+  await enter('scoping');
+  const scope = await acts.scopeCycle({ cycleId });
+
+  if (scope.stagingTargets > 0) {
+    await enter('testing', 'running', `testing on ${scope.stagingTargets} staging target(s)`);
+    const testing = await executeChild(testingWorkflow, { workflowId: phaseWorkflowId(cycleId, 'testing'), args: [{ cycleId, timeouts, policy: policy.deployment }] });
+    rings.push(testing.outcome);
+    if (!testing.passed) return finish('halted', { scope, testing: testing.outcome, reason: 'the patch failed on the staging group; no approval was requested' });
+  }
+
+  await enter('approval', 'awaiting_approval', 'awaiting CAB approval');
+  const approvers = await acts.loadApprovers({ cycleId });
+  const approval = await executeChild(approvalWorkflow, {
+    workflowId: approvalWorkflowId(cycleId),
+    args: [{ cycleId, requester: input.requester, approvers, policy: policy.approval, timeouts }],
+  });
+  if (approval.outcome !== 'approved') return finish(approval.outcome, { scope, approval });
+  // Approve now, run in the window: the approval names the earliest time deployment may start.
+  if (patched('approve-now-run-in-window') && (await control.holdUntil(approval.notBefore, (note) => enter('approval', 'scheduled', note)))) {
+    return finish('cancelled', { scope, approval, reason: control.cancelReason() });
+  }
+
+  await enter('deployment');
+  const deployment: DeploymentResult = await control.controlled(
+    await startChild(deploymentWorkflow, { workflowId: phaseWorkflowId(cycleId, 'deployment'), args: [{ cycleId, timeouts, rings: scope.rings, policy: policy.deployment }] }),
+  );
+  rings.push(...deployment.rings);
+
+  await enter('verification');
+  const verification: VerificationOutcome = await executeChild(verificationWorkflow, { workflowId: phaseWorkflowId(cycleId, 'verification'), args: [{ cycleId, timeouts }] });
+
+  await enter('reporting');
+  const failures = rings.reduce((n, r) => n + r.failed + r.unreachable, 0);
+  const final: CycleStatus = control.cancelled() ? 'cancelled' : deployment.halted ? 'halted' : failures > 0 || verification.nonCompliant > 0 ? 'completed_with_failures' : 'completed';
+  return finish(final, { scope, approval, rings, verification, ...(deployment.haltReason ? { reason: deployment.haltReason } : {}), ...(deployment.rollbacks?.length ? { rollbacks: deployment.rollbacks } : {}) });
+}
