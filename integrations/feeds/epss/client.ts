@@ -1,0 +1,13 @@
+import type { FeedSyncState } from '../../core/capabilities.ts';
+import type { Logger } from '../../core/logger.ts';
+import { syncWholeDocument, type FeedSyncResult } from '../feed.ts';
+import type { EpssConfig } from './config.ts';
+import { parseEpss } from './parse.ts';
+
+/** EPSS publishes one scores file a day; its score date is the version. */
+export function syncEpss(config: EpssConfig, state: FeedSyncState, logger: Logger, signal?: AbortSignal): Promise<FeedSyncResult> {
+  return syncWholeDocument(config.url, state, { retry: config.retry, logger, signal }, (body) => {
+    const { scoreDate, batch } = parseEpss(body);
+    return { version: scoreDate, batch };
+  });
+}

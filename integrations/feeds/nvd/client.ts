@@ -1,0 +1,63 @@
+import type { FeedSyncState } from '../../core/capabilities.ts';
+import { durationMs } from '../../core/duration.ts';
+import type { Logger } from '../../core/logger.ts';
+import { parseInput } from '../../core/validate.ts';
+import type { FeedBatch } from '../batch.ts';
+import type { FeedSyncResult } from '../feed.ts';
+import { getBody } from '../http.ts';
+import { feedText, parseJsonText } from '../parse.ts';
+import type { NvdConfig } from './config.ts';
+import { nvdPageBatch, nvdPageSchema } from './parse.ts';
+
+export function apiKeyHeader(config: NvdConfig): Record<string, string> {
+  return config.apiKey ? { apiKey: config.apiKey } : {};
+}
+
+/** NVD refuses lastModified ranges longer than 120 days. */
+export const maxWindowMs = 120 * 86_400_000;
+
+/** NVD wants ISO 8601 with an explicit offset; `Z` is not accepted everywhere. */
+function nvdDate(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+00:00');
+}
+
+/**
+ * Incremental sync: every CVE modified since the cursor, fetched in windows of at most 120 days and
+ * pages of `resultsPerPage`. The page budget bounds a sync; when it runs out mid-window the cursor
+ * stays at that window's start, so the next sync fetches the rest (upserts make overlap harmless).
+ */
+export async function syncNvd(config: NvdConfig, state: FeedSyncState, logger: Logger, signal?: AbortSignal): Promise<FeedSyncResult> {
+  const now = Date.now();
+  const fetchOpts = { retry: config.retry, headers: apiKeyHeader(config), signal, onWait: (note: string) => logger.warn(note) };
+  let windowStart = state.cursor ? Date.parse(state.cursor) : now - durationMs(config.initialLookback);
+  const batch: FeedBatch = { cves: [], advisories: [] };
+  let pages = 0;
+  while (windowStart < now) {
+    const windowEnd = Math.min(windowStart + maxWindowMs, now);
+    let startIndex = 0;
+    let total = Infinity;
+    while (startIndex < total) {
+      if (pages >= config.maxPages) {
+        logger.warn('NVD page budget spent; the next sync resumes here', { windowStart: nvdDate(windowStart), maxPages: config.maxPages });
+        return { notModified: false, state: { cursor: new Date(windowStart).toISOString() }, batch };
+      }
+      if (pages > 0) await new Promise((r) => setTimeout(r, durationMs(config.requestInterval)));
+      const url = new URL(config.url);
+      url.searchParams.set('lastModStartDate', nvdDate(windowStart));
+      url.searchParams.set('lastModEndDate', nvdDate(windowEnd));
+      url.searchParams.set('startIndex', String(startIndex));
+      url.searchParams.set('resultsPerPage', String(config.resultsPerPage));
+      const { body } = await getBody(url.toString(), fetchOpts);
+      const page = parseInput(nvdPageSchema, parseJsonText(feedText(body, 'NVD API page'), 'NVD API page'), 'NVD API page');
+      pages += 1;
+      batch.cves.push(...nvdPageBatch(page).cves);
+      total = page.totalResults;
+      // An empty page before the stated total would loop forever; NVD's total shrinks when records move windows.
+      if (page.vulnerabilities.length === 0) break;
+      startIndex += page.vulnerabilities.length;
+    }
+    windowStart = windowEnd;
+  }
+  // NVD has no conditional requests; even an empty answer moves the cursor forward.
+  return { notModified: false, state: { cursor: new Date(Math.max(windowStart, now)).toISOString() }, batch };
+}
