@@ -1,0 +1,40 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { z } from 'zod';
+import { appendAudit } from '../db/repositories/audit.ts';
+import { getCycle } from '../db/repositories/cycles.ts';
+import { requireRole } from '../db/repositories/users.ts';
+import { ConflictError } from '../integrations/core/errors.ts';
+import { parseInput } from '../integrations/core/validate.ts';
+import type { CycleControlState } from '../workflows/cycle-control.ts';
+import { cycleWorkflowId } from '../workflows/ids.ts';
+import { cancelCycleUpdate, pauseCycleUpdate, resumeCycleUpdate } from '../workflows/messages.ts';
+import type { AppContext } from './context.ts';
+import { approveSchema, auditRefusal, channelSchema } from './cycles.ts';
+
+export type CycleControlVerb = 'pause' | 'resume' | 'cancel';
+
+export const cycleControlSchema = z.object({ by: approveSchema.shape.by, reason: z.string().trim().max(500).optional(), channel: channelSchema.default('rest') }).strict();
+
+const updates = { pause: pauseCycleUpdate, resume: resumeCycleUpdate, cancel: cancelCycleUpdate } as const;
+const done = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as const;
+
+/**
+ * Pause, resume or cancel an approved rollout: coordinators only, sent as an Update to the cycle
+ * workflow, whose validator refuses at once when the cycle is not in a state to take it.
+ */
+export async function controlCycle(ctx: AppContext, id: string, verb: CycleControlVerb, body: unknown): Promise<CycleControlState> {
+  const args = parseInput(cycleControlSchema, body, `${verb} request`);
+  await getCycle(ctx.db, id);
+  const refused = auditRefusal(ctx, args.by, `cycle.${verb}`, id);
+  await requireRole(ctx.db, args.by, 'coordinator', `${verb} a patch cycle`).catch(refused);
+  let state: CycleControlState;
+  try {
+    state = await ctx.temporal.workflow.getHandle(cycleWorkflowId(id)).executeUpdate(updates[verb], { args: [args] });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new ConflictError(`cycle ${id} is not running`);
+    if (err instanceof WorkflowUpdateFailedError) return refused(err);
+    throw err;
+  }
+  await appendAudit(ctx.db, { actor: args.by, action: `cycle.${done[verb]}`, subjectType: 'cycle', subjectId: id, data: { reason: args.reason ?? null, channel: args.channel } });
+  return state;
+}

@@ -1,0 +1,31 @@
+import { connectionTestSchema, connectorListSchema } from '../../server/routes/connectors.ts';
+import { apiRequest } from '../api.ts';
+import { parseInput } from '../../integrations/core/validate.ts';
+import { printJsonOr, requirePositional } from './args.ts';
+import type { CliCommand } from './types.ts';
+
+export const connectorCommands: CliCommand[] = [
+  {
+    path: ['connectors', 'list'],
+    summary: 'the configured connectors, their capabilities and config (secrets redacted)',
+    usage: '[--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values }) {
+      const { connectors } = parseInput(connectorListSchema, await apiRequest('GET', '/api/connectors'), 'server answer');
+      printJsonOr(values, connectors, () => (connectors.length ? connectors.map((c) => `${c.id.padEnd(12)} ${c.title.padEnd(48)} ${c.capabilities.join(', ')}`).join('\n') : 'no connectors are configured'));
+      return 0;
+    },
+  },
+  {
+    path: ['connectors', 'test'],
+    summary: "check that a connector reaches its system with its credentials",
+    usage: '<id> [--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values, positionals }) {
+      const id = requirePositional(positionals, 0, 'id');
+      const result = parseInput(connectionTestSchema, await apiRequest('POST', `/api/connectors/${encodeURIComponent(id)}/test`), 'server answer');
+      printJsonOr(values, result, () => `${result.id}: ${result.ok ? 'ok' : 'FAILED'} — ${result.message}`);
+      return result.ok ? 0 : 1;
+    },
+  },
+];

@@ -1,0 +1,146 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { chatStatusLine } from '../../app/chat/publish.ts';
+import { startDevServer, type DevServer } from '../../app/dev-server.ts';
+import { listen, type RunningHttpServer } from '../../app/http-server.ts';
+import { buildContext, createPatchflowWorker, openSettingsDatabase, workflowsPath } from '../../app/runtime.ts';
+import { loadSettings, type Settings } from '../../app/settings.ts';
+import { resolveTemporalCli } from '../../app/temporal-cli.ts';
+import { describeDatabase, migrateToLatest } from '../../db/knex.ts';
+import { createLogger } from '../../integrations/core/logger.ts';
+import type { Worker } from '@temporalio/worker';
+import type { CliCommand } from './types.ts';
+
+/**
+ * Keeps a long-running command alive until Ctrl-C, then shuts its parts down in reverse order
+ * of starting. One part failing to stop does not keep the others (the dev server) running.
+ */
+async function runUntilSignal(stops: (() => Promise<void>)[]): Promise<number> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.stderr.write('stopping Patchflow…\n');
+  let code = 0;
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch (err) {
+      process.stderr.write(`while stopping: ${(err as Error).message}\n`);
+      code = 1;
+    }
+  }
+  return code;
+}
+
+async function startWorkerAndServer(settings: Settings, parts: { worker: boolean; server: boolean }) {
+  const ctx = await buildContext(settings);
+  const stops: (() => Promise<void>)[] = [async () => ctx.db.destroy(), async () => ctx.temporal.connection.close()];
+  let worker: Worker | undefined;
+  let http: RunningHttpServer | undefined;
+  if (parts.worker) {
+    worker = await createPatchflowWorker(ctx);
+    const running = worker.run();
+    stops.push(async () => {
+      worker!.shutdown();
+      await running;
+    });
+  }
+  if (parts.server) {
+    http = await listen(ctx, settings.http.host, settings.http.port);
+    stops.push(() => http!.close());
+  }
+  return { ctx, http, stops };
+}
+
+export const runtimeCommands: CliCommand[] = [
+  {
+    path: ['start'],
+    summary: 'everything in one process: Temporal dev server, worker and HTTP server (embedded database unless DATABASE_URL is set)',
+    usage: '',
+    async run() {
+      const logger = createLogger();
+      const base = loadSettings();
+      let dev: DevServer | undefined;
+      let temporal = base.temporal;
+      if (!process.env['TEMPORAL_ADDRESS']) {
+        const cli = resolveTemporalCli({ build: true, log: (l) => logger.info(l) });
+        dev = await startDevServer({ cli, dataDir: path.resolve(base.dataDir), port: 7233, uiPort: 8233 });
+        temporal = { ...temporal, address: dev.address };
+      }
+      const settings: Settings = { ...base, temporal };
+      const { http, stops, ctx } = await startWorkerAndServer(settings, { worker: true, server: true });
+      if (dev) stops.unshift(() => dev!.stop());
+      ctx.logger.info(chatStatusLine(ctx.registry));
+      process.stdout.write(
+        [
+          '',
+          'Patchflow is running.',
+          `  Dashboard    ${http!.url}/`,
+          `  API          ${http!.url}/api   (health: ${http!.url}/healthz)`,
+          `  Temporal UI  ${dev ? dev.uiUrl : `(remote cluster ${temporal.address})`}`,
+          `  Database     ${describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir })}`,
+          '',
+          'Try the demo cycle in another shell:',
+          '  npx patchflow cycle start --demo            # carol (coordinator) requests it; staging is tested first',
+          '  npx patchflow cycle approve <id> --as alice # alice is a CAB approver; carol cannot approve her own change',
+          '  npx patchflow cycle status <id> --watch     # rings deploy least critical first, then verification',
+          '',
+          'Ctrl-C stops everything; state is kept under .patchflow/.',
+          '',
+        ].join('\n'),
+      );
+      return runUntilSignal(stops);
+    },
+  },
+  {
+    path: ['worker'],
+    summary: 'run a Temporal worker (workflows and activities) against TEMPORAL_ADDRESS',
+    usage: '',
+    async run() {
+      const { stops } = await startWorkerAndServer(loadSettings(), { worker: true, server: false });
+      return runUntilSignal(stops);
+    },
+  },
+  {
+    path: ['server'],
+    summary: 'run the HTTP server (REST API) against TEMPORAL_ADDRESS',
+    usage: '',
+    async run() {
+      const { http, stops } = await startWorkerAndServer(loadSettings(), { worker: false, server: true });
+      process.stdout.write(`Patchflow API listening on ${http!.url}\n`);
+      return runUntilSignal(stops);
+    },
+  },
+  {
+    path: ['bundle-workflows'],
+    summary: 'write the workflow bundle for production workers (then set PATCHFLOW_WORKFLOW_BUNDLE to its path)',
+    usage: '[--out <file>]',
+    options: { out: { type: 'string' } },
+    async run({ values }) {
+      const out = path.resolve(typeof values['out'] === 'string' ? values['out'] : path.join('.patchflow', 'workflow-bundle.js'));
+      const { code } = await bundleWorkflowCode({ workflowsPath });
+      mkdirSync(path.dirname(out), { recursive: true });
+      writeFileSync(out, code);
+      process.stdout.write(`workflow bundle written to ${out} (${Math.round(code.length / 1024)} KiB)\nstart workers with PATCHFLOW_WORKFLOW_BUNDLE=${out}\n`);
+      return 0;
+    },
+  },
+  {
+    path: ['db', 'migrate'],
+    summary: 'apply database migrations',
+    usage: '',
+    async run() {
+      const settings = loadSettings();
+      const db = openSettingsDatabase(settings);
+      try {
+        const applied = await migrateToLatest(db);
+        process.stdout.write(`${describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir })}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    },
+  },
+];

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { listAudit, verifyAuditChain } from '../../db/repositories/audit.ts';
+import { parseInput } from '../../integrations/core/validate.ts';
+import type { RouteModule } from './types.ts';
+
+const auditQuerySchema = z.object({ subject: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(1000) });
+
+export const auditRoutes: RouteModule = {
+  path: '/audit',
+  register(router, ctx) {
+    router.get('/', async (req, res) => {
+      const q = parseInput(auditQuerySchema, req.query, 'audit query');
+      res.json({ events: await listAudit(ctx.db, { subjectId: q.subject, limit: q.limit }) });
+    });
+    router.get('/verify', async (_req, res) => {
+      res.json(await verifyAuditChain(ctx.db));
+    });
+  },
+};

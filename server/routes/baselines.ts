@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { baselinePatches, getBaseline, listBaselines, saveBaseline } from '../../db/repositories/baselines.ts';
+import { NotFoundError } from '../../integrations/core/errors.ts';
+import { parseInput } from '../../integrations/core/validate.ts';
+import { baselineSchema, evaluateBaseline } from '../../prioritization/baselines.ts';
+import type { RouteModule } from './types.ts';
+
+const idParams = z.object({ id: baselineSchema.shape.id });
+
+/** Patch baselines: per-platform auto-approval rules, and what they decide for the patches we know. */
+export const baselineRoutes: RouteModule = {
+  path: '/baselines',
+  register(router, ctx) {
+    router.get('/', async (_req, res) => {
+      res.json({ baselines: await listBaselines(ctx.db) });
+    });
+    router.put('/:id', async (req, res) => {
+      const { id } = parseInput(idParams, req.params, 'baseline');
+      const body: unknown = req.body;
+      const baseline = parseInput(baselineSchema, { ...(body && typeof body === 'object' ? body : {}), id }, 'baseline');
+      await saveBaseline(ctx.db, baseline);
+      res.json(baseline);
+    });
+    router.get('/:id/evaluate', async (req, res) => {
+      const { id } = parseInput(idParams, req.params, 'baseline');
+      const baseline = await getBaseline(ctx.db, id);
+      if (!baseline) throw new NotFoundError(`no baseline "${id}"`);
+      const now = new Date();
+      const patches = await baselinePatches(ctx.db, { platform: baseline.platform });
+      res.json({ baseline: id, results: patches.map((p) => ({ patchId: p.id, ...evaluateBaseline(p, baseline, now) })) });
+    });
+  },
+};

@@ -1,0 +1,13 @@
+import { ensureDemoFleet, seedDemoIntake } from '../../app/demo.ts';
+import type { RouteModule } from './types.ts';
+
+/** Seeds the demo fleet, people, patch and intake (scan, KEV, EPSS); idempotent. */
+export const demoRoutes: RouteModule = {
+  path: '/demo',
+  register(router, ctx) {
+    router.post('/seed', async (_req, res) => {
+      ensureDemoFleet(ctx.settings.dataDir);
+      res.json(await seedDemoIntake(ctx.db, ctx.registry));
+    });
+  },
+};

@@ -1,0 +1,29 @@
+import { deleteUser, listUsers, upsertUser, userInputSchema } from '../../db/repositories/users.ts';
+import { appendAudit } from '../../db/repositories/audit.ts';
+import { parseInput } from '../../integrations/core/validate.ts';
+import type { RouteModule } from './types.ts';
+
+export const userRoutes: RouteModule = {
+  path: '/users',
+  register(router, ctx) {
+    router.get('/', async (_req, res) => {
+      res.json({ users: await listUsers(ctx.db) });
+    });
+    router.put('/:id', async (req, res) => {
+      const input = parseInput(userInputSchema, { ...(req.body as object), id: req.params.id }, 'user');
+      const user = await ctx.db.transaction(async (trx) => {
+        const u = await upsertUser(trx, input);
+        await appendAudit(trx, { actor: 'admin', action: 'user.saved', subjectType: 'user', subjectId: u.id, data: { roles: u.roles } });
+        return u;
+      });
+      res.json(user);
+    });
+    router.delete('/:id', async (req, res) => {
+      await ctx.db.transaction(async (trx) => {
+        await deleteUser(trx, req.params.id);
+        await appendAudit(trx, { actor: 'admin', action: 'user.deleted', subjectType: 'user', subjectId: req.params.id });
+      });
+      res.status(204).end();
+    });
+  },
+};
