@@ -1,0 +1,112 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import type { AppContext } from '../../app/context.ts';
+import { writeDemoFleet, seedDemoRecords, type DemoFleet } from '../../app/demo.ts';
+import { listen, type RunningHttpServer } from '../../app/http-server.ts';
+import { configureRegistry, connectTemporalClient, createPatchflowWorker } from '../../app/runtime.ts';
+import { loadSettings, type Settings } from '../../app/settings.ts';
+import type { CycleDetail } from '../../db/repositories/cycles.ts';
+import { createLogger } from '../../integrations/core/logger.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export interface TestStack {
+  ctx: AppContext;
+  url: string;
+  dataDir: string;
+  fleet: DemoFleet;
+  database: TestDatabase;
+  env: NodeJS.ProcessEnv;
+  worker?: Worker;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Demo hosts whose health check fails after patching. */
+  failing?: string[];
+  /** Extra environment, as an operator would set it (PATCHFLOW_*, TEMPORAL_*). */
+  env?: Record<string, string>;
+  /** Run the worker in this process (default) or leave it to the test. */
+  worker?: boolean;
+}
+
+/**
+ * The real thing, scaled down: its own Postgres database, the run's Temporal dev server on its own
+ * task queue, the demo fleet in a temp folder patched by real ansible-playbook, and the HTTP API.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
+  const database = await createTestDatabase();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'patchflow-test-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    DATABASE_URL: database.url,
+    PATCHFLOW_DATA_DIR: dataDir,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `test-${randomBytes(4).toString('hex')}`,
+    PATCHFLOW_DEPLOYMENT_HEARTBEAT: '5s',
+    PATCHFLOW_LOG_LEVEL: process.env['PATCHFLOW_LOG_LEVEL'] ?? 'warn',
+    ...opts.env,
+  };
+  const settings: Settings = loadSettings(env);
+  const logger = createLogger({}, 'warn');
+  const fleet = writeDemoFleet(dataDir, { failing: opts.failing ?? [] });
+  await seedDemoRecords(database.db);
+  const ctx: AppContext = { settings, db: database.db, logger, registry: configureRegistry(settings, logger), temporal: await connectTemporalClient(settings.temporal) };
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  if (opts.worker !== false) {
+    worker = await createPatchflowWorker(ctx, { workflowBundle: { codePath: inject('workflowBundlePath') } });
+    running = worker.run();
+  }
+  const http: RunningHttpServer = await listen(ctx, '127.0.0.1', 0);
+  return {
+    ctx,
+    url: http.url,
+    dataDir,
+    fleet,
+    database,
+    env,
+    ...(worker ? { worker } : {}),
+    async stop() {
+      await http.close();
+      if (worker && running) {
+        worker.shutdown();
+        await running;
+      }
+      await ctx.temporal.connection.close();
+      await database.drop();
+    },
+  };
+}
+
+export async function api<T = unknown>(stack: TestStack, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${stack.url}${route}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Polls the cycle until `done` holds; fails with the last state seen, so a hang explains itself. */
+export async function waitForCycle(stack: TestStack, id: string, done: (d: CycleDetail) => boolean, timeoutMs = 45_000): Promise<CycleDetail> {
+  const deadline = Date.now() + timeoutMs;
+  let last: CycleDetail | undefined;
+  while (Date.now() < deadline) {
+    last = (await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body;
+    if (done(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`cycle ${id} did not reach the expected state; last seen: ${JSON.stringify(last?.cycle)}`);
+}
+
+export const inPhase = (phase: string) => (d: CycleDetail) => d.cycle.phase === phase;
+export const finished = (d: CycleDetail) => d.cycle.phase === 'done';
+
+export async function startDemoCycle(stack: TestStack, extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { demo: true, ...extra });
+  if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
+  return res.body.cycle.id;
+}

@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cyclePolicySchema } from '../../app/settings.ts';
+import { insertCycle, scopeCycle, setCycleState } from '../../db/repositories/cycles.ts';
+import { upsertUser } from '../../db/repositories/users.ts';
+import { DEMO_PATCH } from '../../app/demo.ts';
+import { approvalWorkflow } from '../../workflows/approval.ts';
+import { approvalWorkflowId, cycleWorkflowId } from '../../workflows/ids.ts';
+import type { ApprovalResult, ApprovalState } from '../../workflows/approval-types.ts';
+import type { CycleDetail } from '../../db/repositories/cycles.ts';
+import { api, finished, inPhase, startDemoCycle, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
+
+type ErrorBody = { error: { message: string } };
+let serial = 0;
+
+/**
+ * The CAB gate on its own, on the real dev server: a cycle row in phase approval and the
+ * approval workflow started directly, so each scenario costs no staging run.
+ */
+async function openApproval(stack: TestStack, opts: { policy?: Record<string, unknown>; author?: string; window?: { start: string; end: string } } = {}) {
+  serial += 1;
+  const cycleId = `cyc-20261123-${String(serial).padStart(6, '0')}`;
+  const policy = cyclePolicySchema.parse({ approval: { timeout: '2m', remindEvery: '1m', ...opts.policy }, deployment: {} });
+  const request = { name: `approval scenario ${serial}`, requester: 'carol', patchIds: [DEMO_PATCH.id], hostnames: [], ...(opts.author ? { author: opts.author } : {}), ...(opts.window ? { window: opts.window } : {}) };
+  await insertCycle(stack.ctx.db, { id: cycleId, request, policy, workflowId: cycleWorkflowId(cycleId) });
+  await scopeCycle(stack.ctx.db, cycleId);
+  await setCycleState(stack.ctx.db, cycleId, { phase: 'approval', status: 'awaiting_approval' });
+  const handle = await stack.ctx.temporal.workflow.start(approvalWorkflow, {
+    taskQueue: stack.ctx.settings.temporal.taskQueue,
+    workflowId: approvalWorkflowId(cycleId),
+    args: [{ cycleId, requester: 'carol', approvers: [], policy: policy.approval, timeouts: stack.ctx.settings.temporal.timeouts }],
+  });
+  await expect.poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: cycleId }).first()) !== undefined).toBe(true);
+  return { cycleId, result: () => handle.result() as Promise<ApprovalResult> };
+}
+
+const approve = (stack: TestStack, id: string, by: string, extra: Record<string, unknown> = {}) => api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/approve`, { by, ...extra });
+const reject = (stack: TestStack, id: string, by: string, reason?: string) => api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/reject`, { by, ...(reason ? { reason } : {}) });
+const auditActions = async (stack: TestStack, id: string) => ((await stack.ctx.db('audit_events').where({ subject_id: id }).orderBy('seq')) as { action: string; actor: string; data: Record<string, unknown> }[]);
+
+describe('approval model on the real dev server', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack();
+    await upsertUser(stack.ctx.db, { id: 'dave', displayName: 'Dave (on-call security)', roles: ['approver'], groups: ['emergency'] });
+    await upsertUser(stack.ctx.db, { id: 'erin', displayName: 'Erin (change author)', roles: ['approver'] });
+    await upsertUser(stack.ctx.db, { id: 'victor', displayName: 'Victor (viewer)', roles: ['viewer'] });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('needs a quorum of distinct approvers: one approval of two leaves it pending, a second vote by the same person is refused', async () => {
+    const gate = await openApproval(stack, { policy: { quorum: 2 } });
+    const first = await approve(stack, gate.cycleId, 'alice', { comment: 'staging looks clean' });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ outcome: 'pending', quorum: 2, approvers: ['alice', 'bob', 'dave', 'erin'] });
+
+    const again = await approve(stack, gate.cycleId, 'alice');
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toBe('alice has already decided on this change');
+
+    const second = await approve(stack, gate.cycleId, 'bob');
+    expect(second.body.outcome).toBe('approved');
+    const result = await gate.result();
+    expect(result).toMatchObject({ outcome: 'approved', emergency: false });
+    expect(result.decisions.map((d) => d.by)).toEqual(['alice', 'bob']);
+  });
+
+  it('rejects with a reason, and refuses a rejection without one', async () => {
+    const gate = await openApproval(stack);
+    const bare = await reject(stack, gate.cycleId, 'bob');
+    expect(bare.status).toBe(400);
+    expect(bare.body.error.message).toMatch(/^invalid rejection: reason/);
+
+    const rejected = await reject(stack, gate.cycleId, 'bob', 'no rollback tested for db-01');
+    expect(rejected.status).toBe(200);
+    expect(rejected.body.outcome).toBe('rejected');
+    expect(await gate.result()).toMatchObject({ outcome: 'rejected', decisions: [expect.objectContaining({ by: 'bob', decision: 'reject', reason: 'no rollback tested for db-01' })] });
+    expect(await auditActions(stack, gate.cycleId)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'change.rejected', actor: 'bob', data: expect.objectContaining({ reason: 'no rollback tested for db-01' }) })]));
+  });
+
+  it('refuses the requester and the author of the change (separation of duties), and audits each refusal', async () => {
+    const gate = await openApproval(stack, { author: 'erin' });
+    const self = await approve(stack, gate.cycleId, 'carol');
+    expect(self.status).toBe(403);
+    expect(self.body.error.message).toBe('separation of duties: carol requested this change and cannot approve or reject it');
+    const author = await reject(stack, gate.cycleId, 'erin', 'looks fine to me');
+    expect(author.status).toBe(403);
+    expect(author.body.error.message).toBe('separation of duties: erin authored this change and cannot approve or reject it');
+    const refusals = (await auditActions(stack, gate.cycleId)).filter((e) => e.action.endsWith('.refused'));
+    expect(refusals.map((e) => [e.actor, e.action])).toEqual([['carol', 'change.approve.refused'], ['erin', 'change.reject.refused']]);
+  });
+
+  it('refuses people outside the approver pool with the pool in the message', async () => {
+    const gate = await openApproval(stack);
+    const manager = await approve(stack, gate.cycleId, 'maria');
+    expect(manager.status).toBe(403);
+    expect(manager.body.error.message).toMatch(/^maria is not an approver for this change \(approvers: alice, bob, dave, erin\); as an escalation approver maria may decide from /);
+    const viewer = await approve(stack, gate.cycleId, 'victor');
+    expect(viewer.status).toBe(403);
+    expect(viewer.body.error.message).toMatch(/^victor is not an approver/);
+  });
+
+  it('reminds, escalates to the managers, who may then decide, and fails closed at the deadline', async () => {
+    const gate = await openApproval(stack, { policy: { quorum: 2, remindEvery: '2s', escalateAfter: '5s', timeout: '10s' } });
+    const early = await approve(stack, gate.cycleId, 'maria');
+    expect(early.status).toBe(403);
+    expect(early.body.error.message).toMatch(/as an escalation approver maria may decide from /);
+
+    await expect.poll(async () => (await auditActions(stack, gate.cycleId)).some((e) => e.action === 'change.escalated'), { timeout: 15_000, interval: 250 }).toBe(true);
+    const escalated = await approve(stack, gate.cycleId, 'maria', { comment: 'approved on escalation' });
+    expect(escalated.status).toBe(200);
+    expect(escalated.body).toMatchObject({ outcome: 'pending', escalated: true });
+
+    const result = await gate.result();
+    expect(result.outcome).toBe('expired');
+    expect(result.decisions.map((d) => d.by)).toEqual(['maria']);
+    const actions = (await auditActions(stack, gate.cycleId)).map((e) => e.action);
+    expect(actions.filter((a) => a === 'change.reminder').length).toBeGreaterThanOrEqual(2);
+    expect(actions.indexOf('change.reminder')).toBeLessThan(actions.indexOf('change.escalated'));
+    expect(actions.at(-1)).toBe('change.expired');
+    const escalation = (await auditActions(stack, gate.cycleId)).find((e) => e.action === 'change.escalated');
+    expect(escalation?.data).toMatchObject({ to: ['maria'], pending: ['alice', 'bob', 'dave', 'erin', 'maria'] });
+    const late = await approve(stack, gate.cycleId, 'alice');
+    expect(late.status).toBe(409);
+  });
+
+  it('takes the emergency path for a KEV on an internet-facing tier-1 asset: one emergency approver, review flagged', async () => {
+    await stack.ctx.db('cves').insert({ id: 'CVE-2024-38094', kev: true, kev_due_date: '2024-11-12', cvss_v3_score: 7.2, epss: 0.94 }).onConflict('id').ignore();
+    await stack.ctx.db('patch_cves').insert({ patch_id: DEMO_PATCH.id, cve_id: 'CVE-2024-38094' }).onConflict(['patch_id', 'cve_id']).ignore();
+    await stack.ctx.db('assets').where({ hostname: 'db-01' }).update({ exposure: 'internet' });
+    try {
+      const gate = await openApproval(stack, { policy: { quorum: 2 } });
+      const change = (await stack.ctx.db('change_requests').where({ cycle_id: gate.cycleId }).first()) as { emergency: boolean; request: { risk: { kevCount: number; exposedCritical: string[] } } };
+      expect(change.emergency).toBe(true);
+      expect(change.request.risk).toMatchObject({ kevCount: 1, exposedCritical: ['db-01'] });
+
+      const cab = await approve(stack, gate.cycleId, 'alice');
+      expect(cab.status).toBe(403);
+      expect(cab.body.error.message).toBe(
+        'alice is not an approver for this emergency change (emergency approvers: dave); known-exploited CVE-2024-38094 on internet-facing tier-1 db-01',
+      );
+      const oncall = await approve(stack, gate.cycleId, 'dave', { comment: 'exploited in the wild' });
+      expect(oncall.body).toMatchObject({ outcome: 'approved', mode: 'emergency', quorum: 1 });
+      expect(await gate.result()).toMatchObject({ outcome: 'approved', emergency: true });
+      const review = (await auditActions(stack, gate.cycleId)).find((e) => e.action === 'change.emergency_review_required');
+      expect(review?.data).toMatchObject({ approvedBy: ['dave'] });
+    } finally {
+      await stack.ctx.db('assets').where({ hostname: 'db-01' }).update({ exposure: 'internal' });
+      await stack.ctx.db('patch_cves').where({ cve_id: 'CVE-2024-38094' }).del();
+    }
+  });
+
+  it('approve now, run in the window: the approval is recorded at once and deployment waits for the window', async () => {
+    const start = new Date(Date.now() + 18_000);
+    const window = { start: start.toISOString(), end: new Date(start.getTime() + 3_600_000).toISOString() };
+    const id = await startDemoCycle(stack, { window });
+    await waitForCycle(stack, id, inPhase('approval'));
+    const approved = await approve(stack, id, 'alice', { comment: 'ok for tonight' });
+    expect(approved.body).toMatchObject({ outcome: 'approved', notBefore: window.start });
+
+    const scheduled = await waitForCycle(stack, id, (d) => d.cycle.status === 'scheduled');
+    expect(scheduled.approvals).toEqual([expect.objectContaining({ by: 'alice', decision: 'approve' })]);
+    expect(readFileSync(path.join(stack.fleet.hostRoot('web-01'), 'app', 'VERSION'), 'utf8').trim()).toBe('2.4.0');
+
+    const done: CycleDetail = await waitForCycle(stack, id, finished, 90_000);
+    expect(done.cycle.status).toBe('completed');
+    const deployment = (await stack.ctx.db('audit_events').where({ subject_id: id, action: 'cycle.deployment' }).orderBy('seq').first()) as { at: Date };
+    expect(new Date(deployment.at).getTime()).toBeGreaterThanOrEqual(start.getTime());
+  });
+
+  it('refuses an approval whose not-before falls outside the maintenance window', async () => {
+    const start = new Date(Date.now() + 60_000);
+    const window = { start: start.toISOString(), end: new Date(start.getTime() + 60_000).toISOString() };
+    const gate = await openApproval(stack, { window });
+    const late = await approve(stack, gate.cycleId, 'alice', { notBefore: new Date(start.getTime() + 120_000).toISOString() });
+    expect(late.status).toBe(400);
+    expect(late.body.error.message).toMatch(/is not before the maintenance window ends/);
+  });
+});

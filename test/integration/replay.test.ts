@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, inject, it } from 'vitest';
+
+const dir = fileURLToPath(new URL('../fixtures/histories', import.meta.url));
+const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+/**
+ * Cycles running in production were started by older workflow code; today's code must replay
+ * their histories exactly. A change that fails here needs `patched()` — not a re-recording.
+ * v1: before the rollout engine and the richer approval model; v2: with them; v3: with decisions
+ * recorded and shown by two local activities. (Recorded with test/helpers/record-histories.ts.)
+ */
+describe('replay of saved workflow histories', () => {
+  it('has histories of each workflow generation for the approved, rejected and expired paths', () => {
+    for (const generation of ['v1', 'v2', 'v3']) {
+      const cycles = histories.filter((f) => f.startsWith(`${generation}.`) && f.includes('patchCycleWorkflow')).sort();
+      expect(cycles).toEqual(['approved', 'expired', 'rejected'].map((s) => `${generation}.${s}.patchCycleWorkflow.json`));
+    }
+  });
+
+  it.each(histories)('replays %s with the current workflow code', async (file) => {
+    const saved = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { workflowId: string; history: unknown };
+    await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, saved.history, saved.workflowId)).resolves.toBeUndefined();
+  });
+});

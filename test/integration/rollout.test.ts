@@ -1,0 +1,241 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.ts';
+import { DEMO_PATCH } from '../../app/demo.ts';
+import type { CyclePlan } from '../../app/plan.ts';
+import { renderPlan } from '../../bin/commands/cycles.ts';
+import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts';
+import { ringAssetIds, type CycleDetail } from '../../db/repositories/cycles.ts';
+import type { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
+import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
+
+/** Simulated hosts named `<prefix>-<ring tier>-<n>`; criticality places them in the default rings (4 test … 1 critical). */
+async function addHosts(stack: TestStack, prefix: string, perTier: Record<number, number>): Promise<string[]> {
+  const hosts = Object.entries(perTier).flatMap(([tier, n]) => Array.from({ length: n }, (_, i) => ({ hostname: `${prefix}-c${tier}-${String(i + 1).padStart(3, '0')}`, criticality: Number(tier) })));
+  await upsertAssets(stack.ctx.db, hosts.map((h) => assetInputSchema.parse({ ...h, platform: 'linux', source: 'test' })));
+  return hosts.map((h) => h.hostname);
+}
+
+function simulatorStack(sim: Record<string, unknown>): Promise<TestStack> {
+  const config = path.join(mkdtempSync(path.join(os.tmpdir(), 'patchflow-rollout-')), 'config.json');
+  writeFileSync(config, JSON.stringify({ connectors: { ansible: {}, simulator: sim } }));
+  return startStack({ env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER: 'simulator', PATCHFLOW_APPROVAL_TIMEOUT: '2m' } });
+}
+
+const fleetOf = (stack: TestStack) => stack.ctx.registry.role('simulator', 'deployer') as SimulatedFleet;
+const statuses = (d: CycleDetail, ring: string) => d.rings.find((r) => r.ring === ring)?.hosts.map((h) => h.status) ?? [];
+const count = (list: string[], status: string) => list.filter((s) => s === status).length;
+
+async function approvedCycle(stack: TestStack, hosts: string[], deployment: Record<string, unknown>): Promise<string> {
+  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { requester: 'carol', patches: [DEMO_PATCH.id], hosts, policy: { deployment } });
+  if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
+  const id = res.body.cycle.id;
+  await waitForCycle(stack, id, inPhase('approval'));
+  expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice' })).status).toBe(200);
+  return id;
+}
+
+describe('rollout engine with the fleet simulator', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await simulatorStack({ failHosts: ['thr-c3-004', 'thr-c3-017', 'thr-c3-031', 'bud-c4-002', 'bud-c4-009', 'bud-c3-003', 'bud-c3-011', 'bud-c3-015'] });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('halts at the ring error threshold, rolls the failed ring back and leaves later rings untouched', async () => {
+    const hosts = await addHosts(stack, 'thr', { 3: 40, 2: 10 });
+    const rings = [
+      { name: 'pilot', criticality: [3], maxConcurrency: 5, errorThreshold: { count: 2 } },
+      { name: 'broad', criticality: [2], maxConcurrency: 5 },
+    ];
+    const id = await approvedCycle(stack, hosts, { rings });
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toMatch(/^ring pilot: 3 of 40 hosts failed, over the 2-host threshold; later rings were not touched; rolled back ring\(s\) pilot$/);
+    const pilot = statuses(done, 'pilot');
+    expect(count(pilot, 'failed')).toBe(3);
+    expect(count(pilot, 'patched')).toBe(0);
+    expect(count(pilot, 'rolled_back')).toBeGreaterThan(0);
+    // Batches of five by hostname: the rollout stopped after the batch with the third failure (031–035), not at the ring's end.
+    const deployed = await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' }).count<{ n: string }[]>('* as n');
+    expect(Number(deployed[0]!.n)).toBe(35);
+    expect(statuses(done, 'broad').every((s) => s === 'pending')).toBe(true);
+    for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
+    // The batch children and the parent stayed small.
+    const history = await stack.ctx.temporal.workflow.getHandle(`patch-cycle-${id}-deployment`).fetchHistory();
+    expect(history.events!.length).toBeLessThan(10_000);
+  });
+
+  it('halts when the global failure budget is spent and, by policy, rolls back the rings that completed', async () => {
+    const hosts = await addHosts(stack, 'bud', { 4: 20, 3: 20, 2: 5 });
+    const rings = [
+      { name: 'test', criticality: [4], maxConcurrency: 4, errorThreshold: { percent: 50 } },
+      { name: 'pilot', criticality: [3], maxConcurrency: 4, errorThreshold: { percent: 50 } },
+      { name: 'broad', criticality: [2], maxConcurrency: 4 },
+    ];
+    const id = await approvedCycle(stack, hosts, { rings, failureBudget: { count: 3 }, rollback: { failedRing: true, completedRings: true } });
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toMatch(/^the global failure budget \(3-host of 45\) is spent: 4 hosts failed by ring pilot; rolled back ring\(s\) pilot, test$/);
+    expect(count(statuses(done, 'test'), 'failed')).toBe(2);
+    expect(count(statuses(done, 'test'), 'rolled_back')).toBe(18);
+    expect(statuses(done, 'broad').every((s) => s === 'pending')).toBe(true);
+    expect(done.cycle.summary['rollbacks']).toEqual([expect.objectContaining({ ring: 'pilot', failed: 0 }), { ring: 'test', rolledBack: 18, failed: 0 }]);
+    for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
+  });
+
+  it('large rings run as child workflows of batches and the cycle completes', async () => {
+    const hosts = await addHosts(stack, 'big', { 4: 150, 3: 150 });
+    const rings = [
+      { name: 'test', criticality: [4], maxConcurrency: 5 },
+      { name: 'pilot', criticality: [3], maxConcurrency: 50 },
+    ];
+    const id = await approvedCycle(stack, hosts, { rings });
+    const done = await waitForCycle(stack, id, finished, 90_000);
+    expect(done.cycle.status).toBe('completed');
+    expect(count(statuses(done, 'test'), 'patched')).toBe(150);
+    // 30 batches of five: over the inline limit, so the test ring ran in a child workflow.
+    const child = await stack.ctx.temporal.workflow.getHandle(`patch-cycle-${id}-deployment-test-0`).describe();
+    expect(child.type).toBe('ringBatchesWorkflow');
+  }, 120_000);
+
+  it('soaks between rings and halts when the health check finds patched hosts broken', async () => {
+    const hosts = await addHosts(stack, 'soak', { 4: 10, 3: 5 });
+    const rings = [
+      { name: 'test', criticality: [4], maxConcurrency: 5 },
+      { name: 'pilot', criticality: [3], maxConcurrency: 5 },
+    ];
+    const id = await approvedCycle(stack, hosts, { rings, soak: '4s' });
+    await expect.poll(async () => (await stack.ctx.db('audit_events').where({ subject_id: id }).whereRaw(`data->>'note' like '%soaking for 4s%'`)).length, { timeout: 20_000 }).toBe(1);
+    // During the soak three hosts lose the patch, as a host that rolled itself back would.
+    const broken = ['soak-c4-001', 'soak-c4-002', 'soak-c4-003'].map((hostname) => ({ assetId: hostname, hostname }));
+    await fleetOf(stack).rollback({ cycleId: id, ring: 'test', patch: { patchId: DEMO_PATCH.id, title: DEMO_PATCH.title, vendorRef: DEMO_PATCH.vendorRef }, targets: broken });
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toMatch(/^ring test failed its health check after the soak: 3 of 10 hosts unhealthy \(soak-c4-001: .*; rolled back ring\(s\) test$/);
+    expect(statuses(done, 'pilot').every((s) => s === 'pending')).toBe(true);
+  });
+
+  it('a retried batch never patches a host twice', async () => {
+    const hosts = await addHosts(stack, 'idem', { 4: 6 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 3 }] });
+    await waitForCycle(stack, id, finished);
+    const fleet = fleetOf(stack);
+    const changesBefore = fleet.changes;
+    const acts = createActivities({ db: stack.ctx.db, registry: stack.ctx.registry, logger: stack.ctx.logger, deployerId: 'simulator' });
+    const batch = (await ringAssetIds(stack.ctx.db, id, 'test')).slice(0, 3);
+    // The same batch delivered again, as Temporal would after a lost worker: the recorded successes stand.
+    const again = await new MockActivityEnvironment({ attempt: 2 }).run(acts.deployRing, { cycleId: id, ring: 'test', phase: 'deployment' as const, assetIds: batch });
+    expect(again).toMatchObject({ total: 3, patched: 3, failed: 0 });
+    expect(fleet.changes).toBe(changesBefore);
+    const keys = ((await stack.ctx.db('deployments').where({ cycle_id: id }).whereIn('outcome', ['patched', 'already_compliant']).select('idempotency_key')) as { idempotency_key: string }[]).map((r) => r.idempotency_key);
+    expect(keys).toHaveLength(6);
+    expect(new Set(keys).size).toBe(6);
+  });
+});
+
+describe('maintenance windows, pause and resume (one second per simulated host)', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await simulatorStack({ minLatencyMs: 1000, maxLatencyMs: 1000 });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('waits for the window to open and starts no batch that would end after the cutoff', async () => {
+    const hosts = await addHosts(stack, 'win', { 4: 20 });
+    // A window opening in 10 s for 14 s with a 5 s cutoff: batches (estimated 2 s) may start until 7 s into it.
+    const opens = new Date(Math.ceil((Date.now() + 10_000) / 1000) * 1000);
+    const windows = { timezone: 'UTC', weekly: [{ days: [['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][opens.getUTCDay()]], start: opens.toISOString().slice(11, 19), duration: '14s' }], cutoff: '5s' };
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }], windows, batchDuration: '2s' });
+    const waiting = await waitForCycle(stack, id, (d) => d.cycle.status === 'scheduled');
+    expect(waiting.cycle.phase).toBe('deployment');
+    const cutoffAt = opens.getTime() + 9000;
+    const stalled = await waitForCycle(stack, id, (d) => Date.now() > cutoffAt + 2000 && d.cycle.status === 'scheduled', 40_000);
+    const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id })) as { started_at: Date; finished_at: Date | null }[];
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.length).toBeLessThan(20);
+    for (const a of attempts) {
+      expect(a.started_at.getTime()).toBeGreaterThanOrEqual(opens.getTime());
+      // Within the estimate: each batch (about 1 s here) ends before the cutoff.
+      expect(a.finished_at!.getTime()).toBeLessThanOrEqual(cutoffAt + 500);
+    }
+    expect(count(statuses(stalled, 'test'), 'pending')).toBe(20 - attempts.length);
+    const note = (await stack.ctx.db('audit_events').where({ subject_id: id, action: 'cycle.deployment' }).orderBy('seq', 'desc').first()) as { data: { note: string } };
+    expect(note.data.note).toMatch(/waiting for the maintenance window .* UTC \(cutoff/);
+    // The rest waits a week for the next window; a coordinator cancels it instead.
+    expect((await api(stack, 'POST', `/api/cycles/${id}/cancel`, { by: 'carol', reason: 'rescheduled' })).status).toBe(200);
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('cancelled');
+  }, 90_000);
+
+  it('pause holds the rollout between batches; resume finishes it', async () => {
+    const hosts = await addHosts(stack, 'pause', { 4: 12 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }] });
+    await waitForCycle(stack, id, inPhase('deployment'));
+    await expect.poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id })).length, { timeout: 15_000 }).toBeGreaterThan(0);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'incident on the storefront' })).status).toBe(200);
+    await sleep(2500);
+    const held = (await stack.ctx.db('deployments').where({ cycle_id: id })).length;
+    await sleep(3000);
+    expect((await stack.ctx.db('deployments').where({ cycle_id: id })).length).toBe(held);
+    expect(held).toBeLessThan(12);
+    expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('completed');
+    expect(count(statuses(done, 'test'), 'patched')).toBe(12);
+  }, 90_000);
+});
+
+describe('backup and rollback on the demo fleet with real ansible-playbook', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({ failing: ['web-02'] });
+  });
+  afterAll(async () => stack?.stop());
+
+  const file = (host: string, ...p: string[]) => path.join(stack.fleet.hostRoot(host), ...p);
+
+  it('plans the demo cycle as a dry run: rings, windows, approvals, fit; nothing is written', async () => {
+    const tables = ['cycles', 'cycle_targets', 'deployments', 'audit_events'];
+    const counts = async () => Promise.all(tables.map(async (t) => Number(((await stack.ctx.db(t).count('* as n')) as { n: string }[])[0]!.n)));
+    const before = await counts();
+    const windows = { timezone: 'Europe/Berlin', weekly: [{ days: ['sat'], start: '22:00', duration: '4h' }], cutoff: '30m' };
+    const res = await api<CyclePlan>(stack, 'POST', '/api/cycles/plan', { demo: true, policy: { deployment: { windows, batchDuration: '45m' } } });
+    expect(res.status).toBe(200);
+    const plan = res.body;
+    expect(plan.staging.hosts).toEqual(['staging-01']);
+    expect(plan.rings.map((r) => [r.ring, r.hosts.map((h) => h.hostname)])).toEqual([['test', []], ['pilot', ['web-01', 'web-02']], ['broad', ['app-01']], ['critical', ['db-01']]]);
+    expect(plan.rings[1]!.windows[0]).toMatch(/^\d{4}-\d{2}-\d{2} 22:00:00–02:00:00 Europe\/Berlin \(cutoff 01:30:00\)$/);
+    // Three batches of 45 minutes fit in one window before its cutoff.
+    expect(plan.schedule).toMatchObject({ windowsUsed: 1, fitsWindow: true });
+    expect(plan.approvals).toMatchObject({ quorum: 1, approvers: ['alice', 'bob'] });
+    expect(await counts()).toEqual(before);
+    const text = renderPlan(plan);
+    expect(text).toContain('ring 2 pilot: 2 host(s) in 1 batch(es) of up to 25, halts over 20% failed');
+    expect(text).toContain('schedule: fits in one maintenance window');
+  });
+
+  it('backs each host up before patching it, and rolls the failed ring back to 2.4.0', async () => {
+    const id = await approvedCycle(stack, ['web-01', 'web-02', 'app-01'], { maxFailedPercent: 20 });
+    const done = await waitForCycle(stack, id, finished, 90_000);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toMatch(/ring pilot: 1 of 2 hosts failed, over the 20% threshold; later rings were not touched; rolled back ring\(s\) pilot/);
+
+    // The backup holds the version from before the install, and was written before the install changed VERSION.
+    const backup = file('web-01', 'backups', id, 'VERSION');
+    expect(readFileSync(backup, 'utf8').trim()).toBe('2.4.0');
+    expect(statSync(backup).mtimeMs).toBeLessThanOrEqual(statSync(file('web-01', 'app', 'VERSION.previous')).mtimeMs);
+
+    // web-01 was patched, then rolled back from the backup; web-02 reverted itself after its failed health check.
+    const history = readFileSync(file('web-01', 'patch-history.log'), 'utf8').trim().split('\n');
+    expect(history).toEqual([expect.stringMatching(new RegExp(`${id} 2\\.4\\.0 -> 2\\.4\\.1$`)), expect.stringMatching(new RegExp(`${id} rollback -> 2\\.4\\.0$`))]);
+    for (const h of ['web-01', 'web-02', 'app-01']) expect(readFileSync(file(h, 'app', 'VERSION'), 'utf8').trim(), h).toBe('2.4.0');
+    const byHost = Object.fromEntries(done.rings.flatMap((r) => r.hosts.map((h) => [h.hostname, h.status])));
+    expect(byHost).toMatchObject({ 'web-01': 'rolled_back', 'web-02': 'failed', 'app-01': 'pending' });
+  }, 120_000);
+});

@@ -1,0 +1,125 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { importScanReport } from '../../app/scan-import.ts';
+import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { hostileReports, scannerFixtures } from '../helpers/scan-reports.ts';
+
+const body = (text: string | Buffer) => Readable.from([Buffer.from(text)], { objectMode: false });
+
+/** A Nessus report for one host with `items` findings, each naming two CVEs; `tail` replaces the closing tags. */
+function nessusReport(host: string, items: number, tail = '</ReportHost></Report></NessusClientData_v2>'): string {
+  const parts = [`<NessusClientData_v2><Report name="r"><ReportHost name="${host}"><HostProperties><tag name="host-ip">10.1.1.1</tag></HostProperties>`];
+  for (let i = 0; i < items; i += 1) {
+    parts.push(`<ReportItem severity="${1 + (i % 4)}" pluginID="${100000 + i}" pluginName="Plugin ${i}" port="443" protocol="tcp"><cve>CVE-2024-${10000 + i}</cve><cve>CVE-2023-${10000 + i}</cve></ReportItem>`);
+  }
+  return parts.join('') + tail;
+}
+
+describe('scanner report import', () => {
+  let t: TestDatabase;
+  const counts = async () => {
+    const [findings, cves, audit] = await Promise.all(['findings', 'cves', 'audit_events'].map((table) => t.db(table).count<{ n: number }[]>({ n: '*' })));
+    return { findings: Number(findings![0]!.n), cves: Number(cves![0]!.n), audit: Number(audit![0]!.n) };
+  };
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await upsertAssets(t.db, [
+      { hostname: 'adam' },
+      { hostname: 'fw-01', fqdn: 'PREPROD.boardvantage.net' },
+      { hostname: 'dc01', ips: ['10.0.101.2'] },
+      { hostname: 'big-host' },
+    ].map((a) => assetInputSchema.parse(a)));
+  });
+  afterAll(async () => t.drop());
+
+  describe('the real reports', () => {
+    beforeEach(async () => {
+      await t.db('findings').delete();
+    });
+
+    it.each(scannerFixtures)('imports $file with the counts a plain text count gives', async ({ text, expected }) => {
+      const summary = await importScanReport(t.db, body(text), { format: 'auto', actor: 'test' });
+      expect(summary).toMatchObject(expected);
+      const stored = await t.db('findings').select('plugin_id', 'cve_id');
+      // One row per finding × CVE on a matched host; the fixtures' hosts are all in the inventory.
+      expect(new Set(stored.map((r: { cve_id: string }) => r.cve_id).filter(Boolean)).size).toBe(expected.cves);
+    });
+  });
+
+  it('matches hosts by hostname, FQDN or IP whatever their case, and lists the ones it cannot match', async () => {
+    const report = `<NessusClientData_v2><Report name="r">
+      <ReportHost name="ADAM"><ReportItem severity="2" pluginID="1" pluginName="a"/></ReportHost>
+      <ReportHost name="10.9.9.9"><HostProperties><tag name="host-fqdn">Preprod.BoardVantage.NET</tag></HostProperties><ReportItem severity="3" pluginID="2" pluginName="b"/></ReportHost>
+      <ReportHost name="dc01.corp.example"><HostProperties><tag name="host-ip">10.0.101.2</tag></HostProperties><ReportItem severity="4" pluginID="3" pluginName="c"/></ReportHost>
+      <ReportHost name="stranger"><ReportItem severity="4" pluginID="4" pluginName="d"><cve>CVE-2099-0001</cve></ReportItem></ReportHost>
+      <ReportHost name="quiet-stranger"/>
+    </Report></NessusClientData_v2>`;
+    const summary = await importScanReport(t.db, body(report), { format: 'nessus', actor: 'test' });
+    expect(summary).toEqual({ hosts: 5, findings: 4, cves: 1, bySeverity: { critical: 2, high: 1, medium: 1, low: 0 }, unmatchedHosts: ['stranger', 'quiet-stranger'] });
+    const rows = await t.db('findings as f').join('assets as a', 'a.id', 'f.asset_id').where('f.plugin_id', 'in', ['1', '2', '3', '4']).select('a.hostname', 'f.plugin_id').orderBy('f.plugin_id');
+    expect(rows).toEqual([{ hostname: 'adam', plugin_id: '1' }, { hostname: 'fw-01', plugin_id: '2' }, { hostname: 'dc01', plugin_id: '3' }]);
+    // The CVE of the unmatched host is still a fact worth knowing.
+    expect(await t.db('cves').where({ id: 'CVE-2099-0001' }).first()).toBeTruthy();
+  });
+
+  it('keeps first_seen, moves last_seen, reopens fixed findings and leaves accepted ones, without overwriting feed CVSS', async () => {
+    const example = scannerFixtures.find((f) => f.file === 'example.nessus')!;
+    await t.db('cves').insert({ id: 'CVE-2018-4937', cvss_v3_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H', cvss_v3_score: 8.8 }).onConflict('id').merge();
+    await importScanReport(t.db, body(example.text), { format: 'auto', actor: 'test' });
+    const key = { plugin_id: '108962', cve_id: 'CVE-2018-4937' };
+    const first = await t.db('findings').where(key).first();
+    await t.db('findings').where(key).update({ status: 'fixed' });
+    await t.db('findings').where({ plugin_id: '108962', cve_id: 'CVE-2018-4935' }).update({ status: 'accepted' });
+    await new Promise((r) => setTimeout(r, 20));
+    await importScanReport(t.db, body(example.text), { format: 'auto', actor: 'test' });
+    const again = await t.db('findings').where(key).first();
+    expect(again.first_seen).toEqual(first.first_seen);
+    expect(again.last_seen.getTime()).toBeGreaterThan(first.last_seen.getTime());
+    expect(again.status).toBe('open');
+    expect((await t.db('findings').where({ plugin_id: '108962', cve_id: 'CVE-2018-4935' }).first()).status).toBe('accepted');
+    expect(await t.db('cves').where({ id: 'CVE-2018-4937' }).first()).toMatchObject({ cvss_v3_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H', cvss_v3_score: 8.8 });
+    expect(await t.db('cves').where({ id: 'CVE-2018-4935' }).first()).toMatchObject({ cvss_v3_vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', cvss_v3_score: 9.8 });
+  });
+
+  it('imports two reports of the same hosts at once, one after the other', async () => {
+    const report = nessusReport('fw-01', 2500);
+    await t.db('findings').whereIn('asset_id', t.db('assets').select('id').where({ hostname: 'fw-01' })).delete();
+    const [first, second] = await Promise.all([0, 1].map(() => importScanReport(t.db, body(report), { format: 'nessus', actor: 'test' })));
+    expect(first).toEqual(second);
+    const rows = await t.db('findings as f').join('assets as a', 'a.id', 'f.asset_id').where('a.hostname', 'fw-01').count<{ n: string }[]>({ n: '*' });
+    expect(Number(rows[0]!.n)).toBe(5000);
+  });
+
+  describe('a bad report changes nothing', () => {
+    it.each(hostileReports)('$name', async ({ body: report, error }) => {
+      const before = await counts();
+      await expect(importScanReport(t.db, body(report), { format: 'auto', actor: 'test' })).rejects.toThrow(error);
+      expect(await counts()).toEqual(before);
+    });
+
+    it('a truncated report', async () => {
+      const example = scannerFixtures.find((f) => f.file === 'example.nessus')!;
+      const before = await counts();
+      await expect(importScanReport(t.db, body(example.text.slice(0, 900_000)), { format: 'auto', actor: 'test' })).rejects.toThrow(/unclosed tag/);
+      expect(await counts()).toEqual(before);
+    });
+
+    it('a report that breaks after thousands of findings were already written', async () => {
+      // 6000 finding rows in 16 KiB chunks: several batches are written before the broken last item is read.
+      const good = nessusReport('big-host', 3000);
+      const broken = nessusReport('big-host', 3000, '<ReportItem severity="2" pluginID="" pluginName="broken"/></ReportHost></Report></NessusClientData_v2>');
+      const before = await counts();
+      const chunked = Readable.from((function* () {
+        for (let i = 0; i < broken.length; i += 16_384) yield Buffer.from(broken.slice(i, i + 16_384));
+      })());
+      await expect(importScanReport(t.db, chunked, { format: 'auto', actor: 'test' })).rejects.toThrow(/pluginID/);
+      expect(await counts()).toEqual(before);
+      // The same report, whole, imports every row: the failure above was the broken item, not the size.
+      const summary = await importScanReport(t.db, body(good), { format: 'auto', actor: 'test' });
+      expect(summary).toMatchObject({ hosts: 1, findings: 3000, cves: 6000 });
+      expect((await counts()).findings).toBe(before.findings + 6000);
+    });
+  });
+});
