@@ -8,7 +8,7 @@ import type { ConnectorRegistry } from '../integrations/core/registry.ts';
 import type { ApprovalDecision, ApprovalResult, ApprovalState, CyclePhase, CycleScope, CycleStatus, VerificationOutcome } from '../workflows/types.ts';
 import { publishChangeEverywhere } from '../app/publish-change.ts';
 import { createApprovalActivities } from './approval.ts';
-import { withFailureMapping } from './failures.ts';
+import { wrapActivities } from './wrapper.ts';
 import { createRolloutActivities } from './rollout.ts';
 import { byPatch, deployTargets, resultFor } from './targets.ts';
 
@@ -39,7 +39,7 @@ export function createActivities(deps: ActivityDeps) {
     await appendAudit(db, { ...event, data: { reason: d.reason ?? null, channel: d.channel, outcome: input.outcome, ...(d.notBefore ? { notBefore: d.notBefore } : {}) } });
   };
 
-  return withFailureMapping({
+  return wrapActivities({
     ...approval,
     ...createRolloutActivities(deps),
 

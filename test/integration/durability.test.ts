@@ -8,9 +8,17 @@ import { api, finished, inPhase, startDemoCycle, startStack, waitForCycle, type 
 
 const cli = fileURLToPath(new URL('../../bin/patchflow.mjs', import.meta.url));
 
-/** A worker as operators run it: its own process, configured only through the environment. */
+/** What the worker processes wrote to stderr, kept so that a failure shows it. */
+const workerLog: string[] = [];
+
+/**
+ * A worker as operators run it: its own process, configured only through the environment.
+ * Its stderr is read continuously: an unread pipe fills up and a write to it blocks the worker.
+ */
 function startWorkerProcess(stack: TestStack): ChildProcess {
-  return spawn(process.execPath, [cli, 'worker'], { env: stack.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'worker'], { env: stack.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => workerLog.push(chunk));
+  return child;
 }
 
 describe('durability: the worker dies mid-deployment', () => {
@@ -46,7 +54,9 @@ describe('durability: the worker dies mid-deployment', () => {
 
     workers.push(startWorkerProcess(stack));
     // Generous: this bounds a hang, it is not a speed target (each ring also runs a backup playbook).
-    const done = await waitForCycle(stack, id, finished, 300_000);
+    const done = await waitForCycle(stack, id, finished, 300_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nworkers' stderr, last 8 KB:\n${workerLog.join('').slice(-8000)}`);
+    });
     expect(done.cycle.status).toBe('completed');
 
     // From the database: exactly one successful install per cycle × asset × patch…

@@ -20,10 +20,10 @@ async function addHosts(stack: TestStack, prefix: string, perTier: Record<number
   return hosts.map((h) => h.hostname);
 }
 
-function simulatorStack(sim: Record<string, unknown>): Promise<TestStack> {
+function simulatorStack(sim: Record<string, unknown>, env: Record<string, string> = {}): Promise<TestStack> {
   const config = path.join(mkdtempSync(path.join(os.tmpdir(), 'patchflow-rollout-')), 'config.json');
   writeFileSync(config, JSON.stringify({ connectors: { ansible: {}, simulator: sim } }));
-  return startStack({ env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER: 'simulator', PATCHFLOW_APPROVAL_TIMEOUT: '2m' } });
+  return startStack({ env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER: 'simulator', PATCHFLOW_APPROVAL_TIMEOUT: '2m', ...env } });
 }
 
 const fleetOf = (stack: TestStack) => stack.ctx.registry.role('simulator', 'deployer') as SimulatedFleet;
@@ -188,6 +188,24 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('completed');
     expect(count(statuses(done, 'test'), 'patched')).toBe(12);
+  }, 90_000);
+});
+
+describe('a slow host is not mistaken for a dead worker (4 s per host, 1 s heartbeat timeout)', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await simulatorStack({ minLatencyMs: 4000, maxLatencyMs: 4000 }, { PATCHFLOW_DEPLOYMENT_HEARTBEAT: '1s' });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('the worker keeps a silent install alive: one attempt per host, none retried', async () => {
+    const hosts = await addHosts(stack, 'slow', { 4: 3 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 3 }] });
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('completed');
+    expect(count(statuses(done, 'test'), 'patched')).toBe(3);
+    const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
+    expect(attempts).toEqual(hosts.map(() => ({ attempt: 1, outcome: 'patched' })));
   }, 90_000);
 });
 
