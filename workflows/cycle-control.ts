@@ -124,10 +124,14 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
   };
 }
 
-/** The deployment's side: between rings it holds while the cycle is paused and stops when it was cancelled. */
-export function installRingGate() {
+/**
+ * The deployment's side: between rings it holds while the cycle is paused and stops when it was
+ * cancelled. The cycle forwards its state once, when it changes, so a run that continues as new
+ * starts from the state the previous run last received (`carried`) — or a pause would be lost.
+ */
+export function installRingGate(carried?: CycleControlState) {
   const holdRecords = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
-  let control: CycleControlState | undefined;
+  let control: CycleControlState | undefined = carried;
   setHandler(cycleControlSignal, (s) => {
     control = s;
   });
@@ -142,6 +146,8 @@ export function installRingGate() {
       await condition(() => !control?.paused || control.cancelled);
       return control?.cancelled === true;
     },
+    /** What to carry into a run that continues as new. */
+    state: () => control,
     /** For waits longer than a ring (a maintenance window, a soak): a cancel ends them early. */
     cancelled: () => control?.cancelled === true,
     reason: () => `cancelled by ${control?.by ?? 'a coordinator'}${control?.reason ? `: ${control.reason}` : ''}; later rings were not touched`,

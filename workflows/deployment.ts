@@ -1,7 +1,7 @@
 import { condition, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { RingHealth, RingRollback } from '../activities/rollout.ts';
 import { hostActivities, recordActivities } from './activity-options.ts';
-import { installRingGate } from './cycle-control.ts';
+import { installRingGate, type CycleControlState } from './cycle-control.ts';
 import { phaseWorkflowId } from './ids.ts';
 import { ringBreachesThreshold, type PhaseInput } from './phases.ts';
 import { batchesOf, describeLimit, exceeds, ringLimit } from './rings.ts';
@@ -26,6 +26,8 @@ export interface DeploymentInput extends PhaseInput {
   policy: DeploymentPolicy;
   /** Where a run that continued as new picks up. */
   progress?: RolloutProgress | undefined;
+  /** The cycle's pause/cancel state as the previous run last received it. */
+  control?: CycleControlState | undefined;
 }
 
 /** Everything the rollout has learned so far; small and plain, so that it survives continueAsNew. */
@@ -107,7 +109,7 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
   const { cycleId, timeouts, policy } = input;
   const hosts = hostActivities(timeouts);
   const records = recordActivities(timeouts);
-  const gate = installRingGate();
+  const gate = installRingGate(input.control);
   const rings = [...input.rings].sort((a, b) => a.order - b.order);
   const budgetTotal = rings.reduce((n, r) => n + r.targets, 0);
   const batchMs = durationToMs(policy.batchDuration);
@@ -179,7 +181,7 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
         return halt(`the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${p.failedTotal + failed} hosts failed by ring ${plan.ring}`, onGlobalFailure);
       }
       if (result.stop === 'cutoff') await note('scheduled', `ring ${plan.ring}: the next batch would not finish before the window's cutoff; waiting for the next window`);
-      if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: p });
+      if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: p, control: gate.state() });
     }
     p.failedTotal += failedOf(p.current);
     p.rings.push(p.current);
@@ -200,7 +202,7 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
         }
       }
     }
-    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: { ...p, ringIndex: p.ringIndex + 1, batchIndex: 0 } });
+    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: { ...p, ringIndex: p.ringIndex + 1, batchIndex: 0 }, control: gate.state() });
   }
   return { rings: p.rings, halted: false };
 }

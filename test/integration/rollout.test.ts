@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.ts';
 import { DEMO_PATCH } from '../../app/demo.ts';
@@ -11,6 +11,8 @@ import { renderPlan } from '../../bin/commands/cycles.ts';
 import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts';
 import { ringAssetIds, type CycleDetail } from '../../db/repositories/cycles.ts';
 import type { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
+import { resolveTemporalCli } from '../../app/temporal-cli.ts';
+import { phaseWorkflowId } from '../../workflows/ids.ts';
 import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
 /** Simulated hosts named `<prefix>-<ring tier>-<n>`; criticality places them in the default rings (4 test … 1 critical). */
@@ -66,7 +68,7 @@ describe('rollout engine with the fleet simulator', () => {
     expect(statuses(done, 'broad').every((s) => s === 'pending')).toBe(true);
     for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
     // The batch children and the parent stayed small.
-    const history = await stack.ctx.temporal.workflow.getHandle(`patch-cycle-${id}-deployment`).fetchHistory();
+    const history = await stack.ctx.temporal.workflow.getHandle(phaseWorkflowId(id, 'deployment')).fetchHistory();
     expect(history.events!.length).toBeLessThan(10_000);
   });
 
@@ -207,6 +209,51 @@ describe('a slow host is not mistaken for a dead worker (4 s per host, 1 s heart
     const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
     expect(attempts).toEqual(hosts.map(() => ({ attempt: 1, outcome: 'patched' })));
   }, 90_000);
+});
+
+describe('pause survives continue-as-new (a dev server that suggests it after 20 events)', () => {
+  let server: TestWorkflowEnvironment;
+  let stack: TestStack;
+  beforeAll(async () => {
+    server = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) },
+        ip: '127.0.0.1',
+        ui: false,
+        log: { format: 'pretty', level: 'warn' },
+        extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'],
+      },
+    });
+    stack = await simulatorStack({ minLatencyMs: 3000, maxLatencyMs: 3000 }, { TEMPORAL_ADDRESS: server.address });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await server?.teardown();
+  });
+
+  it('a pause that arrives during a ring holds the next ring, though the rollout continued as new in between', async () => {
+    const hosts = await addHosts(stack, 'can', { 4: 2, 3: 2 });
+    const rings = [{ name: 'test', criticality: [4], maxConcurrency: 2 }, { name: 'pilot', criticality: [3], maxConcurrency: 2 }];
+    const id = await approvedCycle(stack, hosts, { rings });
+    await expect.poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'storefront incident' })).status).toBe(200);
+
+    // Ring test's batch finishes; the rollout continues as new before the pilot ring, and must still hold.
+    const deployment = stack.ctx.temporal.workflow.getHandle(phaseWorkflowId(id, 'deployment'));
+    await expect
+      .poll(async () => (await deployment.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? '', { timeout: 30_000, interval: 250 })
+      .not.toBe('');
+    await sleep(4000);
+    const pilot = hosts.filter((h) => h.includes('-c3-'));
+    const pilotAssets = (await stack.ctx.db('assets').whereIn('hostname', pilot).pluck('id')) as string[];
+    expect(await stack.ctx.db('deployments').where({ cycle_id: id }).whereIn('asset_id', pilotAssets)).toHaveLength(0);
+    expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
+
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('completed');
+    expect([...statuses(done, 'test'), ...statuses(done, 'pilot')]).toEqual(['patched', 'patched', 'patched', 'patched']);
+  }, 120_000);
 });
 
 describe('backup and rollback on the demo fleet with real ansible-playbook', () => {
