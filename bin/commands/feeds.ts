@@ -9,7 +9,7 @@ function describeRun(r: FeedRunResult | { feed: string; error: string }): string
   if ('error' in r) return `${r.feed}: FAILED: ${r.error}`;
   if (r.notModified) return `${r.feed}: not modified since the last sync`;
   const a = r.advisories;
-  return `${r.feed}: ${r.cves.inserted + r.cves.updated} CVEs (${r.cves.inserted} new, ${r.cves.updated} updated), ${a.advisories} advisories, ${a.patches} patches, ${a.patchCves} new patch-CVE links`;
+  return `${r.feed}: ${r.cves.inserted + r.cves.updated} CVEs (${r.cves.inserted} new, ${r.cves.updated} updated), ${a.advisories} advisories, ${a.patches} patches, ${a.patchCves} new patch-CVE links${r.kevRemoved ? `, ${r.kevRemoved} CVE(s) no longer in KEV` : ''}`;
 }
 
 export const feedCommands: CliCommand[] = [

@@ -56,6 +56,17 @@ const upsertSql = `
     updated_at = now()
   returning (xmax = 0) as inserted`;
 
+/**
+ * After a whole KEV catalogue is stored: CVEs it does not list lose their KEV facts, so that their
+ * KEV deadline and score boost go too. Returns how many left the catalogue.
+ */
+export async function clearKevExcept(db: Knex, listed: string[]): Promise<number> {
+  return db('cves')
+    .where({ kev: true })
+    .whereRaw('not (id = any(?::text[]))', [listed])
+    .update({ kev: false, kev_date_added: null, kev_due_date: null, kev_ransomware: false, kev_notes: null, updated_at: db.fn.now() });
+}
+
 /** Inserts or merges CVE facts; a field a feed does not state keeps whatever another feed stored. */
 export async function upsertCves(db: Knex, cves: CveFacts[]): Promise<UpsertCounts> {
   const rows = [...mergeById(cves).values()].map(toRow);

@@ -56,5 +56,10 @@ export const advisoryFactsSchema = z.object({
   data: z.record(z.string(), z.unknown()),
 }) satisfies z.ZodType<AdvisoryFacts>;
 
-export const feedBatchSchema = z.object({ cves: z.array(cveFactsSchema), advisories: z.array(advisoryFactsSchema) });
+export const feedBatchSchema = z.object({
+  cves: z.array(cveFactsSchema),
+  advisories: z.array(advisoryFactsSchema),
+  /** The batch is the whole KEV catalogue: a CVE it no longer lists is no longer known exploited. */
+  replacesKevCatalog: z.literal(true).optional(),
+});
 export type FeedBatch = z.output<typeof feedBatchSchema>;

@@ -5,7 +5,7 @@ import { InputError, NotFoundError } from '../core/errors.ts';
 import { ConnectorRegistry } from '../core/registry.ts';
 import { parseInput } from '../core/validate.ts';
 import { upsertAdvisories, type AdvisoryUpsertCounts } from '../../db/repositories/advisories.ts';
-import { upsertCves, type UpsertCounts } from '../../db/repositories/cves.ts';
+import { clearKevExcept, upsertCves, type UpsertCounts } from '../../db/repositories/cves.ts';
 import { getFeedState, saveFeedState } from '../../db/repositories/feed-state.ts';
 import { feedBatchSchema, type FeedBatch } from './batch.ts';
 import { canImportFiles } from './feed.ts';
@@ -17,6 +17,8 @@ export interface FeedRunResult {
   notModified: boolean;
   cves: UpsertCounts;
   advisories: AdvisoryUpsertCounts;
+  /** CVEs that left the KEV catalogue with this run (CISA removes entries, rarely). */
+  kevRemoved: number;
   state?: FeedSyncState | undefined;
 }
 
@@ -25,11 +27,15 @@ const nothing = (feed: string, state?: FeedSyncState): FeedRunResult => ({
   notModified: true,
   cves: { inserted: 0, updated: 0 },
   advisories: { advisories: 0, advisoryCves: 0, patches: 0, patchCves: 0 },
+  kevRemoved: 0,
   state,
 });
 
-async function storeBatch(db: Knex, batch: FeedBatch): Promise<Pick<FeedRunResult, 'cves' | 'advisories'>> {
-  return { cves: await upsertCves(db, batch.cves), advisories: await upsertAdvisories(db, batch.advisories) };
+async function storeBatch(db: Knex, batch: FeedBatch): Promise<Pick<FeedRunResult, 'cves' | 'advisories' | 'kevRemoved'>> {
+  const cves = await upsertCves(db, batch.cves);
+  const advisories = await upsertAdvisories(db, batch.advisories);
+  const kevRemoved = batch.replacesKevCatalog ? await clearKevExcept(db, batch.cves.map((c) => c.id)) : 0;
+  return { cves, advisories, kevRemoved };
 }
 
 function feedDefinition(registry: ConnectorRegistry, kind: string) {

@@ -37,6 +37,19 @@ describe('feed file imports', () => {
     expect(row.kev_due_date.toISOString().slice(0, 10)).toBe(first?.dueDate);
   });
 
+  it('a catalogue that no longer lists a CVE clears its KEV facts, and only its', async () => {
+    const catalog = JSON.parse(file('kev/known_exploited_vulnerabilities.json').toString('utf8')) as { catalogVersion: string; count: number; vulnerabilities: { cveID: string }[] };
+    const [removed, ...kept] = catalog.vulnerabilities;
+    const next = { ...catalog, catalogVersion: `${catalog.catalogVersion}.1`, count: kept.length, vulnerabilities: kept };
+    const result = await importFeedFile(t.db, registry, 'kev', Buffer.from(JSON.stringify(next)));
+    expect(result.kevRemoved).toBe(1);
+    expect(await t.db('cves').where({ id: removed!.cveID }).first()).toMatchObject({ kev: false, kev_date_added: null, kev_due_date: null, kev_ransomware: false });
+    expect(await count(t, 'cves', (q) => q.where({ kev: true }))).toBe(kept.length);
+    // The CVE itself stays, and so do its other facts; back in the catalogue, it is KEV again.
+    expect((await importFeedFile(t.db, registry, 'kev', file('kev/known_exploited_vulnerabilities.json'))).kevRemoved).toBe(0);
+    expect(await count(t, 'cves', (q) => q.where({ kev: true }))).toBe(catalog.vulnerabilities.length);
+  });
+
   it('imports both EPSS CSV files, taking the score date from the comment line', async () => {
     for (const f of ['epss/example-1.csv', 'epss/epss_scores-current.head.csv']) {
       const text = file(f).toString('utf8');

@@ -42,6 +42,7 @@ export function parseKevCatalog(body: Buffer | string): { catalogVersion: string
         kev: { dateAdded: v.dateAdded, dueDate: v.dueDate, ransomware: v.knownRansomwareCampaignUse === 'Known', notes: v.notes || undefined },
       })),
       advisories: [],
+      replacesKevCatalog: true,
     },
   };
 }
