@@ -19,6 +19,27 @@ interface CycleView {
   status: CycleStatus;
 }
 
+/**
+ * Relays control state to a started child workflow until it returns: the state as it stands when
+ * the child starts (when it says pause or cancel), then every change. A child that finished
+ * meanwhile has nothing left to hold, so a signal it cannot take is dropped.
+ */
+function controlRelay() {
+  let forward: ((s: CycleControlState) => Promise<void>) | undefined;
+  return {
+    send: async (s: CycleControlState) => forward?.(s),
+    async run<W extends Workflow>(child: ChildWorkflowHandle<W>, now: CycleControlState | undefined): Promise<Awaited<ReturnType<W>>> {
+      forward = (s) => child.signal(cycleControlSignal, s).catch(() => undefined);
+      if (now?.paused || now?.cancelled) await forward(now);
+      try {
+        return (await child.result()) as Awaited<ReturnType<W>>;
+      } finally {
+        forward = undefined;
+      }
+    },
+  };
+}
+
 const refuse = (message: string): never => {
   throw ApplicationFailure.create({ type: 'ConflictError', message, nonRetryable: true });
 };
@@ -35,7 +56,7 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
   let by: string | null = null;
   let reason: string | null = null;
   let resumeTo: CycleStatus = 'running';
-  let forward: ((s: CycleControlState) => Promise<void>) | undefined;
+  const relay = controlRelay();
 
   const state = (): CycleControlState => ({ cycleId: opts.cycleId, ...opts.view(), paused, cancelled, by, reason });
   const where = () => `cycle ${opts.cycleId} is in phase ${opts.view().phase} (${opts.view().status})`;
@@ -46,7 +67,7 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
   };
   const changed = async (status: CycleStatus, note: string) => {
     await opts.setStatus(status, note);
-    await forward?.(state());
+    await relay.send(state());
     return state();
   };
 
@@ -111,16 +132,7 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
       return this.checkpoint();
     },
     /** Runs a started child under control: pause and cancel reach it as signals until it returns. */
-    async controlled<W extends Workflow>(child: ChildWorkflowHandle<W>): Promise<Awaited<ReturnType<W>>> {
-      // A child that finished meanwhile has no next ring to hold; the cycle's own checkpoint still applies.
-      forward = (s) => child.signal(cycleControlSignal, s).catch(() => undefined);
-      if (paused || cancelled) await forward(state());
-      try {
-        return (await child.result()) as Awaited<ReturnType<W>>;
-      } finally {
-        forward = undefined;
-      }
-    },
+    controlled: <W extends Workflow>(child: ChildWorkflowHandle<W>) => relay.run(child, state()),
   };
 }
 
@@ -132,8 +144,10 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
 export function installRingGate(carried?: CycleControlState) {
   const holdRecords = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
   let control: CycleControlState | undefined = carried;
-  setHandler(cycleControlSignal, (s) => {
+  const relay = controlRelay();
+  setHandler(cycleControlSignal, async (s) => {
     control = s;
+    await relay.send(s);
   });
   return {
     /** True when the rollout must stop before the next ring. */
@@ -148,6 +162,8 @@ export function installRingGate(carried?: CycleControlState) {
     },
     /** What to carry into a run that continues as new. */
     state: () => control,
+    /** Runs a started child (a large ring's batches) under this gate: pause and cancel reach it between its batches. */
+    controlled: <W extends Workflow>(child: ChildWorkflowHandle<W>) => relay.run(child, control),
     /** For waits longer than a ring (a maintenance window, a soak): a cancel ends them early. */
     cancelled: () => control?.cancelled === true,
     reason: () => `cancelled by ${control?.by ?? 'a coordinator'}${control?.reason ? `: ${control.reason}` : ''}; later rings were not touched`,

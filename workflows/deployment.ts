@@ -1,4 +1,4 @@
-import { condition, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, executeChild, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import type { RingHealth, RingRollback } from '../activities/rollout.ts';
 import { hostActivities, recordActivities } from './activity-options.ts';
 import { installRingGate, type CycleControlState } from './cycle-control.ts';
@@ -93,9 +93,10 @@ async function runBatches(input: BatchRunInput, cancelled: () => Promise<boolean
   return { tally, batchesDone: input.batches.length, stop: 'done' };
 }
 
-/** A slice of a large ring, in its own history. Pause and cancel reach the parent between slices. */
+/** A slice of a large ring, in its own history. The deployment relays pause and cancel to it; they take hold between batches. */
 export async function ringBatchesWorkflow(input: BatchRunInput): Promise<BatchRunResult> {
-  return runBatches(input, async () => false);
+  const gate = installRingGate();
+  return runBatches(input, () => gate.cancelledBeforeNextRing());
 }
 
 /**
@@ -163,13 +164,14 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
         budget: policy.failureBudget ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: p.failedTotal } : null,
         cutoffAt, batchMs, backup: policy.backup, reboot: policy.reboot, batches: remaining,
       };
+      const child = { workflowId: `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${p.batchIndex}`, args: [{ ...run, batches: remaining.slice(0, BATCHES_PER_CHILD) }] as const };
+      // Rollouts from before the relay ran a large ring's slice to its end before a pause took hold.
       const result =
-        remaining.length > INLINE_BATCHES
-          ? await executeChild(ringBatchesWorkflow, {
-              workflowId: `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${p.batchIndex}`,
-              args: [{ ...run, batches: remaining.slice(0, BATCHES_PER_CHILD) }],
-            })
-          : await runBatches(run, () => gate.cancelledBeforeNextRing());
+        remaining.length <= INLINE_BATCHES
+          ? await runBatches(run, () => gate.cancelledBeforeNextRing())
+          : patched('relay-control-to-batches')
+            ? await gate.controlled(await startChild(ringBatchesWorkflow, child))
+            : await executeChild(ringBatchesWorkflow, child);
       p.batchIndex += result.batchesDone;
       p.current = result.tally;
       const failed = failedOf(result.tally);

@@ -193,6 +193,35 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
   }, 90_000);
 });
 
+describe('pause in a large ring, whose batches run in a child workflow (0.3 s per host)', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await simulatorStack({ minLatencyMs: 300, maxLatencyMs: 300 });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('takes hold between two batches of the child, not at the end of the ring', async () => {
+    const hosts = await addHosts(stack, 'big', { 4: 30 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 1 }] });
+    const deployed = async () => (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length;
+    await expect.poll(deployed, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'change freeze' })).status).toBe(200);
+    await sleep(1500);
+    const held = await deployed();
+    await sleep(2500);
+    expect(await deployed()).toBe(held);
+    expect(held).toBeLessThan(30);
+    const batches = await stack.ctx.temporal.workflow.getHandle(`${phaseWorkflowId(id, 'deployment')}-test-0`).describe();
+    expect(batches.status.name).toBe('RUNNING');
+    expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
+
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('completed');
+    expect(count(statuses(done, 'test'), 'patched')).toBe(30);
+  }, 90_000);
+});
+
 describe('a slow host is not mistaken for a dead worker (4 s per host, 1 s heartbeat timeout)', () => {
   let stack: TestStack;
   beforeAll(async () => {
