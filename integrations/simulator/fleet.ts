@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeployRequest, DeployTarget, HostOutcome, HostResult, PatchDeployer } from '../core/capabilities.ts';
 import { distinctTargets, hostKey, hostResult } from '../support/hosts.ts';
@@ -56,6 +57,8 @@ export class SimulatedFleet implements PatchDeployer {
     const results: HostResult[] = new Array(targets.length);
     let next = 0;
     let done = 0;
+    // Every simulated host in flight waits on the activity's one cancellation signal.
+    if (req.signal) setMaxListeners(Math.max(getMaxListeners(req.signal), this.config.concurrency + 1), req.signal);
     const worker = async () => {
       while (next < targets.length) {
         const i = next++;
