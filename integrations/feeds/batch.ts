@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { AdvisoryFacts, RemediationFacts } from '../../db/repositories/advisories.ts';
 import type { CveFacts } from '../../db/repositories/cves.ts';
+import { scoreCvss4 } from '../../prioritization/cvss40.ts';
+import { InputError } from '../core/errors.ts';
 
 /**
  * What a feed hands the database, checked again at that edge: a connector is code we ship, but it
@@ -13,6 +15,21 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2024-05-
 const timestamp = z.iso.datetime({ offset: true });
 const score = z.number().min(0).max(10);
 const probability = z.number().min(0).max(1);
+
+/**
+ * A v4.0 vector stated without a score gets the score it defines, which prioritization ranks by.
+ * A score stated with the vector is the publisher's record and stays as stated, even where it differs.
+ */
+function withCvssV4Score<T extends Pick<CveFacts, 'cvssV4Vector' | 'cvssV4Score'>>(cve: T, ctx: z.RefinementCtx<T>): T {
+  if (cve.cvssV4Vector === undefined || cve.cvssV4Score !== undefined) return cve;
+  try {
+    return { ...cve, cvssV4Score: scoreCvss4(cve.cvssV4Vector) };
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    ctx.addIssue({ code: 'custom', path: ['cvssV4Vector'], message: err.message });
+    return z.NEVER;
+  }
+}
 
 export const cveFactsSchema = z.object({
   id: cveIdSchema,
@@ -28,7 +45,7 @@ export const cveFactsSchema = z.object({
   epssDate: isoDate.optional(),
   kev: z.object({ dateAdded: isoDate, dueDate: isoDate.optional(), ransomware: z.boolean(), notes: z.string().optional() }).optional(),
   exploitEvidence: z.enum(['poc', 'active']).optional(),
-}) satisfies z.ZodType<CveFacts>;
+}).transform(withCvssV4Score) satisfies z.ZodType<CveFacts>;
 
 const remediationFactsSchema = z.object({
   vendorRef: z.string().min(1).max(200),
