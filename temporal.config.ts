@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { secret } from './integrations/core/connector.ts';
-import { durationSchema } from './integrations/core/duration.ts';
-import { inputErrorFromZod } from './integrations/core/errors.ts';
+import { secret } from './integrations/contract/connector.ts';
+import { durationSchema } from './kernel/duration.ts';
+import { inputErrorFromZod } from './kernel/errors.ts';
 
 /**
  * How Patchflow reaches Temporal. Local dev server by default; a remote cluster (Temporal Cloud

@@ -1,7 +1,7 @@
 import { appendAudit } from '../db/repositories/audit.ts';
 import { approverPools, buildChangeRequest, saveApprovalState, saveChangeRequest } from '../db/repositories/changes.ts';
 import { getCycle } from '../db/repositories/cycles.ts';
-import { publishChangeEverywhere } from '../app/publish-change.ts';
+import { publishChangeEverywhere } from '../app/publish/index.ts';
 import type { ApprovalPolicy, ApprovalState, ApproverPools, ChangeNotice, ChangeRequest } from '../workflows/approval-types.ts';
 import type { ActivityDeps } from './index.ts';
 

@@ -1,6 +1,6 @@
 import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { PatchflowError } from '../integrations/core/errors.ts';
+import { PatchflowError } from '../kernel/errors.ts';
 
 /**
  * `instanceof` does not survive the activity boundary, so our errors travel as ApplicationFailures

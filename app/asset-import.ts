@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { Db } from '../db/knex.ts';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { assetInputSchema, upsertAssetRows } from '../db/repositories/assets.ts';
-import { InputError, type ErrorDetail } from '../integrations/core/errors.ts';
-import { parseCsv } from './csv.ts';
+import { InputError, type ErrorDetail } from '../kernel/errors.ts';
+import { parseCsv } from '../kernel/csv.ts';
 
 export const assetFileFormatSchema = z.enum(['csv', 'json']);
 export type AssetFileFormat = z.infer<typeof assetFileFormatSchema>;

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { baselinePatches, listBaselines } from '../db/repositories/baselines.ts';
 import { STAGING_PATCH_GROUP } from '../db/repositories/cycles.ts';
-import { InputError } from '../integrations/core/errors.ts';
+import { InputError } from '../kernel/errors.ts';
 import { decidePatch } from '../prioritization/baselines.ts';
 import { loadPrioritizationPolicy } from '../prioritization/policy.ts';
 import { prioritizeAssetPatches } from '../prioritization/query.ts';

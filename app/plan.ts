@@ -6,7 +6,7 @@ import type { DeploymentPolicy } from '../workflows/types.ts';
 import { describeSlot, nextSlot } from '../workflows/windows.ts';
 import { resolveCycleRequest } from './cycles.ts';
 import type { AppContext } from './context.ts';
-import { DEMO_PATCH, demoAssets } from './demo.ts';
+import { DEMO_PATCH, demoAssets } from '../demo/seed.ts';
 import type { FindingsScope, ScopedTarget } from './findings-scope.ts';
 
 export interface PlannedRing {

@@ -2,10 +2,10 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { lockFindingsForImport, matchHostsToAssets, writeScanBatch, type AssetMatch, type FindingUpsert, type ScannedCve } from '../db/repositories/findings.ts';
-import type { Logger } from '../integrations/core/logger.ts';
-import { readScanReport, type ScanFormatOption } from '../integrations/scanners/report.ts';
-import { compactCopy, SharedStrings } from '../integrations/scanners/xml.ts';
-import { severityNames, type ScanFormat, type ScannedFinding, type ScannedHost, type ScanReportSink } from '../integrations/scanners/types.ts';
+import type { Logger } from '../kernel/logger.ts';
+import { readScanReport, type ScanFormatOption } from '../integrations/kit/scanners/report.ts';
+import { compactCopy, SharedStrings } from '../integrations/kit/scanners/xml.ts';
+import { severityNames, type ScanFormat, type ScannedFinding, type ScannedHost, type ScanReportSink } from '../integrations/kit/scanners/types.ts';
 
 type SeverityName = Exclude<(typeof severityNames)[number], 'info'>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PatchflowError } from '../integrations/core/errors.ts';
+import { PatchflowError } from '../kernel/errors.ts';
 
 /** The CLI talks to the running server, so that every write passes the same validation, roles and audit. */
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { PatchflowError } from '../integrations/core/errors.ts';
+import { PatchflowError } from '../kernel/errors.ts';
 import { commands } from './commands/index.ts';
 import type { CliCommand, CliValues } from './commands/types.ts';
 

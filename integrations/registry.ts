@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { ConnectorDefinition } from './core/connector.ts';
-import { ConnectorRegistry } from './core/registry.ts';
+import type { ConnectorDefinition } from './contract/connector.ts';
+import { ConnectorRegistry } from './contract/registry.ts';
 import { ansibleConnector } from './ansible/index.ts';
 import { awxConnector } from './awx/index.ts';
 import { csafFeed } from './feeds/csaf/index.ts';

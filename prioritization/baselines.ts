@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs, durationSchema } from '../integrations/core/duration.ts';
+import { durationMs, durationSchema } from '../kernel/duration.ts';
 
 /**
  * Patch baselines: per-platform auto-approval, as WSUS and Intune approval rules do it. A patch is

@@ -1,4 +1,4 @@
-import { InputError } from '../integrations/core/errors.ts';
+import { InputError } from '../kernel/errors.ts';
 
 /**
  * CVSS v3.x vectors and the base score, as the FIRST CVSS v3.1 specification defines them

@@ -1,4 +1,4 @@
-import { InputError } from '../integrations/core/errors.ts';
+import { InputError } from '../kernel/errors.ts';
 import { macroVectorScores, maxComposed, maxSeverity, type Eq3Eq6 } from './cvss40-tables.ts';
 
 /**

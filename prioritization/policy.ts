@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { durationSchema } from '../integrations/core/duration.ts';
-import { InputError } from '../integrations/core/errors.ts';
-import { parseInput } from '../integrations/core/validate.ts';
+import { durationSchema } from '../kernel/duration.ts';
+import { InputError } from '../kernel/errors.ts';
+import { parseInput } from '../kernel/validate.ts';
 import { decisions, missionLevels } from './ssvc.ts';
 
 const d = (text: string) => durationSchema.parse(text);

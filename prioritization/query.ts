@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { durationMs } from '../integrations/core/duration.ts';
+import { durationMs } from '../kernel/duration.ts';
 import type { PrioritizationPolicy } from './policy.ts';
 import { bodTimelineTable, cisaDecisionTable, missionLevels, type Decision, type Exploitation, type MissionImpact } from './ssvc.ts';
 import { explainFinding } from './explain.ts';

@@ -3,7 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { resolveTemporalCli, which } = await import('../app/temporal-cli.ts');
+const { resolveTemporalCli, which } = await import('../runtime/temporal-cli.ts');
 const pg = (await import('pg')).default;
 
 const problems = [];

@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import { createChatActions } from '../app/chat/actions.ts';
+import { createChatActions } from '../app/chat-actions.ts';
 import type { AppContext } from '../app/context.ts';
 
 /** Where chat connectors receive requests; nothing else is held back while they start. */

@@ -1,8 +1,8 @@
 import type { ErrorRequestHandler } from 'express';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { PatchflowError } from '../integrations/core/errors.ts';
-import type { Logger } from '../integrations/core/logger.ts';
+import { PatchflowError } from '../kernel/errors.ts';
+import type { Logger } from '../kernel/logger.ts';
 
 const statusByName: Record<string, number> = {
   InputError: 400,

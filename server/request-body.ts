@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { InputError } from '../integrations/core/errors.ts';
+import { InputError } from '../kernel/errors.ts';
 
 /**
  * Raw request bodies for uploads (scanner reports, inventory files), read as a stream so that a

@@ -1,4 +1,4 @@
-import { InputError } from '../../integrations/core/errors.ts';
+import { InputError } from '../../kernel/errors.ts';
 import type { CliValues } from './types.ts';
 
 /** A required string option; its absence is an InputError naming the option. */

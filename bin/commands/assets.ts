@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { assetFileFormatSchema, type AssetImportResult } from '../../app/asset-import.ts';
 import type { Asset } from '../../db/repositories/assets.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { apiRequest } from '../api.ts';
 import { printJsonOr, requirePositional } from './args.ts';
 import type { CliCommand } from './types.ts';

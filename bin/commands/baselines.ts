@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { InputError } from '../../integrations/core/errors.ts';
+import { InputError } from '../../kernel/errors.ts';
 import type { Baseline, BaselineVerdict } from '../../prioritization/baselines.ts';
 import { apiRequest } from '../api.ts';
 import { printJsonOr, requirePositional } from './args.ts';

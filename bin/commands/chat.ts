@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { slackManifest } from '../../integrations/slack/manifest.ts';
 import { teamsAppPackage } from '../../integrations/teams/app-package.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import type { CliCommand } from './types.ts';
 
 const teamsPackageSchema = z.object({

@@ -1,6 +1,6 @@
 import { connectionTestSchema, connectorListSchema } from '../../server/routes/connectors.ts';
 import { apiRequest } from '../api.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { printJsonOr, requirePositional } from './args.ts';
 import type { CliCommand } from './types.ts';
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { InputError } from '../../integrations/core/errors.ts';
-import type { FeedRunResult } from '../../integrations/feeds/store.ts';
+import { InputError } from '../../kernel/errors.ts';
+import type { FeedRunResult } from '../../app/feeds.ts';
 import { apiRequest } from '../api.ts';
 import { printJsonOr, requirePositional } from './args.ts';
 import type { CliCommand } from './types.ts';

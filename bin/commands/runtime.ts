@@ -1,14 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { chatStatusLine } from '../../app/chat/publish.ts';
-import { startDevServer, type DevServer } from '../../app/dev-server.ts';
-import { listen, type RunningHttpServer } from '../../app/http-server.ts';
-import { buildContext, createPatchflowWorker, openSettingsDatabase, workflowsPath } from '../../app/runtime.ts';
-import { loadSettings, type Settings } from '../../app/settings.ts';
-import { resolveTemporalCli } from '../../app/temporal-cli.ts';
+import { chatStatusLine } from '../../app/publish/chat.ts';
+import { startDevServer, type DevServer } from '../../runtime/dev-server.ts';
+import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
+import { buildContext, createPatchflowWorker, openSettingsDatabase, workflowsPath } from '../../runtime/context.ts';
+import { loadSettings, type Settings } from '../../runtime/settings.ts';
+import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { describeDatabase, migrateToLatest } from '../../db/knex.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { createLogger } from '../../kernel/logger.ts';
 import type { Worker } from '@temporalio/worker';
 import type { CliCommand } from './types.ts';
 

@@ -1,6 +1,6 @@
 import type { ScanImportSummary } from '../../app/scan-import.ts';
-import { scanFormatOptionSchema } from '../../integrations/scanners/report.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { scanFormatOptionSchema } from '../../integrations/kit/scanners/report.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { printJsonOr, requirePositional } from './args.ts';
 import type { CliCommand } from './types.ts';
 import { uploadFile } from './upload.ts';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { InputError } from '../../integrations/core/errors.ts';
+import { InputError } from '../../kernel/errors.ts';
 import { apiRequest } from '../api.ts';
 
 /** Sends a file as the raw request body, streamed, so that a multi-gigabyte report never sits in the CLI's memory. */

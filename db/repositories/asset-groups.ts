@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { NotFoundError } from '../../integrations/core/errors.ts';
+import { NotFoundError } from '../../kernel/errors.ts';
 import { parseAssetQuery } from './asset-query.ts';
 import { countAssets } from './assets.ts';
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { InputError } from '../../integrations/core/errors.ts';
+import { InputError } from '../../kernel/errors.ts';
 
 /**
  * The inventory query language behind dynamic groups and `assets list --query`:

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../../integrations/core/errors.ts';
+import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
 import { applyAssetQuery, type AssetQuery } from './asset-query.ts';
 
 export const criticalitySchema = z.coerce.number().int().min(1, 'tier 1 (most critical) to 4').max(4, 'tier 1 (most critical) to 4');

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { ApprovalPolicy, ApprovalState, ApproverPools, ChangeRequest, RiskCve } from '../../workflows/approval-types.ts';
-import type { CardSource } from '../../integrations/chat/card.ts';
+import type { CardSource } from '../../integrations/kit/chat/card.ts';
 import type { VerificationOutcome } from '../../workflows/types.ts';
 import { STAGING_RING, getCycle, ringOutcome, ringOutcomes } from './cycles.ts';
 import { usersInGroups, type User } from './users.ts';

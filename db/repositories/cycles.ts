@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { HostOutcome, HostResult } from '../../integrations/core/capabilities.ts';
-import { ConflictError, InputError, NotFoundError } from '../../integrations/core/errors.ts';
+import type { HostOutcome, HostResult } from '../../integrations/contract/roles.ts';
+import { ConflictError, InputError, NotFoundError } from '../../kernel/errors.ts';
 import { placeAsset } from '../../workflows/rings.ts';
 import type { CyclePhase, CyclePolicy, CycleScope, CycleStatus, RingOutcome } from '../../workflows/types.ts';
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { FeedSyncState } from '../../integrations/core/capabilities.ts';
+import type { FeedSyncState } from '../../integrations/contract/roles.ts';
 
 interface FeedStateRow {
   feed: string;

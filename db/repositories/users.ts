@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { NotAllowedError, NotFoundError } from '../../integrations/core/errors.ts';
+import { NotAllowedError, NotFoundError } from '../../kernel/errors.ts';
 
 export const roleSchema = z.enum(['approver', 'coordinator', 'manager', 'viewer']);
 export type Role = z.infer<typeof roleSchema>;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UpstreamError } from '../core/errors.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
 import type { AnsibleConfig } from './config.ts';
 import { parsePlaybookJson, type PlaybookJson } from './results.ts';
 

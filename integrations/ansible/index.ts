@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DeployRequest, HostResult } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
+import type { DeployRequest, HostResult } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
 import { runPlaybook } from './client.ts';
 import { ansibleConfigSchema, type AnsibleConfig } from './config.ts';
 import { listAnsibleInventory } from './inventory.ts';

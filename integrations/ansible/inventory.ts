@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { DiscoveredAsset } from '../core/capabilities.ts';
-import { InputError, UpstreamError } from '../core/errors.ts';
+import type { DiscoveredAsset } from '../contract/roles.ts';
+import { InputError, UpstreamError } from '../../kernel/errors.ts';
 
 /**
  * Hosts from an Ansible inventory, as `ansible-inventory -i <path> --list` resolves it: static

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { InputError } from '../core/errors.ts';
-import type { HostOutcome, HostResult } from '../core/capabilities.ts';
-import { parseInput } from '../core/validate.ts';
+import { InputError } from '../../kernel/errors.ts';
+import type { HostOutcome, HostResult } from '../contract/roles.ts';
+import { parseInput } from '../../kernel/validate.ts';
 
 /**
  * The JSON callback's document (ansible.posix.json shape; our own patchflow_json callback writes

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { requestJson, sendHttp, errorForStatus, type HttpRequest } from '../support/http.ts';
+import { requestJson, sendHttp, errorForStatus, type HttpRequest } from '../kit/support/http.ts';
 
 const page = <S extends z.ZodType>(row: S) => z.object({ count: z.number(), next: z.string().nullable(), results: z.array(row) });
 

@@ -1,9 +1,9 @@
-import type { DeployRequest, DeployTarget, HostResult } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
-import { durationMs } from '../core/duration.ts';
-import { InputError } from '../core/errors.ts';
-import { distinctTargets, HostIndex, hostResult, isPlainHostname } from '../support/hosts.ts';
-import { pollUntilDone } from '../support/poll.ts';
+import type { DeployRequest, DeployTarget, HostResult } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { durationMs } from '../../kernel/duration.ts';
+import { InputError } from '../../kernel/errors.ts';
+import { distinctTargets, HostIndex, hostResult, isPlainHostname } from '../kit/support/hosts.ts';
+import { pollUntilDone } from '../kit/support/poll.ts';
 import { AwxClient, finishedStatuses, type AwxJob, type HostEvent, type HostSummary } from './client.ts';
 import { awxConfigSchema, type AwxConfig } from './config.ts';
 

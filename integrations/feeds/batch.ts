@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AdvisoryFacts, RemediationFacts } from '../../db/repositories/advisories.ts';
 import type { CveFacts } from '../../db/repositories/cves.ts';
 import { scoreCvss4 } from '../../prioritization/cvss40.ts';
-import { InputError } from '../core/errors.ts';
+import { InputError } from '../../kernel/errors.ts';
 
 /**
  * What a feed hands the database, checked again at that edge: a connector is code we ship, but it

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { FeedSyncState } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
-import type { Logger } from '../core/logger.ts';
+import type { FeedSyncState } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
+import type { Logger } from '../../kernel/logger.ts';
 import type { FeedBatch } from './batch.ts';
 import { conditionalGet, getBody, probe, type RetryPolicy } from './http.ts';
 

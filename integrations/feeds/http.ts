@@ -1,8 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { durationMs, durationSchema } from '../core/duration.ts';
-import { UpstreamError } from '../core/errors.ts';
-import type { FeedSyncState } from '../core/capabilities.ts';
+import { durationMs, durationSchema } from '../../kernel/duration.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
+import type { FeedSyncState } from '../contract/roles.ts';
 
 /**
  * The one HTTP path every feed uses: conditional GETs, bounded retries that honour Retry-After,

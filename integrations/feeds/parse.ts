@@ -1,5 +1,5 @@
 import { SaxesParser } from 'saxes';
-import { InputError } from '../core/errors.ts';
+import { InputError } from '../../kernel/errors.ts';
 import { htmlTitle, looksLikeHtml, maybeGunzip } from './http.ts';
 
 /**

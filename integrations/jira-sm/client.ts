@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { NotFoundError } from '../core/errors.ts';
-import { basicAuth, requestJson, type HttpRequest } from '../support/http.ts';
+import { NotFoundError } from '../../kernel/errors.ts';
+import { basicAuth, requestJson, type HttpRequest } from '../kit/support/http.ts';
 
 /** POST /rest/servicedeskapi/request answers with the customer request; the issue key addresses it everywhere else. */
 const customerRequestSchema = z.object({ issueId: z.string(), issueKey: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/) });

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { changeStages, type ChangeRecordContent, type ChangeRecordRef, type ChangeStage } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
-import { durationMs } from '../core/duration.ts';
-import { ConflictError } from '../core/errors.ts';
-import { parseInput } from '../core/validate.ts';
-import { formatInstant } from '../chat/card.ts';
-import { evidenceText, stagesToward } from '../itsm/change-record.ts';
+import { changeStages, type ChangeRecordContent, type ChangeRecordRef, type ChangeStage } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { durationMs } from '../../kernel/duration.ts';
+import { ConflictError } from '../../kernel/errors.ts';
+import { parseInput } from '../../kernel/validate.ts';
+import { formatInstant } from '../kit/chat/card.ts';
+import { evidenceText, stagesToward } from '../kit/itsm/change-record.ts';
 import { JiraServiceManagementClient } from './client.ts';
 import { jiraSmConfigSchema, type JiraSmConfig, type JiraTransitions } from './config.ts';
 

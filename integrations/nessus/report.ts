@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { cveIds, cvssScore, hostIdentifiers, type ScannedFinding, type ScanReportSink, type Severity } from '../scanners/types.ts';
-import { detached, type XmlElementHandler, type XmlPosition } from '../scanners/xml.ts';
+import { cveIds, cvssScore, hostIdentifiers, type ScannedFinding, type ScanReportSink, type Severity } from '../kit/scanners/types.ts';
+import { detached, type XmlElementHandler, type XmlPosition } from '../kit/scanners/xml.ts';
 
 /**
  * Nessus v2 (`.nessus`) reports: NessusClientData_v2 > Report > ReportHost > (HostProperties, ReportItem*).

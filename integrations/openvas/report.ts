@@ -1,5 +1,5 @@
-import { cveIds, cvssScore, hostIdentifiers, type ScanReportSink, type Severity } from '../scanners/types.ts';
-import { detached, type XmlElementHandler, type XmlPosition } from '../scanners/xml.ts';
+import { cveIds, cvssScore, hostIdentifiers, type ScanReportSink, type Severity } from '../kit/scanners/types.ts';
+import { detached, type XmlElementHandler, type XmlPosition } from '../kit/scanners/xml.ts';
 
 /**
  * OpenVAS / Greenbone GMP report XML: report > report > results > result*, then report-level

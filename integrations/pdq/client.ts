@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { NotFoundError, UpstreamError } from '../core/errors.ts';
-import type { WinRmClient } from '../winrm/client.ts';
+import { NotFoundError, UpstreamError } from '../../kernel/errors.ts';
+import type { WinRmClient } from '../kit/winrm/client.ts';
 import type { PdqConfig } from './config.ts';
 
 const deploymentSchema = z.object({ DeploymentId: z.number(), Status: z.string() });

@@ -1,9 +1,9 @@
-import type { DeployRequest, DeployTarget, HostResult } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
-import { durationMs } from '../core/duration.ts';
-import { distinctTargets, HostIndex, hostResult, inRequestOrder, isPlainHostname } from '../support/hosts.ts';
-import { pollUntilDone } from '../support/poll.ts';
-import { WinRmClient } from '../winrm/client.ts';
+import type { DeployRequest, DeployTarget, HostResult } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { durationMs } from '../../kernel/duration.ts';
+import { distinctTargets, HostIndex, hostResult, inRequestOrder, isPlainHostname } from '../kit/support/hosts.ts';
+import { pollUntilDone } from '../kit/support/poll.ts';
+import { WinRmClient } from '../kit/winrm/client.ts';
 import { PdqClient, type DeploymentComputer } from './client.ts';
 import { pdqConfigSchema, type PdqConfig } from './config.ts';
 

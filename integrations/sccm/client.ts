@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { basicAuth, errorForStatus, requestJson, sendHttp, type HttpRequest } from '../support/http.ts';
+import { basicAuth, errorForStatus, requestJson, sendHttp, type HttpRequest } from '../kit/support/http.ts';
 
 const collection = <S extends z.ZodType>(row: S) => z.object({ value: z.array(row), '@odata.nextLink': z.string().optional() });
 

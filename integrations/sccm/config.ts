@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { secret } from '../core/connector.ts';
-import { durationSchema } from '../core/duration.ts';
+import { secret } from '../contract/connector.ts';
+import { durationSchema } from '../../kernel/duration.ts';
 
 const d = (text: string) => durationSchema.parse(text);
 

@@ -1,9 +1,9 @@
-import type { DeployRequest, DiscoveredAsset, HostResult } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
-import { durationMs } from '../core/duration.ts';
-import { InputError, NotFoundError } from '../core/errors.ts';
-import { distinctTargets, HostIndex, hostResult, inRequestOrder, resolveTargets, type Resolved as ResolvedTarget } from '../support/hosts.ts';
-import { pollUntilDone } from '../support/poll.ts';
+import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { durationMs } from '../../kernel/duration.ts';
+import { InputError, NotFoundError } from '../../kernel/errors.ts';
+import { distinctTargets, HostIndex, hostResult, inRequestOrder, resolveTargets, type Resolved as ResolvedTarget } from '../kit/support/hosts.ts';
+import { pollUntilDone } from '../kit/support/poll.ts';
 import { AdminServiceClient, type ComplianceRow, type SmsSystem, type SoftwareUpdate } from './client.ts';
 import { sccmConfigSchema, type SccmConfig } from './config.ts';
 

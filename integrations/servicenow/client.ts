@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { requestJson, type HttpRequest } from '../support/http.ts';
+import { requestJson, type HttpRequest } from '../kit/support/http.ts';
 
 /**
  * The Table API's view of a change request, as far as Patchflow reads it. Without

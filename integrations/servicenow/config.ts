@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { secret } from '../core/connector.ts';
-import { durationSchema } from '../core/duration.ts';
-import { settingsFromEnv } from '../core/env-settings.ts';
+import { secret } from '../contract/connector.ts';
+import { durationSchema } from '../../kernel/duration.ts';
+import { settingsFromEnv } from '../../kernel/env.ts';
 
 const d = (text: string) => durationSchema.parse(text);
 

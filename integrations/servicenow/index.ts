@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import type { ChangeClosure, ChangeRecordContent, ChangeRecordRef, ChangeStage } from '../core/capabilities.ts';
-import { basicAuth } from '../support/http.ts';
-import { defineConnector } from '../core/connector.ts';
-import { durationMs } from '../core/duration.ts';
-import { UpstreamError } from '../core/errors.ts';
-import { parseInput } from '../core/validate.ts';
-import { evidenceText, stageOrder, stagesToward } from '../itsm/change-record.ts';
+import type { ChangeClosure, ChangeRecordContent, ChangeRecordRef, ChangeStage } from '../contract/roles.ts';
+import { basicAuth } from '../kit/support/http.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { durationMs } from '../../kernel/duration.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
+import { parseInput } from '../../kernel/validate.ts';
+import { evidenceText, stageOrder, stagesToward } from '../kit/itsm/change-record.ts';
 import { ChangeRequestTable } from './client.ts';
 import { serviceNowConfigSchema, type ServiceNowConfig } from './config.ts';
 

@@ -1,7 +1,7 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DeployRequest, DeployTarget, HostOutcome, HostResult, PatchDeployer } from '../core/capabilities.ts';
-import { distinctTargets, hostKey, hostResult } from '../support/hosts.ts';
+import type { DeployRequest, DeployTarget, HostOutcome, HostResult, PatchDeployer } from '../contract/roles.ts';
+import { distinctTargets, hostKey, hostResult } from '../kit/support/hosts.ts';
 import type { SimulatorConfig } from './config.ts';
 
 /** FNV-1a over the parts, scaled to [0, 1): a stable "random" draw per host, patch and purpose, independent of order. */

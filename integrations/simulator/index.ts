@@ -1,4 +1,4 @@
-import { defineConnector } from '../core/connector.ts';
+import { defineConnector } from '../contract/connector.ts';
 import { simulatorConfigSchema, type SimulatorConfig } from './config.ts';
 import { SimulatedFleet } from './fleet.ts';
 

@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
-import type { ChatReply } from '../chat/actions.ts';
-import type { ChangeCard, ChatNotice } from '../chat/card.ts';
+import type { ChatReply } from '../kit/chat/actions.ts';
+import type { ChangeCard, ChatNotice } from '../kit/chat/card.ts';
 
 type Block = types.KnownBlock;
 

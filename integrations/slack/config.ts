@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { secret } from '../core/connector.ts';
+import { secret } from '../contract/connector.ts';
 
 export const slackConfigSchema = z.object({
   /** Bot User OAuth token (xoxb-…) from the app's OAuth & Permissions page. */

@@ -1,5 +1,5 @@
-import { defineConnector } from '../core/connector.ts';
-import { UpstreamError } from '../core/errors.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
 import { cardBlocks, cardText, noticeText } from './blocks.ts';
 import { createSlackClient } from './client.ts';
 import { slackConfigSchema, type SlackConfig } from './config.ts';

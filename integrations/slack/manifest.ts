@@ -1,4 +1,4 @@
-import { commandHelp } from '../chat/commands.ts';
+import { commandHelp } from '../kit/chat/commands.ts';
 import { SLACK_EVENTS_PATH } from './receiver.ts';
 
 /**

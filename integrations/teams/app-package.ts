@@ -1,5 +1,5 @@
 import { deflateRawSync, deflateSync } from 'node:zlib';
-import { commandList } from '../chat/commands.ts';
+import { commandList } from '../kit/chat/commands.ts';
 import { TEAMS_TAB_PATH } from './bot.ts';
 
 /**

@@ -2,8 +2,8 @@ import { App, type IHttpServerAdapter } from '@microsoft/teams.apps';
 import type { CloudEnvironment } from '@microsoft/teams.api';
 import type { ILogger } from '@microsoft/teams.common';
 import { z } from 'zod';
-import { UpstreamError } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
+import type { Logger } from '../../kernel/logger.ts';
 import type { TeamsConfig } from './config.ts';
 
 /** Where the bot receives activities; the Azure Bot resource's messaging endpoint is `<public URL>/teams/messages`. */

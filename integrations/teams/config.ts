@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { secret } from '../core/connector.ts';
+import { secret } from '../contract/connector.ts';
 
 export const teamsConfigSchema = z.object({
   /** The bot's Microsoft App ID: the Entra app registration's Application (client) ID. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineConnector } from '../core/connector.ts';
-import { UpstreamError } from '../core/errors.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
 import { mountTeams } from './bot.ts';
 import { adaptiveCard, cardAttachment, noticeActivity } from './cards.ts';
 import { createTeamsApp } from './client.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { UpstreamError } from '../core/errors.ts';
-import type { WinRmClient } from '../winrm/client.ts';
-import { psQuote } from '../winrm/quoting.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
+import type { WinRmClient } from '../kit/winrm/client.ts';
+import { psQuote } from '../kit/winrm/quoting.ts';
 
 /** ConvertTo-Json writes a single object bare and several as an array; both mean "these rows". */
 function rows<S extends z.ZodType>(row: S) {

@@ -1,10 +1,10 @@
-import type { DeployRequest, DiscoveredAsset, HostResult } from '../core/capabilities.ts';
-import { defineConnector } from '../core/connector.ts';
-import { durationMs } from '../core/duration.ts';
-import { InputError, NotFoundError, UpstreamError } from '../core/errors.ts';
-import { HostIndex, hostResult, inRequestOrder, resolveTargets, type Resolved as ResolvedTarget } from '../support/hosts.ts';
-import { pollUntilDone } from '../support/poll.ts';
-import { WinRmClient } from '../winrm/client.ts';
+import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/roles.ts';
+import { defineConnector } from '../contract/connector.ts';
+import { durationMs } from '../../kernel/duration.ts';
+import { InputError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
+import { HostIndex, hostResult, inRequestOrder, resolveTargets, type Resolved as ResolvedTarget } from '../kit/support/hosts.ts';
+import { pollUntilDone } from '../kit/support/poll.ts';
+import { WinRmClient } from '../kit/winrm/client.ts';
 import { WsusClient, type InstallationState, type WsusComputer, type WsusUpdateRef } from './client.ts';
 import { wsusConfigSchema, type WsusConfig } from './config.ts';
 

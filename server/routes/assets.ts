@@ -5,7 +5,7 @@ import { getGroup, groupNameSchema } from '../../db/repositories/asset-groups.ts
 import { parseAssetQuery, type AssetQuery } from '../../db/repositories/asset-query.ts';
 import { assetInputSchema, assetPatchSchema, countAssets, deleteAsset, getAsset, listAssets, patchAsset, upsertAssetRows } from '../../db/repositories/assets.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { requestText, withRequestBody } from '../request-body.ts';
 import type { RouteModule } from './types.ts';
 

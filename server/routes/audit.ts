@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listAudit, verifyAuditChain } from '../../db/repositories/audit.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import type { RouteModule } from './types.ts';
 
 const auditQuerySchema = z.object({ subject: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(1000) });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { baselinePatches, getBaseline, listBaselines, saveBaseline } from '../../db/repositories/baselines.ts';
-import { NotFoundError } from '../../integrations/core/errors.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { NotFoundError } from '../../kernel/errors.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { baselineSchema, evaluateBaseline } from '../../prioritization/baselines.ts';
 import type { RouteModule } from './types.ts';
 

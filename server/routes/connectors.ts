@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RoleName } from '../../integrations/core/connector.ts';
+import type { RoleName } from '../../integrations/contract/connector.ts';
 import type { RouteModule } from './types.ts';
 
 /** GET /api/connectors: the configured connectors, what they can do, and their config with secrets redacted. */

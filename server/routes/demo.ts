@@ -1,4 +1,4 @@
-import { ensureDemoFleet, seedDemoIntake } from '../../app/demo.ts';
+import { ensureDemoFleet, seedDemoIntake } from '../../demo/seed.ts';
 import type { RouteModule } from './types.ts';
 
 /** Seeds the demo fleet, people, patch and intake (scan, KEV, EPSS); idempotent. */

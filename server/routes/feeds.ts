@@ -2,8 +2,8 @@ import path from 'node:path';
 import express from 'express';
 import { z } from 'zod';
 import { getFeedState } from '../../db/repositories/feed-state.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
-import { feedKinds, importFeedFile, syncFeed, type FeedRunResult, type SyncEnv } from '../../integrations/feeds/store.ts';
+import { parseInput } from '../../kernel/validate.ts';
+import { feedKinds, importFeedFile, syncFeed, type FeedRunResult, type SyncEnv } from '../../app/feeds.ts';
 import type { AppContext } from '../../app/context.ts';
 import type { RouteModule } from './types.ts';
 

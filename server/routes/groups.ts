@@ -3,7 +3,7 @@ import { deleteGroup, getGroup, groupInputSchema, groupNameSchema, listGroups, s
 import { parseAssetQuery } from '../../db/repositories/asset-query.ts';
 import { listAssets } from '../../db/repositories/assets.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import type { RouteModule } from './types.ts';
 
 const nameParamSchema = z.object({ name: groupNameSchema });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { loadPrioritizationPolicy, policyPresets } from '../../prioritization/policy.ts';
 import { prioritizeAssetPatches, prioritizeFindings } from '../../prioritization/query.ts';
 import type { RouteModule } from './types.ts';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { importScanReport } from '../../app/scan-import.ts';
-import { scanFormatOptionSchema } from '../../integrations/scanners/report.ts';
-import { InputError } from '../../integrations/core/errors.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { scanFormatOptionSchema } from '../../integrations/kit/scanners/report.ts';
+import { InputError } from '../../kernel/errors.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { requestChunks, withRequestBody } from '../request-body.ts';
 import type { RouteModule } from './types.ts';
 

@@ -1,6 +1,6 @@
 import { deleteUser, listUsers, upsertUser, userInputSchema } from '../../db/repositories/users.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import type { RouteModule } from './types.ts';
 
 export const userRoutes: RouteModule = {

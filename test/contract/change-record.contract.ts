@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecord, ChangeRecordContent, ChangeRecordRef, ChangeStage, ConnectionCheck } from '../../integrations/core/capabilities.ts';
-import { NotFoundError, UpstreamError } from '../../integrations/core/errors.ts';
+import type { ChangeRecord, ChangeRecordContent, ChangeRecordRef, ChangeStage, ConnectionCheck } from '../../integrations/contract/roles.ts';
+import { NotFoundError, UpstreamError } from '../../kernel/errors.ts';
 
 /** A record as the ITSM tool holds it, read without the connector, in Patchflow's terms. */
 export interface ChangeRecordSnapshot {

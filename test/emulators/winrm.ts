@@ -16,8 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
-import { actions, cmdShellUri, commandStateDone, ns, receiveTimeoutFaultCode, signals } from '../../integrations/winrm/wsman.ts';
-import { escapeXml, findElement, findElements, parseXml, type XmlElement } from '../../integrations/winrm/xml.ts';
+import { actions, cmdShellUri, commandStateDone, ns, receiveTimeoutFaultCode, signals } from '../../integrations/kit/winrm/wsman.ts';
+import { escapeXml, findElement, findElements, parseXml, type XmlElement } from '../../integrations/kit/winrm/xml.ts';
 import { HttpEmulator } from './http-emulator.ts';
 
 export interface WinRmCommand {

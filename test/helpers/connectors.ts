@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { z } from 'zod';
-import type { Capabilities, ConnectorDefinition, ConnectorDeps, ConnectorInstance } from '../../integrations/core/connector.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import type { Capabilities, ConnectorDefinition, ConnectorDeps, ConnectorInstance } from '../../integrations/contract/connector.ts';
+import { createLogger } from '../../kernel/logger.ts';
 
 export const quietDeps: ConnectorDeps = { logger: createLogger({}, 'error'), workDir: os.tmpdir() };
 

@@ -5,8 +5,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { resolveTemporalCli } from '../../app/temporal-cli.ts';
-import { workflowsPath } from '../../app/runtime.ts';
+import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
+import { workflowsPath } from '../../runtime/context.ts';
 import { migrateToLatest, openDatabase } from '../../db/knex.ts';
 
 declare module 'vitest' {

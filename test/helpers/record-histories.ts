@@ -17,13 +17,13 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { approveCycle, rejectCycle, startCycle } from '../../app/cycles.ts';
 import type { AppContext } from '../../app/context.ts';
-import { seedDemoRecords, writeDemoFleet } from '../../app/demo.ts';
-import { configureRegistry, connectTemporalClient, createPatchflowWorker } from '../../app/runtime.ts';
-import { loadSettings } from '../../app/settings.ts';
-import { resolveTemporalCli } from '../../app/temporal-cli.ts';
+import { seedDemoRecords, writeDemoFleet } from '../../demo/seed.ts';
+import { configureRegistry, connectTemporalClient, createPatchflowWorker } from '../../runtime/context.ts';
+import { loadSettings } from '../../runtime/settings.ts';
+import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { getCycle } from '../../db/repositories/cycles.ts';
 import { migrateToLatest, openDatabase } from '../../db/knex.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { createLogger } from '../../kernel/logger.ts';
 import { withDatabase } from './global-setup.ts';
 
 const outDir = path.resolve(process.argv[2] ?? 'test/fixtures/histories');

@@ -6,12 +6,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { AppContext } from '../../app/context.ts';
-import { writeDemoFleet, seedDemoRecords, type DemoFleet } from '../../app/demo.ts';
-import { listen, type RunningHttpServer } from '../../app/http-server.ts';
-import { configureRegistry, connectTemporalClient, createPatchflowWorker } from '../../app/runtime.ts';
-import { loadSettings, type Settings } from '../../app/settings.ts';
+import { writeDemoFleet, seedDemoRecords, type DemoFleet } from '../../demo/seed.ts';
+import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
+import { configureRegistry, connectTemporalClient, createPatchflowWorker } from '../../runtime/context.ts';
+import { loadSettings, type Settings } from '../../runtime/settings.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { createLogger } from '../../kernel/logger.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export interface TestStack {

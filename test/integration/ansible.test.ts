@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEMO_PATCH, writeDemoFleet } from '../../app/demo.ts';
+import { DEMO_PATCH, writeDemoFleet } from '../../demo/seed.ts';
 import { ansibleConnector } from '../../integrations/ansible/index.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { createLogger } from '../../kernel/logger.ts';
 import { describePatchDeployerContract } from '../contract/patch-deployer.contract.ts';
 import { describeInventorySourceContract } from '../contract/inventory-source.contract.ts';
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cyclePolicySchema } from '../../app/settings.ts';
+import { cyclePolicySchema } from '../../runtime/settings.ts';
 import { insertCycle, scopeCycle, setCycleState } from '../../db/repositories/cycles.ts';
 import { upsertUser } from '../../db/repositories/users.ts';
-import { DEMO_PATCH } from '../../app/demo.ts';
+import { DEMO_PATCH } from '../../demo/seed.ts';
 import { approvalWorkflow } from '../../workflows/approval.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../../workflows/ids.ts';
 import type { ApprovalResult, ApprovalState } from '../../workflows/approval-types.ts';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { awxConnector } from '../../integrations/awx/index.ts';
-import type { DeployRequest } from '../../integrations/core/capabilities.ts';
-import { InputError, NotAllowedError, UpstreamError } from '../../integrations/core/errors.ts';
+import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import { InputError, NotAllowedError, UpstreamError } from '../../kernel/errors.ts';
 import { describePatchDeployerContract } from '../contract/patch-deployer.contract.ts';
 import { AwxEmulator, type AwxEmulatorOptions } from '../emulators/awx.ts';
 import { instantiate } from '../helpers/connectors.ts';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../app/settings.ts';
+import { loadSettings } from '../../runtime/settings.ts';
 import { api, startStack, type TestStack } from '../helpers/stack.ts';
 
 const cli = fileURLToPath(new URL('../../bin/patchflow.mjs', import.meta.url));

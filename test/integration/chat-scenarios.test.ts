@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PATCH } from '../../app/demo.ts';
+import { DEMO_PATCH } from '../../demo/seed.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
 import { upsertUser, type Role } from '../../db/repositories/users.ts';
 import { SlackDriver, TeamsDriver, type ChatDriver, type Person } from '../helpers/chat-drivers.ts';

@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../integrations/core/errors.ts';
-import { importFeedFile } from '../../integrations/feeds/store.ts';
+import { InputError } from '../../kernel/errors.ts';
+import { importFeedFile } from '../../app/feeds.ts';
 import { createConnectorRegistry } from '../../integrations/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { feedTableCounts } from '../helpers/feed-tables.ts';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamError } from '../../integrations/core/errors.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
+import { createLogger } from '../../kernel/logger.ts';
 import { saveFeedState } from '../../db/repositories/feed-state.ts';
-import { syncFeed, type SyncEnv } from '../../integrations/feeds/store.ts';
+import { syncFeed, type SyncEnv } from '../../app/feeds.ts';
 import { createConnectorRegistry } from '../../integrations/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { feedTableCounts } from '../helpers/feed-tables.ts';

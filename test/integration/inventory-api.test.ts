@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app/context.ts';
-import { listen, type RunningHttpServer } from '../../app/http-server.ts';
-import { loadSettings } from '../../app/settings.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
-import { ConnectorRegistry } from '../../integrations/core/registry.ts';
+import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
+import { loadSettings } from '../../runtime/settings.ts';
+import { createLogger } from '../../kernel/logger.ts';
+import { ConnectorRegistry } from '../../integrations/contract/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { hostileReports, scannerFixtures } from '../helpers/scan-reports.ts';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mirrorChangeRecords } from '../../app/itsm/mirror.ts';
-import { configureRegistry } from '../../app/runtime.ts';
-import { loadSettings } from '../../app/settings.ts';
+import { mirrorChangeRecords } from '../../app/publish/itsm.ts';
+import { configureRegistry } from '../../runtime/context.ts';
+import { loadSettings } from '../../runtime/settings.ts';
 import { changeRecords } from '../../db/repositories/change-records.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { createLogger } from '../../kernel/logger.ts';
 import type { ChangeRequest } from '../../workflows/approval-types.ts';
 import { defaultChangeTransitions, JiraSmEmulator } from '../emulators/jira-sm.ts';
 import { ServiceNowEmulator } from '../emulators/servicenow.ts';

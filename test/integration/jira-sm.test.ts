@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecordRef, ChangeStage } from '../../integrations/core/capabilities.ts';
-import { redactConfig } from '../../integrations/core/connector.ts';
-import { ConflictError } from '../../integrations/core/errors.ts';
+import type { ChangeRecordRef, ChangeStage } from '../../integrations/contract/roles.ts';
+import { redactConfig } from '../../integrations/contract/connector.ts';
+import { ConflictError } from '../../kernel/errors.ts';
 import { jiraSmConnector } from '../../integrations/jira-sm/index.ts';
 import { describeChangeRecordContract, sampleChange } from '../contract/change-record.contract.ts';
 import { defaultChangeTransitions, documentText, JiraSmEmulator } from '../emulators/jira-sm.ts';

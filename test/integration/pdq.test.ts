@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeployRequest } from '../../integrations/core/capabilities.ts';
-import { NotAllowedError, NotFoundError, UpstreamError } from '../../integrations/core/errors.ts';
+import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import { NotAllowedError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
 import { pdqConnector } from '../../integrations/pdq/index.ts';
 import { describePatchDeployerContract } from '../contract/patch-deployer.contract.ts';
 import { PdqEmulator, type PdqEmulatorOptions } from '../emulators/winrm-pdq.ts';

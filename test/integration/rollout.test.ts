@@ -5,13 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.ts';
-import { DEMO_PATCH } from '../../app/demo.ts';
+import { DEMO_PATCH } from '../../demo/seed.ts';
 import type { CyclePlan } from '../../app/plan.ts';
 import { renderPlan } from '../../bin/commands/cycles.ts';
 import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts';
 import { ringAssetIds, type CycleDetail } from '../../db/repositories/cycles.ts';
 import type { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
-import { resolveTemporalCli } from '../../app/temporal-cli.ts';
+import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { phaseWorkflowId } from '../../workflows/ids.ts';
 import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 

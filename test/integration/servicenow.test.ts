@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecordRef, ChangeStage } from '../../integrations/core/capabilities.ts';
-import { redactConfig } from '../../integrations/core/connector.ts';
+import type { ChangeRecordRef, ChangeStage } from '../../integrations/contract/roles.ts';
+import { redactConfig } from '../../integrations/contract/connector.ts';
 import { serviceNowConnector } from '../../integrations/servicenow/index.ts';
 import { describeChangeRecordContract, sampleChange } from '../contract/change-record.contract.ts';
 import { ServiceNowEmulator } from '../emulators/servicenow.ts';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeployRequest } from '../../integrations/core/capabilities.ts';
-import { InputError, NotAllowedError, UpstreamError } from '../../integrations/core/errors.ts';
+import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import { InputError, NotAllowedError, UpstreamError } from '../../kernel/errors.ts';
 import { wsusConnector } from '../../integrations/wsus/index.ts';
 import { describeInventorySourceContract } from '../contract/inventory-source.contract.ts';
 import { describePatchDeployerContract } from '../contract/patch-deployer.contract.ts';

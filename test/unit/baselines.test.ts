@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../integrations/core/errors.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { InputError } from '../../kernel/errors.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { baselineSchema, decidePatch, evaluateBaseline, type BaselinePatch } from '../../prioritization/baselines.ts';
 
 const windows = baselineSchema.parse({

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { chatStatusLine } from '../../app/chat/publish.ts';
-import { configureRegistry } from '../../app/runtime.ts';
-import { loadSettings } from '../../app/settings.ts';
-import { createLogger } from '../../integrations/core/logger.ts';
+import { chatStatusLine } from '../../app/publish/chat.ts';
+import { configureRegistry } from '../../runtime/context.ts';
+import { loadSettings } from '../../runtime/settings.ts';
+import { createLogger } from '../../kernel/logger.ts';
 
 const registryFor = (env: Record<string, string>) => {
   const settings = loadSettings({ PATCHFLOW_DATA_DIR: '/tmp/patchflow-chat-settings', ...env });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCsv } from '../../app/csv.ts';
+import { parseCsv } from '../../kernel/csv.ts';
 
 describe('RFC 4180 CSV reader', () => {
   it('reads quoted fields with commas, doubled quotes and line breaks, CRLF or LF, and skips blank lines', () => {

@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../integrations/core/errors.ts';
-import { parseInput } from '../../integrations/core/validate.ts';
+import { InputError } from '../../kernel/errors.ts';
+import { parseInput } from '../../kernel/validate.ts';
 import { feedBatchSchema } from '../../integrations/feeds/batch.ts';
 import { cvss3BaseScore, parseCvss3, roundup, severityOf } from '../../prioritization/cvss31.ts';
 import { parseCvss4, scoreCvss4 } from '../../prioritization/cvss40.ts';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readReportItemAttributes, reportItemSchema } from '../../integrations/nessus/report.ts';
-import { readScanReport, type ScanFormatOption } from '../../integrations/scanners/report.ts';
-import { cveIds, type ScannedFinding, type ScannedHost } from '../../integrations/scanners/types.ts';
-import { compactCopy, SharedStrings } from '../../integrations/scanners/xml.ts';
+import { readScanReport, type ScanFormatOption } from '../../integrations/kit/scanners/report.ts';
+import { cveIds, type ScannedFinding, type ScannedHost } from '../../integrations/kit/scanners/types.ts';
+import { compactCopy, SharedStrings } from '../../integrations/kit/scanners/xml.ts';
 import { expectedNessusCounts, expectedOpenvasCounts, hostileReports, scannerFixtures } from '../helpers/scan-reports.ts';
 
 /** Splits a text into small byte chunks, so that elements, entities and multi-byte characters straddle chunk edges. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readableStderr } from '../../integrations/winrm/clixml.ts';
-import { psQuote, windowsArg } from '../../integrations/winrm/quoting.ts';
+import { readableStderr } from '../../integrations/kit/winrm/clixml.ts';
+import { psQuote, windowsArg } from '../../integrations/kit/winrm/quoting.ts';
 import { PowerShellHost } from '../emulators/powershell.ts';
 import { splitWindowsCommandLine } from '../emulators/winrm.ts';
 

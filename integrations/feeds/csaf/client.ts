@@ -1,6 +1,6 @@
-import type { FeedSyncState } from '../../core/capabilities.ts';
-import { InputError } from '../../core/errors.ts';
-import type { Logger } from '../../core/logger.ts';
+import type { FeedSyncState } from '../../contract/roles.ts';
+import { InputError } from '../../../kernel/errors.ts';
+import type { Logger } from '../../../kernel/logger.ts';
 import { syncDocumentIndex, type DocumentEntry, type FeedSyncResult } from '../feed.ts';
 import { feedText, utcTimestamp } from '../parse.ts';
 import type { CsafConfig } from './config.ts';

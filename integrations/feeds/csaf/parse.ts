@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { InputError } from '../../core/errors.ts';
-import { parseInput } from '../../core/validate.ts';
+import { InputError } from '../../../kernel/errors.ts';
+import { parseInput } from '../../../kernel/validate.ts';
 import type { FeedBatch } from '../batch.ts';
 import type { CveFacts } from '../../../db/repositories/cves.ts';
 import type { RemediationFacts } from '../../../db/repositories/advisories.ts';

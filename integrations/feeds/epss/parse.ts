@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ErrorDetail } from '../../core/errors.ts';
-import { InputError } from '../../core/errors.ts';
-import { parseInput } from '../../core/validate.ts';
+import type { ErrorDetail } from '../../../kernel/errors.ts';
+import { InputError } from '../../../kernel/errors.ts';
+import { parseInput } from '../../../kernel/validate.ts';
 import { cveIdSchema, type FeedBatch } from '../batch.ts';
 import { feedText, parseJsonText } from '../parse.ts';
 

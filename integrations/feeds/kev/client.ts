@@ -1,5 +1,5 @@
-import type { FeedSyncState } from '../../core/capabilities.ts';
-import type { Logger } from '../../core/logger.ts';
+import type { FeedSyncState } from '../../contract/roles.ts';
+import type { Logger } from '../../../kernel/logger.ts';
 import { syncWholeDocument, type FeedSyncResult } from '../feed.ts';
 import type { KevConfig } from './config.ts';
 import { parseKevCatalog } from './parse.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { FeedSyncState } from '../../core/capabilities.ts';
-import type { Logger } from '../../core/logger.ts';
-import { parseInput } from '../../core/validate.ts';
+import type { FeedSyncState } from '../../contract/roles.ts';
+import type { Logger } from '../../../kernel/logger.ts';
+import { parseInput } from '../../../kernel/validate.ts';
 import { syncDocumentIndex, type DocumentEntry, type FeedSyncResult } from '../feed.ts';
 import { feedText, parseJsonText, utcTimestamp } from '../parse.ts';
 import type { MsrcConfig } from './config.ts';

@@ -1,4 +1,4 @@
-import { InputError } from '../../core/errors.ts';
+import { InputError } from '../../../kernel/errors.ts';
 import type { FeedBatch } from '../batch.ts';
 import type { CveFacts } from '../../../db/repositories/cves.ts';
 import type { RemediationFacts } from '../../../db/repositories/advisories.ts';

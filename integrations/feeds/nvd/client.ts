@@ -1,7 +1,7 @@
-import type { FeedSyncState } from '../../core/capabilities.ts';
-import { durationMs } from '../../core/duration.ts';
-import type { Logger } from '../../core/logger.ts';
-import { parseInput } from '../../core/validate.ts';
+import type { FeedSyncState } from '../../contract/roles.ts';
+import { durationMs } from '../../../kernel/duration.ts';
+import type { Logger } from '../../../kernel/logger.ts';
+import { parseInput } from '../../../kernel/validate.ts';
 import type { FeedBatch } from '../batch.ts';
 import type { FeedSyncResult } from '../feed.ts';
 import { getBody } from '../http.ts';
