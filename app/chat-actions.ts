@@ -4,9 +4,8 @@ import { findUserByChatId, type Role, type User } from '../db/repositories/users
 import type { ChatActions, ChatActor, ChatReply } from '../integrations/kit/chat/actions.ts';
 import { buildChangeCard, type ChangeCard } from '../integrations/kit/chat/card.ts';
 import { commandHelp, cycleIdSchema, parseCommand, type ChatCommand } from '../integrations/kit/chat/commands.ts';
-import { NotAllowedError } from '../kernel/errors.ts';
+import { describeError, NotAllowedError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
-import { toHttpError } from '../server/errors.ts';
 import type { AppContext } from './context.ts';
 import { controlCycle } from './cycle-control.ts';
 import { approveCycle, auditRefusal, rejectCycle, startCycle } from './cycles.ts';
@@ -42,9 +41,9 @@ export function createChatActions(ctx: AppContext): ChatActions {
     try {
       return await work();
     } catch (err) {
-      const { status, body } = toHttpError(err);
+      const { status, message } = describeError(err);
       if (status >= 500) throw err;
-      return refusal(body.error.message);
+      return refusal(message);
     }
   };
   const cardFor = async (cycleId: string, viewer: User) => buildChangeCard(await loadChangeView(ctx.db, cycleId), await chatPeople(ctx.db), viewer.id);

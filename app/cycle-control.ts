@@ -9,7 +9,7 @@ import type { CycleControlState } from '../workflows/cycle-control.ts';
 import { cycleWorkflowId } from '../workflows/ids.ts';
 import { cancelCycleUpdate, pauseCycleUpdate, resumeCycleUpdate } from '../workflows/messages.ts';
 import type { AppContext } from './context.ts';
-import { approveSchema, auditRefusal, channelSchema } from './cycles.ts';
+import { approveSchema, auditRefusal, channelSchema, updateRefusal } from './cycles.ts';
 
 export type CycleControlVerb = 'pause' | 'resume' | 'cancel';
 
@@ -32,7 +32,7 @@ export async function controlCycle(ctx: AppContext, id: string, verb: CycleContr
     state = await ctx.temporal.workflow.getHandle(cycleWorkflowId(id)).executeUpdate(updates[verb], { args: [args] });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new ConflictError(`cycle ${id} is not running`);
-    if (err instanceof WorkflowUpdateFailedError) return refused(err);
+    if (err instanceof WorkflowUpdateFailedError) return refused(updateRefusal(err));
     throw err;
   }
   await appendAudit(ctx.db, { actor: args.by, action: `cycle.${done[verb]}`, subjectType: 'cycle', subjectId: id, data: { reason: args.reason ?? null, channel: args.channel } });

@@ -1,19 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { cycleDetail, getCycle, insertCycle, listCycles, type CycleDetail } from '../db/repositories/cycles.ts';
 import { findUser, requireRole } from '../db/repositories/users.ts';
-import { ConflictError, InputError, NotAllowedError, PatchflowError } from '../kernel/errors.ts';
+import { ConflictError, errorFromFailure, InputError, NotAllowedError, PatchflowError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
+import { isTerminalCycleStatus } from '../workflows/cycle-states.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../workflows/ids.ts';
 import { approveChangeUpdate, rejectChangeUpdate } from '../workflows/messages.ts';
 import type { ApprovalState, CyclePolicy } from '../workflows/types.ts';
 import type { AppContext } from './context.ts';
 import { DEMO_PATCH, demoAssets, demoUsers, ensureDemoFleet, seedDemoRecords } from '../demo/seed.ts';
 import { findingsScopeSchema, scopeFromFindings, type FindingsScope } from './findings-scope.ts';
-import { cyclePolicySchema } from '../runtime/settings.ts';
+import { cyclePolicySchema } from './cycle-policy.ts';
 
 const userIdSchema = z.string().trim().min(1, 'a user id').max(100);
 export const channelSchema = z.enum(['cli', 'rest', 'slack', 'teams']);
@@ -171,10 +173,15 @@ async function decide(
         continue;
       }
       if (err instanceof WorkflowNotFoundError) throw new ConflictError(`cycle ${id} is not awaiting approval`);
-      if (err instanceof WorkflowUpdateFailedError) return refused(err);
+      if (err instanceof WorkflowUpdateFailedError) return refused(updateRefusal(err));
       throw err;
     }
   }
+}
+
+/** An Update validator's refusal as the Patchflow error its failure type names, so every edge shows it alike. */
+export function updateRefusal(err: WorkflowUpdateFailedError): PatchflowError {
+  return errorFromFailure(err.cause instanceof ApplicationFailure ? err.cause.type : undefined, err.cause?.message ?? err.message);
 }
 
 const GATE_START_ATTEMPTS = 20;
@@ -183,7 +190,7 @@ const GATE_START_POLL_MS = 250;
 /** Refusals are part of the record auditors ask for: who tried what, and why it was refused. */
 export function auditRefusal(ctx: AppContext, actor: string, action: string, subjectId: string) {
   return async (err: unknown): Promise<never> => {
-    const message = err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : err instanceof PatchflowError ? err.message : String(err);
+    const message = err instanceof Error ? err.message : String(err);
     await appendAudit(ctx.db, { actor, action: `${action}.refused`, subjectType: 'cycle', subjectId, data: { reason: message } });
     throw err;
   };
@@ -194,5 +201,5 @@ export async function cycleStatus(ctx: AppContext, id: string): Promise<CycleDet
 }
 
 export async function listCycleSummaries(ctx: AppContext) {
-  return (await listCycles(ctx.db)).map((c) => ({ id: c.id, name: c.name, status: c.status, phase: c.phase, requester: c.requester, createdAt: new Date(c.created_at).toISOString() }));
+  return (await listCycles(ctx.db)).map((c) => ({ id: c.id, name: c.name, status: c.status, terminal: isTerminalCycleStatus(c.status), phase: c.phase, requester: c.requester, createdAt: new Date(c.created_at).toISOString() }));
 }

@@ -1,10 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import { nonRetryableErrorTypes } from '../kernel/error-kinds.ts';
 import { asDuration } from './time.ts';
 import type { ActivityTimeouts } from './types.ts';
-
-/** Error types that retrying cannot fix; every other failure is retried with backoff. */
-const nonRetryableErrorTypes = ['InputError', 'NotFoundError', 'NotAllowedError', 'ConflictError'];
 
 /** Bookkeeping activities: short, retried quickly. */
 export function recordActivities(timeouts: ActivityTimeouts) {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../../kernel/errors.ts';
+import { ConflictError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
 import { applyAssetQuery, type AssetQuery } from './asset-query.ts';
 
 export const criticalitySchema = z.coerce.number().int().min(1, 'tier 1 (most critical) to 4').max(4, 'tier 1 (most critical) to 4');
@@ -213,8 +213,8 @@ async function refusingConflicts(statement: Knex.QueryBuilder, message: string):
   try {
     return (await statement) as AssetRow[];
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === '23505' || code === '23503') throw new ConflictError(message);
+    // 23503: a foreign key names a row that is not there.
+    if (isUniqueViolation(err) || (err as { code?: unknown }).code === '23503') throw new ConflictError(message);
     throw err;
   }
 }

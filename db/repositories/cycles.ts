@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { HostOutcome, HostResult } from '../../integrations/contract/roles.ts';
-import { ConflictError, InputError, NotFoundError } from '../../kernel/errors.ts';
+import { ConflictError, InputError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
 import { placeAsset } from '../../workflows/rings.ts';
 import type { CyclePhase, CyclePolicy, CycleScope, CycleStatus, RingOutcome } from '../../workflows/types.ts';
 
@@ -182,7 +182,7 @@ export async function finishAttempt(db: Knex, attemptId: number, result: HostRes
     await db('deployments').where({ id: attemptId }).update({ outcome: result.outcome, message: result.message, evidence: result.evidence ?? {}, finished_at: db.fn.now() });
     return result.outcome;
   } catch (err) {
-    if ((err as { code?: string }).code !== '23505') throw err;
+    if (!isUniqueViolation(err)) throw err;
     await db('deployments').where({ id: attemptId }).update({ outcome: 'skipped', message: 'a success was already recorded for this host and patch', finished_at: db.fn.now() });
     return 'duplicate';
   }
@@ -252,7 +252,7 @@ export async function finishAttempts(db: Knex, rows: { attemptId: number; result
     );
     return rows.map((r) => r.result.outcome);
   } catch (err) {
-    if ((err as { code?: string }).code !== '23505') throw err;
+    if (!isUniqueViolation(err)) throw err;
     const outcomes: (HostOutcome | 'duplicate')[] = [];
     for (const r of rows) outcomes.push(await finishAttempt(db, r.attemptId, r.result));
     return outcomes;
@@ -279,7 +279,7 @@ export async function recordApproval(db: Knex, row: { cycleId: string; decision:
     await db('approvals').insert({ cycle_id: row.cycleId, decision: row.decision, decided_by: row.by, reason: row.reason ?? null, channel: row.channel });
     return true;
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') return false;
+    if (isUniqueViolation(err)) return false;
     throw err;
   }
 }
