@@ -1,14 +1,10 @@
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { assetInputSchema, upsertAssets } from '../db/repositories/assets.ts';
 import { getBaseline, saveBaseline } from '../db/repositories/baselines.ts';
 import { upsertUser, type UserInput } from '../db/repositories/users.ts';
-import type { ConnectorRegistry } from '../integrations/contract/registry.ts';
-import { importFeedFile, type FeedRunResult } from '../app/feeds.ts';
 import { baselineSchema } from '../prioritization/baselines.ts';
-import { importScanReport, type ScanImportSummary } from '../app/scan-import.ts';
 
 /**
  * The demo fleet: five local-connection hosts, each a folder with a versioned application file,
@@ -81,25 +77,4 @@ export async function seedDemoRecords(db: Knex, hostnames: string[] = demoAssets
       if (!(await trx('users').where({ id: u.id }).first())) await upsertUser(trx, u);
     }
   });
-}
-
-const intakeDir = fileURLToPath(new URL('./intake/', import.meta.url));
-
-export interface DemoIntake {
-  scan: ScanImportSummary;
-  kev: FeedRunResult;
-  epss: FeedRunResult;
-}
-
-/**
- * The demo's intake, through the same importers a real scan and real feeds go through: a Nessus
- * report of the demo hosts, then KEV and EPSS facts for the CVEs it found. Re-running it only
- * moves last-seen times.
- */
-export async function seedDemoIntake(db: Knex, registry: ConnectorRegistry): Promise<DemoIntake> {
-  await seedDemoRecords(db);
-  const scan = await importScanReport(db, createReadStream(path.join(intakeDir, 'demo-scan.nessus')), { format: 'nessus', actor: 'demo' });
-  const kev = await importFeedFile(db, registry, 'kev', readFileSync(path.join(intakeDir, 'kev-excerpt.json')));
-  const epss = await importFeedFile(db, registry, 'epss', readFileSync(path.join(intakeDir, 'epss-demo.csv')));
-  return { scan, kev, epss };
 }

@@ -11,3 +11,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv, prefix: string, keys: re
   const settings = Object.fromEntries(keys.map((k) => [k, env[envVariableName(prefix, k)]]).filter((e): e is [string, string] => !!e[1]));
   return Object.keys(settings).length ? settings : undefined;
 }
+
+/** The entries that are set: an empty environment variable counts as unset. */
+export function definedOnly(o: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+}

@@ -1,4 +1,4 @@
-import type { DemoIntake } from '../../demo/seed.ts';
+import type { DemoIntake } from '../../app/demo-intake.ts';
 import { apiRequest } from '../api.ts';
 import { printJsonOr } from './args.ts';
 import type { CliCommand } from './types.ts';

@@ -1,4 +1,5 @@
-import { ensureDemoFleet, seedDemoIntake } from '../../demo/seed.ts';
+import { seedDemoIntake } from '../../app/demo-intake.ts';
+import { ensureDemoFleet } from '../../demo/seed.ts';
 import type { RouteModule } from './types.ts';
 
 /** Seeds the demo fleet, people, patch and intake (scan, KEV, EPSS); idempotent. */

@@ -6,7 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
-import { workflowsPath } from '../../runtime/context.ts';
+import { workflowsPath } from '../../runtime/worker.ts';
 import { migrateToLatest, openDatabase } from '../../db/knex.ts';
 
 declare module 'vitest' {

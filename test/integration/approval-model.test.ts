@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cyclePolicySchema } from '../../runtime/settings.ts';
+import { cyclePolicySchema } from '../../app/cycle-policy.ts';
 import { insertCycle, scopeCycle, setCycleState } from '../../db/repositories/cycles.ts';
 import { upsertUser } from '../../db/repositories/users.ts';
 import { DEMO_PATCH } from '../../demo/seed.ts';
