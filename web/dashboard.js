@@ -45,7 +45,8 @@ async function renderHealth() {
 async function renderCycles() {
   const { cycles } = await getJson('/api/cycles');
   const awaiting = cycles.filter((c) => c.status === 'awaiting_approval').length;
-  $('#awaiting').textContent = awaiting ? `${awaiting} awaiting approval` : '';
+  const inFlight = cycles.filter((c) => !c.terminal).length;
+  $('#awaiting').textContent = [awaiting ? `${awaiting} awaiting approval` : '', inFlight ? `${inFlight} in flight` : ''].filter(Boolean).join(' · ');
   $('#cycles').replaceChildren(
     ...(cycles.length
       ? cycles.map((c) => {

@@ -4,6 +4,9 @@
  * against these types with `satisfies`.
  */
 import type { ApprovalPolicy } from './approval-types.ts';
+import type { CyclePhase, CycleStatus } from './cycle-states.ts';
+
+export type { CyclePhase, CycleStatus };
 
 /** Durations as strings Temporal understands (`30s`, `72h`). */
 export type DurationText = string;
@@ -87,22 +90,6 @@ export interface PatchCycleInput {
   policy: CyclePolicy;
   timeouts: ActivityTimeouts;
 }
-
-export type CyclePhase = 'scoping' | 'testing' | 'approval' | 'deployment' | 'verification' | 'reporting' | 'review' | 'done';
-
-export type CycleStatus =
-  | 'running'
-  | 'awaiting_approval'
-  | 'completed'
-  | 'completed_with_failures'
-  | 'rejected'
-  | 'expired'
-  | 'halted'
-  | 'failed'
-  /** Approved; deployment waits for the approved not-before time. */
-  | 'scheduled'
-  | 'paused'
-  | 'cancelled';
 
 export interface RingPlan {
   ring: string;

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CyclePlan } from '../../app/plan.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
+import { isTerminalCycleStatus } from '../../workflows/cycle-states.ts';
 import type { ApprovalState } from '../../workflows/types.ts';
 import { apiRequest } from '../api.ts';
 import { printJsonOr, requireOption, requirePositional } from './args.ts';
 import type { CliCommand, CliValues } from './types.ts';
 
-const terminal = new Set(['completed', 'completed_with_failures', 'rejected', 'expired', 'halted', 'failed']);
 
 export function renderCycle(d: CycleDetail): string {
   const c = d.cycle;
@@ -81,7 +81,7 @@ export const cycleCommands: CliCommand[] = [
         const text = values['json'] ? JSON.stringify(detail, null, 2) : renderCycle(detail);
         if (text !== last) process.stdout.write(`${values['watch'] && last ? '\n' : ''}${text}\n`);
         last = text;
-        if (!values['watch'] || terminal.has(detail.cycle.status)) return 0;
+        if (!values['watch'] || isTerminalCycleStatus(detail.cycle.status)) return 0;
         await sleep(1000);
       }
     },

@@ -24,7 +24,7 @@ describe('dashboard in headless Chromium', () => {
     await page.goto(stack.url);
     const cycleRow = page.locator(`tr[data-cycle-id="${id}"]`);
     await expect.poll(() => cycleRow.textContent()).toContain('awaiting approval');
-    await expect.poll(() => page.locator('#awaiting').textContent()).toBe('1 awaiting approval');
+    await expect.poll(() => page.locator('#awaiting').textContent()).toBe('1 awaiting approval · 1 in flight');
     expect(await page.locator('#audit').textContent()).toMatch(/^audit trail intact \(\d+ events\)$/);
 
     await cycleRow.click();
@@ -35,6 +35,8 @@ describe('dashboard in headless Chromium', () => {
     await waitForCycle(stack, id, finished);
     // The page refreshes itself; no reload.
     await expect.poll(() => cycleRow.textContent(), { timeout: 10_000 }).toContain('completed');
+    // A completed cycle is terminal: nothing is left in flight.
+    await expect.poll(() => page.locator('#awaiting').textContent(), { timeout: 10_000 }).toBe('');
     await expect.poll(() => page.locator('#detail tr[data-host="db-01"]').textContent(), { timeout: 10_000 }).toMatch(/patched.*verified/);
     expect(await page.locator('#detail').textContent()).toContain('alice approved via rest');
     await page.screenshot({ path: `${stack.dataDir}/dashboard.png`, fullPage: true });

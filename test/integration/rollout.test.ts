@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +17,9 @@ import type { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
 import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { phaseWorkflowId } from '../../workflows/ids.ts';
 import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL('../../bin/patchflow.mjs', import.meta.url));
 
 /** Simulated hosts named `<prefix>-<ring tier>-<n>`; criticality places them in the default rings (4 test … 1 critical). */
 async function addHosts(stack: TestStack, prefix: string, perTier: Record<number, number>): Promise<string[]> {
@@ -172,6 +178,9 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     expect((await api(stack, 'POST', `/api/cycles/${id}/cancel`, { by: 'carol', reason: 'rescheduled' })).status).toBe(200);
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('cancelled');
+    // `cycle status --watch` stops at a cancelled cycle, as at every terminal state (it used to poll forever).
+    const watched = await run(process.execPath, [cli, 'cycle', 'status', id, '--watch', '--json'], { env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url }, encoding: 'utf8', timeout: 30_000 });
+    expect((JSON.parse(watched.stdout) as CycleDetail).cycle.status).toBe('cancelled');
   }, 90_000);
 
   it('pause holds the rollout between batches; resume finishes it', async () => {
