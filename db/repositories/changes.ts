@@ -105,12 +105,12 @@ export async function saveChangeRequest(db: Knex, change: ChangeRequest, pools: 
 export async function saveApprovalState(db: Knex, state: ApprovalState): Promise<void> {
   await db('change_requests')
     .where({ cycle_id: state.cycleId })
-    .andWhere((q) =>
-      q
-        .whereNull('state')
+    .andWhere((q) => {
+      // A block, not an arrow that returns the builder: knex would take the returned builder for a promise.
+      q.whereNull('state')
         .orWhereRaw(`jsonb_array_length(coalesce(state->'decisions', '[]'::jsonb)) < ?`, [state.decisions.length])
-        .orWhereRaw(`jsonb_array_length(coalesce(state->'decisions', '[]'::jsonb)) = ? and (state->>'outcome' = 'pending' or ? <> 'pending')`, [state.decisions.length, state.outcome]),
-    )
+        .orWhereRaw(`jsonb_array_length(coalesce(state->'decisions', '[]'::jsonb)) = ? and (state->>'outcome' = 'pending' or ? <> 'pending')`, [state.decisions.length, state.outcome]);
+    })
     .update({ state });
 }
 
