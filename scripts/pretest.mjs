@@ -21,8 +21,21 @@ try {
   await client.connect();
   await client.end();
 } catch (err) {
-  problems.push(`PostgreSQL is not reachable at ${url} (${err.message}); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`);
+  problems.push(databaseProblem(url, err));
 }
+/**
+ * A server that answered but refused the credentials is not a server that is down: the first
+ * wants TEST_DATABASE_URL with a user and password, the second wants PostgreSQL started.
+ */
+function databaseProblem(url, err) {
+  // 28P01 wrong password, 28000 no pg_hba.conf entry; pg says "password must be a string" when the server asks for one and none was given.
+  const refusedCredentials = err.code === '28P01' || err.code === '28000' || /password must be a string|password authentication failed|SCRAM/i.test(err.message);
+  if (refusedCredentials) {
+    return `PostgreSQL at ${url} refused the credentials (${err.message}); set TEST_DATABASE_URL to a role that may create databases, e.g. TEST_DATABASE_URL=postgres://patchflow:secret@127.0.0.1:5432/postgres npm test`;
+  }
+  return `PostgreSQL is not reachable at ${url} (${err.message}); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or set TEST_DATABASE_URL`;
+}
+
 if (problems.length) {
   for (const p of problems) console.error(`pretest: ${p}`);
   process.exit(1);
