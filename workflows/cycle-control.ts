@@ -1,6 +1,7 @@
 import { ApplicationFailure, condition, patched, proxyActivities, setHandler, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { cancelCycleUpdate, cycleControlSignal, pauseCycleUpdate, resumeCycleUpdate, type CycleControlArgs } from './messages.ts';
+import { patches } from './patches.ts';
 import type { CyclePhase, CycleStatus } from './types.ts';
 
 /** Whether an approved rollout may go on, and who last said otherwise. */
@@ -153,7 +154,7 @@ export function installRingGate(carried?: CycleControlState) {
     /** True when the rollout must stop before the next ring. */
     async cancelledBeforeNextRing(): Promise<boolean> {
       const held = control;
-      if (held?.paused && !held.cancelled && patched('ring-gate-records-hold')) {
+      if (held?.paused && !held.cancelled && patched(patches.ringGateRecordsHold)) {
         // A ring or batch that began as the pause arrived may have recorded the rollout as running; the hold is what is true now.
         await holdRecords.setCycleState({ cycleId: held.cycleId, phase: 'deployment', status: 'paused', note: `holding before the next ring: paused by ${held.by}${held.reason ? `: ${held.reason}` : ''}` });
       }

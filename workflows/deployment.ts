@@ -3,7 +3,9 @@ import type { RingHealth, RingRollback } from '../activities/rollout.ts';
 import { hostActivities, recordActivities } from './activity-options.ts';
 import { installRingGate, type CycleControlState } from './cycle-control.ts';
 import { phaseWorkflowId } from './ids.ts';
-import { ringBreachesThreshold, type PhaseInput } from './phases.ts';
+import { ringAtATimeDeployment } from './legacy/ring-at-a-time-deployment.ts';
+import { patches } from './patches.ts';
+import type { PhaseInput } from './phases.ts';
 import { batchesOf, describeLimit, exceeds, ringLimit } from './rings.ts';
 import { durationToMs } from './time.ts';
 import type { DeploymentPolicy, FailureLimit, RingOutcome, RingPlan } from './types.ts';
@@ -106,7 +108,7 @@ export async function ringBatchesWorkflow(input: BatchRunInput): Promise<BatchRu
  */
 export async function deploymentWorkflow(input: DeploymentInput): Promise<DeploymentResult> {
   // Deployments started before the rollout engine keep the ring-at-a-time behaviour they began with.
-  if (!patched('rollout-engine')) return ringAtATimeDeployment(input);
+  if (!patched(patches.rolloutEngine)) return ringAtATimeDeployment(input);
   const { cycleId, timeouts, policy } = input;
   const hosts = hostActivities(timeouts);
   const records = recordActivities(timeouts);
@@ -114,11 +116,11 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
   const rings = [...input.rings].sort((a, b) => a.order - b.order);
   const budgetTotal = rings.reduce((n, r) => n + r.targets, 0);
   const batchMs = durationToMs(policy.batchDuration);
-  const p: RolloutProgress = input.progress ?? { ringIndex: 0, batchIndex: 0, current: null, rings: [], touched: [], failedTotal: 0 };
+  const progress: RolloutProgress = input.progress ?? { ringIndex: 0, batchIndex: 0, current: null, rings: [], touched: [], failedTotal: 0 };
   const note = (status: 'running' | 'scheduled', text: string) => records.setCycleState({ cycleId, phase: 'deployment', status, note: text });
 
   const compensate = async (reason: string, everything: boolean): Promise<RingRollback[]> => {
-    const undo = everything ? [...p.touched].reverse() : p.touched.slice(-1);
+    const undo = everything ? [...progress.touched].reverse() : progress.touched.slice(-1);
     const done: RingRollback[] = [];
     for (const ring of undo) {
       await note('running', `rolling back ring ${ring}: ${reason}`);
@@ -127,103 +129,90 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
     return done;
   };
   const halt = async (reason: string, rollback: 'none' | 'ring' | 'all'): Promise<DeploymentResult> => {
-    if (p.current) p.rings.push(p.current);
+    if (progress.current) progress.rings.push(progress.current);
     const rollbacks = rollback === 'none' ? [] : await compensate(reason, rollback === 'all');
-    return { rings: p.rings, halted: true, haltReason: rollbacks.length ? `${reason}; rolled back ring(s) ${rollbacks.map((r) => r.ring).join(', ')}` : reason, rollbacks };
+    return { rings: progress.rings, halted: true, haltReason: rollbacks.length ? `${reason}; rolled back ring(s) ${rollbacks.map((r) => r.ring).join(', ')}` : reason, rollbacks };
   };
   const onRingFailure = policy.rollback.failedRing ? 'ring' : 'none';
   const onGlobalFailure = policy.rollback.completedRings ? 'all' : onRingFailure;
 
-  for (; p.ringIndex < rings.length; p.ringIndex++, p.batchIndex = 0, p.current = null) {
-    const plan = rings[p.ringIndex]!;
+  /** Waits for a maintenance window the next batch fits in; gives the window's cutoff (null without windows) or the halt. */
+  const awaitWindow = async (plan: RingPlan, batchesLeft: number): Promise<{ cutoffAt: number | null } | DeploymentResult> => {
+    if (!policy.windows) return { cutoffAt: null };
+    const slot = nextSlot(policy.windows, Date.now(), batchMs);
+    if (!slot) return halt(`ring ${plan.ring}: no maintenance window in the next year fits a ${policy.batchDuration} batch`, 'none');
+    if (slot.startsAt > Date.now()) {
+      await note('scheduled', `waiting for the maintenance window ${describeSlot(slot, policy.windows.timezone)}; ${batchesLeft} batch(es) of ring ${plan.ring} left`);
+      if (await condition(() => gate.cancelled(), slot.startsAt - Date.now())) return halt(gate.reason(), 'none');
+      await note('running', `maintenance window open; deploying ring ${plan.ring}`);
+    }
+    return { cutoffAt: slot.cutoffAt };
+  };
+  /** Runs the ring's remaining batches: a few inline, many in a child workflow of at most BATCHES_PER_CHILD. */
+  const runSlice = async (run: BatchRunInput, workflowId: string): Promise<BatchRunResult> => {
+    if (run.batches.length <= INLINE_BATCHES) return runBatches(run, () => gate.cancelledBeforeNextRing());
+    const child = { workflowId, args: [{ ...run, batches: run.batches.slice(0, BATCHES_PER_CHILD) }] as const };
+    if (patched(patches.relayControlToBatches)) return gate.controlled(await startChild(ringBatchesWorkflow, child));
+    // Rollouts from before the relay ran a large ring's slice to its end before a pause took hold.
+    return executeChild(ringBatchesWorkflow, child);
+  };
+  /** Between rings: soak, then check the finished ring's health; gives the halt when either stops the rollout. */
+  const soakAndCheck = async (plan: RingPlan, outcome: RingOutcome, limit: FailureLimit): Promise<DeploymentResult | null> => {
+    const soakMs = durationToMs(policy.soak);
+    // Without a soak the deployer's own post-install check is as fresh as a health check would be.
+    if (soakMs <= 0 || outcome.patched + outcome.alreadyCompliant <= 0) return null;
+    await note('running', `ring ${plan.ring} done; soaking for ${policy.soak} before the next ring`);
+    if (await condition(() => gate.cancelled(), soakMs)) return halt(gate.reason(), 'none');
+    if (!policy.healthCheck) return null;
+    const health: RingHealth = await hosts.checkRingHealth({ cycleId, ring: plan.ring });
+    if (!exceeds(limit, failedOf(outcome) + health.unhealthy, plan.targets)) return null;
+    return halt(`ring ${plan.ring} failed its health check after the soak: ${health.unhealthy} of ${health.checked} hosts unhealthy (${health.examples.join('; ')})`, onGlobalFailure);
+  };
+
+  for (; progress.ringIndex < rings.length; progress.ringIndex++, progress.batchIndex = 0, progress.current = null) {
+    const plan = rings[progress.ringIndex]!;
     if (await gate.cancelledBeforeNextRing()) return halt(gate.reason(), 'none');
     const assetIds = await hosts.ringAssets({ cycleId, ring: plan.ring });
     const size = policy.rings.find((r) => r.name === plan.ring)?.maxConcurrency ?? assetIds.length;
     const batches = batchesOf(assetIds, Math.max(1, size));
     const limit = ringLimit(policy, plan.ring);
-    if (p.batchIndex === 0) await note('running', `deploying ring ${plan.ring}: ${plan.targets} target(s) in ${batches.length} batch(es) of up to ${size} host(s)`);
+    if (progress.batchIndex === 0) await note('running', `deploying ring ${plan.ring}: ${plan.targets} target(s) in ${batches.length} batch(es) of up to ${size} host(s)`);
     // The ring's compensation is registered before it patches anything: a failure mid-ring rolls back what it did.
-    if (!p.touched.includes(plan.ring)) p.touched.push(plan.ring);
-    p.current ??= emptyTally(plan.ring);
+    if (!progress.touched.includes(plan.ring)) progress.touched.push(plan.ring);
+    progress.current ??= emptyTally(plan.ring);
 
-    while (p.batchIndex < batches.length) {
-      let cutoffAt: number | null = null;
-      if (policy.windows) {
-        const slot = nextSlot(policy.windows, Date.now(), batchMs);
-        if (!slot) return halt(`ring ${plan.ring}: no maintenance window in the next year fits a ${policy.batchDuration} batch`, 'none');
-        if (slot.startsAt > Date.now()) {
-          await note('scheduled', `waiting for the maintenance window ${describeSlot(slot, policy.windows.timezone)}; ${batches.length - p.batchIndex} batch(es) of ring ${plan.ring} left`);
-          if (await condition(() => gate.cancelled(), slot.startsAt - Date.now())) return halt(gate.reason(), 'none');
-          await note('running', `maintenance window open; deploying ring ${plan.ring}`);
-        }
-        cutoffAt = slot.cutoffAt;
-      }
-      const remaining = batches.slice(p.batchIndex);
+    while (progress.batchIndex < batches.length) {
+      const window = await awaitWindow(plan, batches.length - progress.batchIndex);
+      if ('halted' in window) return window;
       const run: BatchRunInput = {
-        cycleId, timeouts, ring: plan.ring, tally: p.current, ringTargets: plan.targets, ringLimit: limit,
-        budget: policy.failureBudget ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: p.failedTotal } : null,
-        cutoffAt, batchMs, backup: policy.backup, reboot: policy.reboot, batches: remaining,
+        cycleId, timeouts, ring: plan.ring, tally: progress.current, ringTargets: plan.targets, ringLimit: limit,
+        budget: policy.failureBudget ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: progress.failedTotal } : null,
+        cutoffAt: window.cutoffAt, batchMs, backup: policy.backup, reboot: policy.reboot, batches: batches.slice(progress.batchIndex),
       };
-      const child = { workflowId: `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${p.batchIndex}`, args: [{ ...run, batches: remaining.slice(0, BATCHES_PER_CHILD) }] as const };
-      // Rollouts from before the relay ran a large ring's slice to its end before a pause took hold.
-      const result =
-        remaining.length <= INLINE_BATCHES
-          ? await runBatches(run, () => gate.cancelledBeforeNextRing())
-          : patched('relay-control-to-batches')
-            ? await gate.controlled(await startChild(ringBatchesWorkflow, child))
-            : await executeChild(ringBatchesWorkflow, child);
-      p.batchIndex += result.batchesDone;
-      p.current = result.tally;
+      const result = await runSlice(run, `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${progress.batchIndex}`);
+      progress.batchIndex += result.batchesDone;
+      progress.current = result.tally;
       const failed = failedOf(result.tally);
       if (result.stop === 'cancelled') return halt(gate.reason(), 'none');
       if (result.stop === 'threshold') {
         return halt(`ring ${plan.ring}: ${failed} of ${plan.targets} hosts failed, over the ${describeLimit(limit)} threshold; later rings were not touched`, onRingFailure);
       }
       if (result.stop === 'budget') {
-        return halt(`the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${p.failedTotal + failed} hosts failed by ring ${plan.ring}`, onGlobalFailure);
+        return halt(`the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${progress.failedTotal + failed} hosts failed by ring ${plan.ring}`, onGlobalFailure);
       }
       if (result.stop === 'cutoff') await note('scheduled', `ring ${plan.ring}: the next batch would not finish before the window's cutoff; waiting for the next window`);
-      if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: p, control: gate.state() });
+      if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress, control: gate.state() });
     }
-    p.failedTotal += failedOf(p.current);
-    p.rings.push(p.current);
-    const outcome = p.current;
-    p.current = null;
+    progress.failedTotal += failedOf(progress.current);
+    progress.rings.push(progress.current);
+    const outcome = progress.current;
+    progress.current = null;
 
-    if (p.ringIndex < rings.length - 1) {
-      const soakMs = durationToMs(policy.soak);
-      // Without a soak the deployer's own post-install check is as fresh as a health check would be.
-      if (soakMs > 0 && outcome.patched + outcome.alreadyCompliant > 0) {
-        await note('running', `ring ${plan.ring} done; soaking for ${policy.soak} before the next ring`);
-        if (await condition(() => gate.cancelled(), soakMs)) return halt(gate.reason(), 'none');
-      }
-      if (soakMs > 0 && policy.healthCheck && outcome.patched + outcome.alreadyCompliant > 0) {
-        const health: RingHealth = await hosts.checkRingHealth({ cycleId, ring: plan.ring });
-        if (exceeds(limit, failedOf(outcome) + health.unhealthy, plan.targets)) {
-          return halt(`ring ${plan.ring} failed its health check after the soak: ${health.unhealthy} of ${health.checked} hosts unhealthy (${health.examples.join('; ')})`, onGlobalFailure);
-        }
-      }
+    if (progress.ringIndex < rings.length - 1) {
+      const halted = await soakAndCheck(plan, outcome, limit);
+      if (halted) return halted;
     }
-    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: { ...p, ringIndex: p.ringIndex + 1, batchIndex: 0 }, control: gate.state() });
+    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: { ...progress, ringIndex: progress.ringIndex + 1, batchIndex: 0 }, control: gate.state() });
   }
-  return { rings: p.rings, halted: false };
-}
-
-/** The deployment as it ran before the rollout engine: whole rings, one threshold, no windows. Kept for replay. */
-async function ringAtATimeDeployment(input: DeploymentInput): Promise<DeploymentResult> {
-  const hosts = hostActivities(input.timeouts);
-  const records = recordActivities(input.timeouts);
-  const rings: RingOutcome[] = [];
-  const gate = installRingGate();
-  for (const plan of [...input.rings].sort((a, b) => a.order - b.order)) {
-    if (await gate.cancelledBeforeNextRing()) return { rings, halted: true, haltReason: gate.reason() };
-    await records.setCycleState({ cycleId: input.cycleId, phase: 'deployment', status: 'running', note: `deploying ring ${plan.ring} (${plan.targets} targets)` });
-    const outcome = await hosts.deployRing({ cycleId: input.cycleId, ring: plan.ring, phase: 'deployment' });
-    rings.push(outcome);
-    if (ringBreachesThreshold(outcome, input.policy)) {
-      const failed = outcome.failed + outcome.unreachable;
-      return { rings, halted: true, haltReason: `ring ${plan.ring}: ${failed} of ${outcome.total} hosts failed, over the ${input.policy.maxFailedPercent}% threshold; later rings were not touched` };
-    }
-  }
-  return { rings, halted: false };
+  return { rings: progress.rings, halted: false };
 }

@@ -5,6 +5,7 @@ import { cycleProgressQuery } from './messages.ts';
 import { approvalWorkflow } from './approval.ts';
 import { installCycleControl } from './cycle-control.ts';
 import { deploymentWorkflow, type DeploymentResult } from './deployment.ts';
+import { patches } from './patches.ts';
 import { reviewWorkflow, testingWorkflow, verificationWorkflow } from './phases.ts';
 import type { CyclePhase, CycleStatus, PatchCycleInput, RingOutcome, VerificationOutcome } from './types.ts';
 
@@ -72,7 +73,7 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
   });
   if (approval.outcome !== 'approved') return finish(approval.outcome, { scope, approval });
   // Approve now, run in the window: the approval names the earliest time deployment may start.
-  if (patched('approve-now-run-in-window') && (await control.holdUntil(approval.notBefore, (note) => enter('approval', 'scheduled', note)))) {
+  if (patched(patches.approveNowRunInWindow) && (await control.holdUntil(approval.notBefore, (note) => enter('approval', 'scheduled', note)))) {
     return finish('cancelled', { scope, approval, reason: control.cancelReason() });
   }
 

@@ -1,0 +1,177 @@
+import { ApplicationFailure, condition } from '@temporalio/workflow';
+import type { ErrorKindName } from '../kernel/error-kinds.ts';
+import type { ApproveChangeArgs, RejectChangeArgs } from './messages.ts';
+import { durationToMs } from './time.ts';
+import type { ApprovalDecision, ApprovalPolicy, ApprovalResult, ApprovalState, ApproverPools, ChangeRequest } from './approval-types.ts';
+
+/** Refuses an Update in its validator: the failure type is the error kind the edges map to a status. */
+export const refuse = (type: ErrorKindName, message: string): never => {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true });
+};
+const unique = (xs: string[]) => [...new Set(xs)];
+
+/** The change request as the gate decides on it, fixed once it is gathered. */
+interface OpenChange {
+  change: ChangeRequest;
+  pools: ApproverPools;
+  emergency: boolean;
+  quorum: number;
+  escalateAt: number;
+}
+
+/**
+ * The CAB gate's state and rules, without Temporal's handlers or activities: who may decide now,
+ * which decisions are refused and why, and what the decisions add up to. The workflow wires it to
+ * Updates and the Query and records what it decides.
+ */
+export class ApprovalGate {
+  readonly decisions: ApprovalDecision[] = [];
+  outcome: ApprovalState['outcome'] = 'pending';
+  remindersSent = 0;
+  escalated = false;
+  readonly deadline: number;
+  /** Unset until the change request is gathered; Updates may arrive before that. */
+  private open: OpenChange | undefined;
+
+  constructor(
+    private readonly ask: { cycleId: string; requester: string; policy: ApprovalPolicy },
+    private readonly started: number,
+  ) {
+    this.deadline = started + durationToMs(ask.policy.timeout);
+  }
+
+  get isOpen(): boolean {
+    return this.open !== undefined;
+  }
+
+  get emergency(): boolean {
+    return this.open?.emergency ?? false;
+  }
+
+  /** Never when there is no escalation (or the change is an emergency). */
+  get escalateAt(): number {
+    return this.open?.escalateAt ?? Number.POSITIVE_INFINITY;
+  }
+
+  openChange(change: ChangeRequest, pools: ApproverPools): void {
+    const { policy } = this.ask;
+    // Without anyone in the emergency groups an emergency change takes the standard path rather than fail closed.
+    const emergency = change.emergency !== null && pools.emergency.length > 0;
+    this.open = {
+      change,
+      pools,
+      emergency,
+      quorum: emergency ? (policy.emergency?.quorum ?? 1) : policy.quorum,
+      escalateAt: !emergency && policy.escalateAfter ? this.started + durationToMs(policy.escalateAfter) : Number.POSITIVE_INFINITY,
+    };
+  }
+
+  authors(): string[] {
+    return this.open?.change.authors ?? [this.ask.requester];
+  }
+
+  pool(): string[] {
+    if (!this.open) return [];
+    const { pools, emergency } = this.open;
+    const members = emergency ? pools.emergency : this.escalated ? [...pools.approvers, ...pools.escalation] : pools.approvers;
+    return unique(members).filter((p) => !this.authors().includes(p));
+  }
+
+  pending(): string[] {
+    return this.pool().filter((p) => !this.decisions.some((d) => d.by === p));
+  }
+
+  /** The latest of the window's start and every approver's not-before. */
+  notBefore(): string | undefined {
+    const times = [this.open?.change.window?.start, ...this.decisions.map((d) => d.notBefore)].filter((t): t is string => !!t).map((t) => Date.parse(t));
+    return times.length ? new Date(Math.max(...times)).toISOString() : undefined;
+  }
+
+  state(): ApprovalState {
+    return {
+      cycleId: this.ask.cycleId,
+      requester: this.ask.requester,
+      approvers: this.pool(),
+      quorum: this.open?.quorum ?? this.ask.policy.quorum,
+      decisions: [...this.decisions],
+      outcome: this.outcome,
+      remindersSent: this.remindersSent,
+      authors: this.authors(),
+      mode: this.open?.emergency ? 'emergency' : 'standard',
+      escalated: this.escalated,
+      deadline: new Date(this.deadline).toISOString(),
+      notBefore: this.outcome === 'approved' ? this.notBefore() : undefined,
+    };
+  }
+
+  /**
+   * Handlers are registered before the change request is gathered, so that no Update finds the
+   * gate without them; one that arrives meanwhile is validated as soon as the request is open.
+   */
+  async validatedWhenOpen(validate: () => void): Promise<void> {
+    if (this.open) return;
+    await condition(() => this.open !== undefined);
+    validate();
+  }
+
+  /** Refuses approvals that may not count; a no-op until the change request is open (see validatedWhenOpen). */
+  validateApproval(args: ApproveChangeArgs): void {
+    if (!this.open) return;
+    this.validateDecider(args.by, this.open);
+    const { window } = this.open.change;
+    const windowEnd = window ? Date.parse(window.end) : undefined;
+    if (window && windowEnd !== undefined && Date.now() >= windowEnd) refuse('ConflictError', `the maintenance window ended at ${window.end}; reject this change and request a new window`);
+    if (args.notBefore === undefined) return;
+    const at = Date.parse(args.notBefore);
+    if (Number.isNaN(at)) refuse('InputError', `notBefore "${args.notBefore}" is not an ISO 8601 date-time`);
+    if (window && windowEnd !== undefined && at >= windowEnd) refuse('InputError', `notBefore ${args.notBefore} is not before the maintenance window ends (${window.end})`);
+  }
+
+  /** Refuses rejections that may not count; a no-op until the change request is open (see validatedWhenOpen). */
+  validateRejection(args: RejectChangeArgs): void {
+    if (!this.open) return;
+    this.validateDecider(args.by, this.open);
+    if (!args.reason?.trim()) refuse('InputError', 'a rejection needs a reason');
+  }
+
+  /** Counts a validated decision: quorum approves, one rejection rejects. */
+  decide(decision: ApprovalDecision): void {
+    this.decisions.push(decision);
+    if (decision.decision === 'reject') this.outcome = 'rejected';
+    else if (this.decisions.filter((d) => d.decision === 'approve').length >= (this.open?.quorum ?? this.ask.policy.quorum)) this.outcome = 'approved';
+  }
+
+  /** Widens the pool to the escalation approvers; returns those newly asked (never the change's authors). */
+  escalate(): string[] {
+    this.escalated = true;
+    const { pools, change } = this.open!;
+    return pools.escalation.filter((p) => !change.authors.includes(p));
+  }
+
+  /** The final deadline passed without quorum: the change fails closed. */
+  expire(): void {
+    this.outcome = 'expired';
+  }
+
+  result(): ApprovalResult {
+    const result: ApprovalResult = { outcome: this.outcome as ApprovalResult['outcome'], decisions: [...this.decisions], emergency: this.emergency };
+    const runFrom = this.outcome === 'approved' ? this.notBefore() : undefined;
+    return runFrom ? { ...result, notBefore: runFrom } : result;
+  }
+
+  private validateDecider(by: string, opened: OpenChange): void {
+    const { cycleId, requester } = this.ask;
+    if (this.outcome !== 'pending') refuse('ConflictError', `change for cycle ${cycleId} is already ${this.outcome}`);
+    if (Date.now() >= this.deadline) refuse('ConflictError', `the approval deadline for cycle ${cycleId} passed at ${new Date(this.deadline).toISOString()}; the change fails closed`);
+    if (by === requester) refuse('NotAllowedError', `separation of duties: ${by} requested this change and cannot approve or reject it`);
+    if (this.authors().includes(by)) refuse('NotAllowedError', `separation of duties: ${by} authored this change and cannot approve or reject it`);
+    if (!this.pool().includes(by)) refuse('NotAllowedError', this.outsidePool(by, opened));
+    if (this.decisions.some((d) => d.by === by)) refuse('ConflictError', `${by} has already decided on this change`);
+  }
+
+  private outsidePool(by: string, { change, pools, emergency, escalateAt }: OpenChange): string {
+    if (emergency) return `${by} is not an approver for this emergency change (emergency approvers: ${this.pool().join(', ') || 'none configured'}); ${change.emergency}`;
+    const later = !this.escalated && Number.isFinite(escalateAt) && pools.escalation.includes(by) ? `; as an escalation approver ${by} may decide from ${new Date(escalateAt).toISOString()}` : '';
+    return `${by} is not an approver for this change (approvers: ${this.pool().join(', ') || 'none configured'})${later}`;
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * Every `patched()` id the workflows branch on. Running histories carry these strings as markers
+ * and replay against them, so an id never changes once shipped; a new behaviour gets a new id.
+ */
+export const patches = {
+  /** Deployments run the rollout engine (batches, windows, budgets, soak); older ones deploy ring at a time. */
+  rolloutEngine: 'rollout-engine',
+  /** A large ring's batch child receives pause and cancel; older rollouts ran a slice to its end. */
+  relayControlToBatches: 'relay-control-to-batches',
+  /** The ring gate records the hold before it waits out a pause. */
+  ringGateRecordsHold: 'ring-gate-records-hold',
+  /** The cycle waits for the approval's not-before instant ("approve now, run in the window"). */
+  approveNowRunInWindow: 'approve-now-run-in-window',
+  /** The approval gate runs the full approval model; older executions replay the first gate. */
+  approvalModel: 'approval-model-v2',
+  /** Approval decisions are recorded with local activities; earlier ones scheduled regular ones. */
+  approvalLocalDecisions: 'approval-local-decisions',
+  /** A decision is recorded and the card refreshed in one local activity; earlier ones ran two. */
+  approvalOneStepDecisions: 'approval-one-step-decisions',
+} as const;
