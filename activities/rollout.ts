@@ -3,7 +3,7 @@ import { appendAudit } from '../db/repositories/audit.ts';
 import {
   finishAttempts, markInterrupted, ringAssetIds, ringOutcome, ringTargets, setTargetStatuses, startAttempts, succeededKeys, type RingTarget,
 } from '../db/repositories/cycles.ts';
-import type { BackupProvider, HostResult } from '../integrations/contract/roles.ts';
+import type { BackupProvider, HostResult } from '../integrations/contract/index.ts';
 import type { RebootPolicy, RingOutcome } from '../workflows/types.ts';
 import type { ActivityDeps } from './index.ts';
 import { byPatch, deployTargets, resultFor } from './targets.ts';

@@ -1,5 +1,5 @@
 import type { RingTarget } from '../db/repositories/cycles.ts';
-import type { DeployTarget, HostResult, PatchRef } from '../integrations/contract/roles.ts';
+import type { DeployTarget, HostResult, PatchRef } from '../integrations/contract/index.ts';
 
 /** Groups targets by patch, since a deployer call installs one patch on many hosts. */
 export function byPatch(targets: RingTarget[]): { patch: PatchRef; targets: RingTarget[] }[] {

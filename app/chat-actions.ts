@@ -1,8 +1,9 @@
 import { appendAudit } from '../db/repositories/audit.ts';
 import { activeCycleIds, loadChangeView, pendingApprovalIds } from '../db/repositories/changes.ts';
 import { findUserByChatId, type Role, type User } from '../db/repositories/users.ts';
-import type { ChatActions, ChatActor, ChatReply } from '../integrations/kit/chat/actions.ts';
-import { buildChangeCard, type ChangeCard } from '../integrations/kit/chat/card.ts';
+import type { ChatActions, ChatActor, ChatReply } from '../integrations/contract/chat.ts';
+import { buildChangeCard } from '../integrations/kit/chat/card.ts';
+import type { ChangeCard } from '../integrations/contract/chat.ts';
 import { commandHelp, cycleIdSchema, parseCommand, type ChatCommand } from '../integrations/kit/chat/commands.ts';
 import { describeError, NotAllowedError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';

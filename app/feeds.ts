@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { FeedSyncState } from '../integrations/contract/roles.ts';
+import type { FeedSyncState } from '../integrations/contract/index.ts';
 import type { ConnectorDeps } from '../integrations/contract/connector.ts';
 import { InputError, NotFoundError } from '../kernel/errors.ts';
 import { ConnectorRegistry } from '../integrations/contract/registry.ts';

@@ -1,5 +1,5 @@
 import { changeRecords, markEvidencePosted, saveChangeRecord } from '../../db/repositories/change-records.ts';
-import type { ChangeRecordRef } from '../../integrations/contract/roles.ts';
+import type { ChangeRecordRef } from '../../integrations/contract/index.ts';
 import { buildChangeRecordView } from '../../integrations/kit/itsm/change-record.ts';
 import { withLockedChangeView, type PublishDeps } from './chat.ts';
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AdvisoryUpsert } from '../../integrations/contract/roles.ts';
+import type { AdvisoryUpsert } from '../../integrations/contract/index.ts';
 
 /** A remediation as our feeds report it: the role contract's fields plus what the patches table can hold. */
 export type RemediationFacts = AdvisoryUpsert['remediations'][number] & {

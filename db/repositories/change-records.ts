@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { ChangeRecordRef } from '../../integrations/contract/roles.ts';
+import type { ChangeRecordRef } from '../../integrations/contract/index.ts';
 
 export interface ChangeRecordRow {
   connector: string;

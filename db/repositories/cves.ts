@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { CveUpsert } from '../../integrations/contract/roles.ts';
+import type { CveUpsert } from '../../integrations/contract/index.ts';
 
 /** Exploitation evidence short of KEV membership: a public exploit ('poc') or a vendor/CISA report of attacks ('active'). */
 export type ExploitEvidence = 'poc' | 'active';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { HostOutcome, HostResult } from '../../integrations/contract/roles.ts';
+import type { HostOutcome, HostResult } from '../../integrations/contract/index.ts';
 import { ConflictError, InputError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
 import { placeAsset } from '../../workflows/rings.ts';
 import type { CyclePhase, CyclePolicy, CycleScope, CycleStatus, RingOutcome } from '../../workflows/types.ts';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { FeedSyncState } from '../../integrations/contract/roles.ts';
+import type { FeedSyncState } from '../../integrations/contract/index.ts';
 
 interface FeedStateRow {
   feed: string;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DeployRequest, HostResult } from '../contract/roles.ts';
+import type { DeployRequest, HostResult } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { runPlaybook } from './client.ts';
 import { ansibleConfigSchema, type AnsibleConfig } from './config.ts';

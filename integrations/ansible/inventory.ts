@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { DiscoveredAsset } from '../contract/roles.ts';
+import type { DiscoveredAsset } from '../contract/index.ts';
 import { InputError, UpstreamError } from '../../kernel/errors.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../../kernel/errors.ts';
-import type { HostOutcome, HostResult } from '../contract/roles.ts';
+import type { HostOutcome, HostResult } from '../contract/index.ts';
 import { parseInput } from '../../kernel/validate.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { DeployRequest, DeployTarget, HostResult } from '../contract/roles.ts';
+import type { DeployRequest, DeployTarget, HostResult } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError } from '../../kernel/errors.ts';

@@ -1,6 +1,18 @@
 import { z } from 'zod';
-import type { AdvisoryFeed, ApprovalChannel, BackupProvider, ChangeRecord, ConnectionCheck, InventorySource, Notifier, PatchDeployer, VulnerabilityScanner } from './roles.ts';
+import type { ApprovalChannel } from './approvals.ts';
+import type { BackupProvider } from './backup.ts';
+import type { ChangeRecord } from './change-record.ts';
+import type { PatchDeployer } from './deployer.ts';
+import type { AdvisoryFeed } from './feed.ts';
+import type { InventorySource } from './inventory.ts';
+import type { Notifier } from './notifier.ts';
+import type { VulnerabilityScanner } from './scanner.ts';
 import type { Logger } from '../../kernel/logger.ts';
+
+export interface ConnectionCheck {
+  ok: boolean;
+  message: string;
+}
 
 /** Every role a connector may fill; a connector declares the ones it fills in `capabilities`. */
 export interface ConnectorRoles {

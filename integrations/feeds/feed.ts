@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { FeedSyncState } from '../contract/roles.ts';
+import type { FeedSyncState } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { FeedBatch } from './batch.ts';

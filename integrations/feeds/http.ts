@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { durationMs, durationSchema } from '../../kernel/duration.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
-import type { FeedSyncState } from '../contract/roles.ts';
+import type { FeedSyncState } from '../contract/index.ts';
 
 /**
  * The one HTTP path every feed uses: conditional GETs, bounded retries that honour Retry-After,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { changeStages, type ChangeRecordContent, type ChangeRecordRef, type ChangeStage } from '../contract/roles.ts';
+import { changeStages, type ChangeRecordContent, type ChangeRecordRef, type ChangeStage } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { ConflictError } from '../../kernel/errors.ts';

@@ -1,4 +1,4 @@
-import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/roles.ts';
+import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError, NotFoundError } from '../../kernel/errors.ts';

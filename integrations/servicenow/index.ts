@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ChangeClosure, ChangeRecordContent, ChangeRecordRef, ChangeStage } from '../contract/roles.ts';
+import type { ChangeClosure, ChangeRecordContent, ChangeRecordRef, ChangeStage } from '../contract/index.ts';
 import { basicAuth } from '../kit/support/http.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';

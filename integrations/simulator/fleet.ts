@@ -1,6 +1,6 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DeployRequest, DeployTarget, HostOutcome, HostResult, PatchDeployer } from '../contract/roles.ts';
+import type { DeployRequest, DeployTarget, HostOutcome, HostResult, PatchDeployer } from '../contract/index.ts';
 import { distinctTargets, hostKey, hostResult } from '../kit/support/hosts.ts';
 import type { SimulatorConfig } from './config.ts';
 

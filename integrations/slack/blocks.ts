@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
-import type { ChatReply } from '../kit/chat/actions.ts';
-import type { ChangeCard, ChatNotice } from '../kit/chat/card.ts';
+import type { ChatReply } from '../contract/chat.ts';
+import type { ChangeCard, ChatNotice } from '../contract/chat.ts';
 
 type Block = types.KnownBlock;
 

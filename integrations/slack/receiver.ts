@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { App, ExpressReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
-import { isReply, type ChatActions, type ChatActor, type ChatReply } from '../kit/chat/actions.ts';
+import { isReply, type ChatActions, type ChatActor, type ChatReply } from '../contract/chat.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { cycleIdSchema } from '../kit/chat/commands.ts';
 import { detailsModal, homeView, rejectModal, replyMessage, slackIds } from './blocks.ts';

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { HttpRouteHandler, IHttpServerAdapter } from '@microsoft/teams.apps';
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { isReply, type ChatActions, type ChatActor, type ChatReply } from '../kit/chat/actions.ts';
+import { isReply, type ChatActions, type ChatActor, type ChatReply } from '../contract/chat.ts';
 import { cycleIdSchema } from '../kit/chat/commands.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { REASON_INPUT, adaptiveCard, cardAttachment, teamsVerbs } from './cards.ts';

@@ -1,6 +1,6 @@
 import type { IAdaptiveCard, IExecuteAction, IShowCardAction, ITextBlock, CardElementArray, ActionArray } from '@microsoft/teams.cards';
-import type { ChatReply } from '../kit/chat/actions.ts';
-import type { ChangeCard, ChatNotice } from '../kit/chat/card.ts';
+import type { ChatReply } from '../contract/chat.ts';
+import type { ChangeCard, ChatNotice } from '../contract/chat.ts';
 
 /** The verbs of the card's Action.Execute buttons, as the bot's card.action handler receives them. */
 export const teamsVerbs = { approve: 'approve', reject: 'reject', details: 'details', refresh: 'refresh' } as const;

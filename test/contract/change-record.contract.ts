@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecord, ChangeRecordContent, ChangeRecordRef, ChangeStage, ConnectionCheck } from '../../integrations/contract/roles.ts';
+import type { ChangeRecord, ChangeRecordContent, ChangeRecordRef, ChangeStage, ConnectionCheck } from '../../integrations/contract/index.ts';
 import { NotFoundError, UpstreamError } from '../../kernel/errors.ts';
 
 /** A record as the ITSM tool holds it, read without the connector, in Patchflow's terms. */

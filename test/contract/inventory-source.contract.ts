@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { InventorySource } from '../../integrations/contract/roles.ts';
+import type { InventorySource } from '../../integrations/contract/index.ts';
 
 export interface ExpectedAsset {
   hostname: string;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ConnectionCheck, DeployRequest, DeployTarget, HostResult, PatchDeployer, PatchRef } from '../../integrations/contract/roles.ts';
+import type { ConnectionCheck, DeployRequest, DeployTarget, HostResult, PatchDeployer, PatchRef } from '../../integrations/contract/index.ts';
 
 /**
  * What a connector's test gives the contract: a deployer talking to a fresh vendor system (an

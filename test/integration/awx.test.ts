@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { awxConnector } from '../../integrations/awx/index.ts';
-import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import type { DeployRequest } from '../../integrations/contract/index.ts';
 import { InputError, NotAllowedError, UpstreamError } from '../../kernel/errors.ts';
 import { describePatchDeployerContract } from '../contract/patch-deployer.contract.ts';
 import { AwxEmulator, type AwxEmulatorOptions } from '../emulators/awx.ts';

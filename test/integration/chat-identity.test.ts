@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChatActions } from '../../app/chat-actions.ts';
 import { upsertUser } from '../../db/repositories/users.ts';
-import { isReply, type ChatActions, type ChatActor } from '../../integrations/kit/chat/actions.ts';
+import { isReply, type ChatActions, type ChatActor } from '../../integrations/contract/chat.ts';
 import { api, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
 const slack = (externalId: string): ChatActor => ({ chat: 'slack', externalId });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecordRef, ChangeStage } from '../../integrations/contract/roles.ts';
+import type { ChangeRecordRef, ChangeStage } from '../../integrations/contract/index.ts';
 import { redactConfig } from '../../integrations/contract/connector.ts';
 import { ConflictError } from '../../kernel/errors.ts';
 import { jiraSmConnector } from '../../integrations/jira-sm/index.ts';

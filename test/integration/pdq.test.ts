@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import type { DeployRequest } from '../../integrations/contract/index.ts';
 import { NotAllowedError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
 import { pdqConnector } from '../../integrations/pdq/index.ts';
 import { describePatchDeployerContract } from '../contract/patch-deployer.contract.ts';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecordRef, ChangeStage } from '../../integrations/contract/roles.ts';
+import type { ChangeRecordRef, ChangeStage } from '../../integrations/contract/index.ts';
 import { redactConfig } from '../../integrations/contract/connector.ts';
 import { serviceNowConnector } from '../../integrations/servicenow/index.ts';
 import { describeChangeRecordContract, sampleChange } from '../contract/change-record.contract.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import type { DeployRequest } from '../../integrations/contract/index.ts';
 import { simulatorConfigSchema } from '../../integrations/simulator/config.ts';
 import { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
 import { simulatorConnector } from '../../integrations/simulator/index.ts';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeployRequest } from '../../integrations/contract/roles.ts';
+import type { DeployRequest } from '../../integrations/contract/index.ts';
 import { InputError, NotAllowedError, UpstreamError } from '../../kernel/errors.ts';
 import { wsusConnector } from '../../integrations/wsus/index.ts';
 import { describeInventorySourceContract } from '../contract/inventory-source.contract.ts';

@@ -1,4 +1,4 @@
-import type { FeedSyncState } from '../../contract/roles.ts';
+import type { FeedSyncState } from '../../contract/index.ts';
 import { InputError } from '../../../kernel/errors.ts';
 import type { Logger } from '../../../kernel/logger.ts';
 import { syncDocumentIndex, type DocumentEntry, type FeedSyncResult } from '../feed.ts';

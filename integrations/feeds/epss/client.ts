@@ -1,4 +1,4 @@
-import type { FeedSyncState } from '../../contract/roles.ts';
+import type { FeedSyncState } from '../../contract/index.ts';
 import type { Logger } from '../../../kernel/logger.ts';
 import { syncWholeDocument, type FeedSyncResult } from '../feed.ts';
 import type { EpssConfig } from './config.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FeedSyncState } from '../../contract/roles.ts';
+import type { FeedSyncState } from '../../contract/index.ts';
 import type { Logger } from '../../../kernel/logger.ts';
 import { parseInput } from '../../../kernel/validate.ts';
 import { syncDocumentIndex, type DocumentEntry, type FeedSyncResult } from '../feed.ts';

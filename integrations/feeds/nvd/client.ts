@@ -1,4 +1,4 @@
-import type { FeedSyncState } from '../../contract/roles.ts';
+import type { FeedSyncState } from '../../contract/index.ts';
 import { durationMs } from '../../../kernel/duration.ts';
 import type { Logger } from '../../../kernel/logger.ts';
 import { parseInput } from '../../../kernel/validate.ts';

@@ -5,14 +5,7 @@
  */
 import type { ApprovalState, ChangeNotice, ChangeRequest, ApproverPools } from '../../../workflows/approval-types.ts';
 import type { CyclePhase, CycleStatus, RingOutcome, VerificationOutcome } from '../../../workflows/types.ts';
-
-/** A Patchflow user as chat shows them: a name, and the handles that mention them. */
-export interface ChatPerson {
-  id: string;
-  displayName: string;
-  slackUserId: string | null;
-  teamsAadId: string | null;
-}
+import type { CardFact, CardSection, CardTone, ChangeCard, ChatNotice, ChatPerson } from '../../contract/chat.ts';
 
 /** The card's source data: the cycle, its change request and the gate's latest state. */
 export interface CardSource {
@@ -23,42 +16,6 @@ export interface CardSource {
   rings: (RingOutcome & { order: number })[];
   /** The re-check of every patched host, once the cycle has finished it. */
   verification: VerificationOutcome | null;
-}
-
-export type CardTone = 'attention' | 'good' | 'warning' | 'neutral';
-
-export interface CardFact {
-  label: string;
-  value: string;
-}
-
-export interface CardSection {
-  title: string;
-  lines: string[];
-}
-
-export interface ChangeCard {
-  cycleId: string;
-  title: string;
-  status: string;
-  tone: CardTone;
-  /** Why this is an emergency change; shown as a banner. */
-  emergency: string | null;
-  facts: CardFact[];
-  decisions: string[];
-  /** Live per-ring progress, least critical ring first. */
-  progress: string[];
-  /** The full context behind the Details button. */
-  details: CardSection[];
-  /** Approve and Reject are offered (the gate still validates whoever clicks). */
-  decidable: boolean;
-}
-
-/** A reminder or escalation as chat posts it: the text, and the people to mention in front of it. */
-export interface ChatNotice {
-  cycleId: string;
-  text: string;
-  people: ChatPerson[];
 }
 
 export function formatInstant(iso: string): string {

@@ -4,8 +4,9 @@
  * card's. This file decides which stage of a change process the cycle is at and which evidence
  * exists; connectors only map these to their vendor's fields, states and notes.
  */
-import type { ChangeClosure, ChangeEvidence, ChangeRecordContent, ChangeStage } from '../../contract/roles.ts';
-import { formatInstant, riskSummary, type CardSource, type ChangeCard } from '../chat/card.ts';
+import type { ChangeClosure, ChangeEvidence, ChangeRecordContent, ChangeStage } from '../../contract/index.ts';
+import { formatInstant, riskSummary, type CardSource } from '../chat/card.ts';
+import type { ChangeCard } from '../../contract/chat.ts';
 import type { ChangeRequest } from '../../../workflows/approval-types.ts';
 import type { RingOutcome, VerificationOutcome } from '../../../workflows/types.ts';
 

@@ -1,4 +1,4 @@
-import type { DeployTarget, HostOutcome, HostResult } from '../../contract/roles.ts';
+import type { DeployTarget, HostOutcome, HostResult } from '../../contract/index.ts';
 
 /** Hostnames compare case-insensitively; vendors store NetBIOS names, FQDNs or both. */
 export function hostKey(hostname: string): string {

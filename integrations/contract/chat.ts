@@ -1,4 +1,48 @@
-import type { ChangeCard } from './card.ts';
+/** The chat model the contract speaks: cards and notices Patchflow posts, and the actions people take in chat. */
+
+/** A Patchflow user as chat shows them: a name, and the handles that mention them. */
+export interface ChatPerson {
+  id: string;
+  displayName: string;
+  slackUserId: string | null;
+  teamsAadId: string | null;
+}
+
+export type CardTone = 'attention' | 'good' | 'warning' | 'neutral';
+
+export interface CardFact {
+  label: string;
+  value: string;
+}
+
+export interface CardSection {
+  title: string;
+  lines: string[];
+}
+
+export interface ChangeCard {
+  cycleId: string;
+  title: string;
+  status: string;
+  tone: CardTone;
+  /** Why this is an emergency change; shown as a banner. */
+  emergency: string | null;
+  facts: CardFact[];
+  decisions: string[];
+  /** Live per-ring progress, least critical ring first. */
+  progress: string[];
+  /** The full context behind the Details button. */
+  details: CardSection[];
+  /** Approve and Reject are offered (the gate still validates whoever clicks). */
+  decidable: boolean;
+}
+
+/** A reminder or escalation as chat posts it: the text, and the people to mention in front of it. */
+export interface ChatNotice {
+  cycleId: string;
+  text: string;
+  people: ChatPerson[];
+}
 
 /** Who acted in chat, as the chat platform identified them; mapped to a Patchflow user before anything happens. */
 export interface ChatActor {
