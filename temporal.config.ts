@@ -32,7 +32,10 @@ export const temporalSettingsSchema = z
       })
       .prefault({}),
   })
-  .refine((s) => !(s.apiKey && s.tls?.clientCertPath), { message: 'use either apiKey or tls client certificates, not both', path: ['apiKey'] });
+  .refine((s) => !(s.apiKey && s.tls?.clientCertPath), {
+    message: 'use either apiKey or tls client certificates, not both',
+    path: ['apiKey'],
+  });
 
 export type TemporalSettings = z.infer<typeof temporalSettingsSchema>;
 export type TemporalTimeouts = TemporalSettings['timeouts'];

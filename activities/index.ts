@@ -1,11 +1,26 @@
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { appendAudit, hasAudited } from '../db/repositories/audit.ts';
-import { getCycle, recordApproval, recordVerification, ringTargets, scopeCycle, setCycleState } from '../db/repositories/cycles.ts';
+import {
+  getCycle,
+  recordApproval,
+  recordVerification,
+  ringTargets,
+  scopeCycle,
+  setCycleState,
+} from '../db/repositories/cycles.ts';
 import { usersWithRole } from '../db/repositories/users.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { ConnectorRegistry } from '../integrations/contract/registry.ts';
-import type { ApprovalDecision, ApprovalResult, ApprovalState, CyclePhase, CycleScope, CycleStatus, VerificationOutcome } from '../workflows/types.ts';
+import type {
+  ApprovalDecision,
+  ApprovalResult,
+  ApprovalState,
+  CyclePhase,
+  CycleScope,
+  CycleStatus,
+  VerificationOutcome,
+} from '../workflows/types.ts';
 import { publishChangeEverywhere } from '../app/publish/index.ts';
 import { createApprovalActivities } from './approval.ts';
 import { wrapActivities } from './wrapper.ts';
@@ -31,28 +46,69 @@ export function createActivities(deps: ActivityDeps) {
   const approval = createApprovalActivities(deps);
 
   /** Records a CAB decision and audits it, once: an attempt retried after the first one committed adds nothing. */
-  const recordApprovalDecision = async (input: { cycleId: string; decision: ApprovalDecision; outcome: ApprovalResult['outcome'] | 'pending' }): Promise<void> => {
+  const recordApprovalDecision = async (input: {
+    cycleId: string;
+    decision: ApprovalDecision;
+    outcome: ApprovalResult['outcome'] | 'pending';
+  }): Promise<void> => {
     const d = input.decision;
-    const event = { actor: d.by, action: d.decision === 'approve' ? 'change.approved' : 'change.rejected', subjectType: 'cycle', subjectId: input.cycleId };
-    const recorded = await recordApproval(db, { cycleId: input.cycleId, decision: d.decision, by: d.by, reason: d.reason, channel: d.channel });
+    const event = {
+      actor: d.by,
+      action: d.decision === 'approve' ? 'change.approved' : 'change.rejected',
+      subjectType: 'cycle',
+      subjectId: input.cycleId,
+    };
+    const recorded = await recordApproval(db, {
+      cycleId: input.cycleId,
+      decision: d.decision,
+      by: d.by,
+      reason: d.reason,
+      channel: d.channel,
+    });
     if (!recorded && (await hasAudited(db, event))) return;
-    await appendAudit(db, { ...event, data: { reason: d.reason ?? null, channel: d.channel, outcome: input.outcome, ...(d.notBefore ? { notBefore: d.notBefore } : {}) } });
+    await appendAudit(db, {
+      ...event,
+      data: {
+        reason: d.reason ?? null,
+        channel: d.channel,
+        outcome: input.outcome,
+        ...(d.notBefore ? { notBefore: d.notBefore } : {}),
+      },
+    });
   };
 
   return wrapActivities({
     ...approval,
     ...createRolloutActivities(deps),
 
-    async setCycleState(input: { cycleId: string; phase: CyclePhase; status: CycleStatus; summary?: Record<string, unknown>; note?: string | undefined }): Promise<void> {
+    async setCycleState(input: {
+      cycleId: string;
+      phase: CyclePhase;
+      status: CycleStatus;
+      summary?: Record<string, unknown>;
+      note?: string | undefined;
+    }): Promise<void> {
       await setCycleState(db, input.cycleId, input);
-      await appendAudit(db, { actor: system, action: `cycle.${input.phase}`, subjectType: 'cycle', subjectId: input.cycleId, data: { status: input.status, note: input.note ?? null } });
+      await appendAudit(db, {
+        actor: system,
+        action: `cycle.${input.phase}`,
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { status: input.status, note: input.note ?? null },
+      });
       // Chat cards and ITSM change records show live per-ring progress; every state change of the cycle refreshes them.
       await publishChangeEverywhere(deps, input.cycleId);
     },
 
     async scopeCycle(input: { cycleId: string }): Promise<CycleScope> {
       const scope = await scopeCycle(db, input.cycleId);
-      await appendAudit(db, { actor: system, action: 'cycle.scoped', subjectType: 'cycle', subjectId: input.cycleId, data: { ...scope } });
+      await appendAudit(db, {
+        actor: system,
+        action: 'cycle.scoped',
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { ...scope },
+      });
       return scope;
     },
 
@@ -60,19 +116,44 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const deployer = registry.role(deps.deployerId, 'deployer');
       const cycle = await getCycle(db, input.cycleId);
-      const rings = (await db('cycle_targets').where({ cycle_id: input.cycleId }).whereIn('status', ['patched', 'already_compliant']).distinct('ring')) as { ring: string }[];
+      const rings = (await db('cycle_targets')
+        .where({ cycle_id: input.cycleId })
+        .whereIn('status', ['patched', 'already_compliant'])
+        .distinct('ring')) as { ring: string }[];
       const targets = (await Promise.all(rings.map((r) => ringTargets(db, cycle.id, r.ring)))).flat();
       const rows: { assetId: string; patchId: string; compliant: boolean; message: string }[] = [];
       for (const group of byPatch(targets)) {
-        const results = await deployer.verify({ cycleId: cycle.id, ring: 'verification', patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
+        const results = await deployer.verify({
+          cycleId: cycle.id,
+          ring: 'verification',
+          patch: group.patch,
+          targets: deployTargets(group.targets),
+          onProgress: (n) => ctx.heartbeat(n),
+          signal: ctx.cancellationSignal,
+        });
         for (const t of group.targets) {
           const r = resultFor(results, t.hostname);
-          rows.push({ assetId: t.assetId, patchId: t.patchId, compliant: r.outcome === 'already_compliant', message: r.message });
+          rows.push({
+            assetId: t.assetId,
+            patchId: t.patchId,
+            compliant: r.outcome === 'already_compliant',
+            message: r.message,
+          });
         }
       }
       await recordVerification(db, cycle.id, rows);
-      const outcome = { total: rows.length, compliant: rows.filter((r) => r.compliant).length, nonCompliant: rows.filter((r) => !r.compliant).length };
-      await appendAudit(db, { actor: system, action: 'cycle.verified', subjectType: 'cycle', subjectId: cycle.id, data: outcome });
+      const outcome = {
+        total: rows.length,
+        compliant: rows.filter((r) => r.compliant).length,
+        nonCompliant: rows.filter((r) => !r.compliant).length,
+      };
+      await appendAudit(db, {
+        actor: system,
+        action: 'cycle.verified',
+        subjectType: 'cycle',
+        subjectId: cycle.id,
+        data: outcome,
+      });
       return outcome;
     },
 
@@ -88,7 +169,12 @@ export function createActivities(deps: ActivityDeps) {
      * retried until it succeeds, never twice (recordApprovalDecision); the cards stay best effort,
      * as publishChange is: a refresh that fails is logged, and the next event of the cycle refreshes them.
      */
-    async recordAndShowDecision(input: { cycleId: string; decision: ApprovalDecision; outcome: ApprovalResult['outcome'] | 'pending'; state: ApprovalState }): Promise<void> {
+    async recordAndShowDecision(input: {
+      cycleId: string;
+      decision: ApprovalDecision;
+      outcome: ApprovalResult['outcome'] | 'pending';
+      state: ApprovalState;
+    }): Promise<void> {
       await recordApprovalDecision(input);
       await approval.publishChange({ cycleId: input.cycleId, state: input.state }).catch((err: unknown) => {
         deps.logger.warn('decision recorded but not shown', { cycleId: input.cycleId, err: (err as Error).message });
@@ -96,18 +182,40 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async remindApprovers(input: { cycleId: string; pending: string[]; reminder: number }): Promise<void> {
-      await appendAudit(db, { actor: system, action: 'change.reminder', subjectType: 'cycle', subjectId: input.cycleId, data: { pending: input.pending, reminder: input.reminder } });
+      await appendAudit(db, {
+        actor: system,
+        action: 'change.reminder',
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { pending: input.pending, reminder: input.reminder },
+      });
     },
 
-    async recordApprovalExpiry(input: { cycleId: string; approvers: string[]; decisions: ApprovalDecision[] }): Promise<void> {
-      await appendAudit(db, { actor: system, action: 'change.expired', subjectType: 'cycle', subjectId: input.cycleId, data: { approvers: input.approvers, approvals: input.decisions.length } });
+    async recordApprovalExpiry(input: {
+      cycleId: string;
+      approvers: string[];
+      decisions: ApprovalDecision[];
+    }): Promise<void> {
+      await appendAudit(db, {
+        actor: system,
+        action: 'change.expired',
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { approvers: input.approvers, approvals: input.decisions.length },
+      });
     },
 
     async recordReviewFacts(input: { cycleId: string }): Promise<void> {
       const cycle = await getCycle(db, input.cycleId);
       const facts = { status: cycle.status, summary: cycle.summary, completedAt: cycle.completed_at };
       await db('reviews').insert({ cycle_id: cycle.id, status: 'collecting', facts }).onConflict('cycle_id').ignore();
-      await appendAudit(db, { actor: system, action: 'review.opened', subjectType: 'cycle', subjectId: cycle.id, data: { status: cycle.status } });
+      await appendAudit(db, {
+        actor: system,
+        action: 'review.opened',
+        subjectType: 'cycle',
+        subjectId: cycle.id,
+        data: { status: cycle.status },
+      });
     },
   });
 }

@@ -1,7 +1,15 @@
 import { Context } from '@temporalio/activity';
 import { appendAudit } from '../db/repositories/audit.ts';
 import {
-  finishAttempts, markInterrupted, ringAssetIds, ringOutcome, ringTargets, setTargetStatuses, startAttempts, succeededKeys, type RingTarget,
+  finishAttempts,
+  markInterrupted,
+  ringAssetIds,
+  ringOutcome,
+  ringTargets,
+  setTargetStatuses,
+  startAttempts,
+  succeededKeys,
+  type RingTarget,
 } from '../db/repositories/cycles.ts';
 import type { BackupProvider, HostResult } from '../integrations/contract/index.ts';
 import type { RebootPolicy, RingOutcome } from '../workflows/types.ts';
@@ -46,11 +54,22 @@ export function createRolloutActivities(deps: ActivityDeps) {
   /** Backs the group's hosts up; those whose backup failed come back as results, the rest as targets to patch. */
   async function backUp(cycleId: string, group: ReturnType<typeof byPatch>[number], provider: BackupProvider) {
     const ctx = Context.current();
-    const results = await provider.backup({ cycleId, patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
+    const results = await provider.backup({
+      cycleId,
+      patch: group.patch,
+      targets: deployTargets(group.targets),
+      onProgress: (n) => ctx.heartbeat(n),
+      signal: ctx.cancellationSignal,
+    });
     const failed = new Map<string, HostResult>();
     for (const t of group.targets) {
       const r = results.find((b) => b.hostname === t.hostname);
-      if (!r?.ok) failed.set(t.key, { hostname: t.hostname, outcome: 'skipped', message: `not patched: the pre-patch backup failed (${r?.message ?? 'no result'})` });
+      if (!r?.ok)
+        failed.set(t.key, {
+          hostname: t.hostname,
+          outcome: 'skipped',
+          message: `not patched: the pre-patch backup failed (${r?.message ?? 'no result'})`,
+        });
     }
     return { failed, backedUp: results.filter((r) => r.ok).length };
   }
@@ -65,14 +84,29 @@ export function createRolloutActivities(deps: ActivityDeps) {
       const deployer = registry.role(deps.deployerId, 'deployer');
       const provider = input.backup ? backupProvider() : undefined;
       const targets = await ringTargets(db, input.cycleId, input.ring, input.assetIds);
-      const done = await succeededKeys(db, targets.map((t) => t.key));
+      const done = await succeededKeys(
+        db,
+        targets.map((t) => t.key),
+      );
       const pending = targets.filter((t) => !done.has(t.key));
-      await markInterrupted(db, pending.map((t) => t.key), input.phase, ctx.info.attempt);
-      if (done.size) logger.info('skipping hosts already patched in an earlier attempt', { cycleId: input.cycleId, ring: input.ring, skipped: done.size });
+      await markInterrupted(
+        db,
+        pending.map((t) => t.key),
+        input.phase,
+        ctx.info.attempt,
+      );
+      if (done.size)
+        logger.info('skipping hosts already patched in an earlier attempt', {
+          cycleId: input.cycleId,
+          ring: input.ring,
+          skipped: done.size,
+        });
       let backedUp = 0;
       for (const group of byPatch(pending)) {
         const attempts = await startAttempts(db, input.cycleId, group.targets, input.phase, ctx.info.attempt);
-        const backup = provider ? await backUp(input.cycleId, group, provider) : { failed: new Map<string, HostResult>(), backedUp: 0 };
+        const backup = provider
+          ? await backUp(input.cycleId, group, provider)
+          : { failed: new Map<string, HostResult>(), backedUp: 0 };
         backedUp += backup.backedUp;
         const toPatch = group.targets.filter((t) => !backup.failed.has(t.key));
         const results = toPatch.length
@@ -86,12 +120,18 @@ export function createRolloutActivities(deps: ActivityDeps) {
               signal: ctx.cancellationSignal,
             })
           : [];
-        const rows = group.targets.map((t) => ({ target: t, attemptId: attempts.get(t.key)!, result: backup.failed.get(t.key) ?? resultFor(results, t.hostname) }));
+        const rows = group.targets.map((t) => ({
+          target: t,
+          attemptId: attempts.get(t.key)!,
+          result: backup.failed.get(t.key) ?? resultFor(results, t.hostname),
+        }));
         const recorded = await finishAttempts(db, rows);
         await setTargetStatuses(
           db,
           input.cycleId,
-          rows.filter((_, i) => recorded[i] !== 'duplicate').map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: r.result.outcome })),
+          rows
+            .filter((_, i) => recorded[i] !== 'duplicate')
+            .map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: r.result.outcome })),
         );
         ctx.heartbeat(`ring ${input.ring}: ${group.patch.patchId} done`);
       }
@@ -101,7 +141,12 @@ export function createRolloutActivities(deps: ActivityDeps) {
         action: `ring.${input.phase === 'testing' ? 'tested' : 'deployed'}`,
         subjectType: 'cycle',
         subjectId: input.cycleId,
-        data: { ...outcome, attempt: ctx.info.attempt, ...(input.assetIds ? { batchHosts: input.assetIds.length } : {}), ...(provider ? { backedUp } : {}) },
+        data: {
+          ...outcome,
+          attempt: ctx.info.attempt,
+          ...(input.assetIds ? { batchHosts: input.assetIds.length } : {}),
+          ...(provider ? { backedUp } : {}),
+        },
       });
       return outcome;
     },
@@ -113,14 +158,32 @@ export function createRolloutActivities(deps: ActivityDeps) {
       const targets = await patchedTargets(input.cycleId, input.ring, ['patched', 'already_compliant']);
       const unhealthy: string[] = [];
       for (const group of byPatch(targets)) {
-        const results = await deployer.verify({ cycleId: input.cycleId, ring: input.ring, patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
+        const results = await deployer.verify({
+          cycleId: input.cycleId,
+          ring: input.ring,
+          patch: group.patch,
+          targets: deployTargets(group.targets),
+          onProgress: (n) => ctx.heartbeat(n),
+          signal: ctx.cancellationSignal,
+        });
         for (const t of group.targets) {
           const r = resultFor(results, t.hostname);
           if (r.outcome !== 'already_compliant') unhealthy.push(`${t.hostname}: ${r.message}`);
         }
       }
-      const health = { ring: input.ring, checked: targets.length, unhealthy: unhealthy.length, examples: unhealthy.slice(0, 5) };
-      await appendAudit(db, { actor: system, action: 'ring.health_checked', subjectType: 'cycle', subjectId: input.cycleId, data: { ...health } });
+      const health = {
+        ring: input.ring,
+        checked: targets.length,
+        unhealthy: unhealthy.length,
+        examples: unhealthy.slice(0, 5),
+      };
+      await appendAudit(db, {
+        actor: system,
+        action: 'ring.health_checked',
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { ...health },
+      });
       return health;
     },
 
@@ -133,25 +196,49 @@ export function createRolloutActivities(deps: ActivityDeps) {
       let failed = 0;
       for (const group of byPatch(targets)) {
         const attempts = await startAttempts(db, input.cycleId, group.targets, 'rollback', ctx.info.attempt);
-        const results = await deployer.rollback({ cycleId: input.cycleId, ring: input.ring, patch: group.patch, targets: deployTargets(group.targets), onProgress: (n) => ctx.heartbeat(n), signal: ctx.cancellationSignal });
-        const rows = group.targets.map((t) => ({ target: t, attemptId: attempts.get(t.key)!, result: resultFor(results, t.hostname) }));
+        const results = await deployer.rollback({
+          cycleId: input.cycleId,
+          ring: input.ring,
+          patch: group.patch,
+          targets: deployTargets(group.targets),
+          onProgress: (n) => ctx.heartbeat(n),
+          signal: ctx.cancellationSignal,
+        });
+        const rows = group.targets.map((t) => ({
+          target: t,
+          attemptId: attempts.get(t.key)!,
+          result: resultFor(results, t.hostname),
+        }));
         await finishAttempts(db, rows);
         const undone = rows.filter((r) => r.result.outcome === 'patched' || r.result.outcome === 'already_compliant');
         rolledBack += undone.length;
         failed += rows.length - undone.length;
-        await setTargetStatuses(db, input.cycleId, undone.map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: 'rolled_back' })));
+        await setTargetStatuses(
+          db,
+          input.cycleId,
+          undone.map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: 'rolled_back' })),
+        );
       }
       const rollback = { ring: input.ring, rolledBack, failed };
-      await appendAudit(db, { actor: system, action: 'ring.rolled_back', subjectType: 'cycle', subjectId: input.cycleId, data: { ...rollback, reason: input.reason } });
+      await appendAudit(db, {
+        actor: system,
+        action: 'ring.rolled_back',
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { ...rollback, reason: input.reason },
+      });
       return rollback;
     },
   };
 
   async function patchedTargets(cycleId: string, ring: string, statuses: string[]): Promise<RingTarget[]> {
     const wanted = new Set(
-      ((await db('cycle_targets').where({ cycle_id: cycleId, ring }).whereIn('status', statuses).select('asset_id', 'patch_id')) as { asset_id: string; patch_id: string }[]).map(
-        (r) => `${r.asset_id}:${r.patch_id}`,
-      ),
+      (
+        (await db('cycle_targets')
+          .where({ cycle_id: cycleId, ring })
+          .whereIn('status', statuses)
+          .select('asset_id', 'patch_id')) as { asset_id: string; patch_id: string }[]
+      ).map((r) => `${r.asset_id}:${r.patch_id}`),
     );
     return (await ringTargets(db, cycleId, ring)).filter((t) => wanted.has(`${t.assetId}:${t.patchId}`));
   }

@@ -5,15 +5,25 @@ import type { DeployTarget, HostResult, PatchRef } from '../integrations/contrac
 export function byPatch(targets: RingTarget[]): { patch: PatchRef; targets: RingTarget[] }[] {
   const groups = new Map<string, { patch: PatchRef; targets: RingTarget[] }>();
   for (const t of targets) {
-    const g = groups.get(t.patchId) ?? { patch: { patchId: t.patchId, title: t.patchTitle, vendorRef: t.vendorRef, targetVersion: t.targetVersion }, targets: [] };
+    const g = groups.get(t.patchId) ?? {
+      patch: { patchId: t.patchId, title: t.patchTitle, vendorRef: t.vendorRef, targetVersion: t.targetVersion },
+      targets: [],
+    };
     g.targets.push(t);
     groups.set(t.patchId, g);
   }
   return [...groups.values()];
 }
 
-export const deployTargets = (targets: RingTarget[]): DeployTarget[] => targets.map((t) => ({ assetId: t.assetId, hostname: t.hostname, address: t.address, platform: t.platform }));
+export const deployTargets = (targets: RingTarget[]): DeployTarget[] =>
+  targets.map((t) => ({ assetId: t.assetId, hostname: t.hostname, address: t.address, platform: t.platform }));
 
 export function resultFor(results: HostResult[], hostname: string): HostResult {
-  return results.find((r) => r.hostname === hostname) ?? { hostname, outcome: 'failed', message: 'the deployer returned no result for this host' };
+  return (
+    results.find((r) => r.hostname === hostname) ?? {
+      hostname,
+      outcome: 'failed',
+      message: 'the deployer returned no result for this host',
+    }
+  );
 }

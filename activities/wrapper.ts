@@ -8,7 +8,13 @@ import { PatchflowError } from '../kernel/errors.ts';
  */
 export function toActivityFailure(err: unknown): unknown {
   if (err instanceof PatchflowError) {
-    return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: !err.retryable, details: err.details.length ? [err.details] : [], cause: err });
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      details: err.details.length ? [err.details] : [],
+      cause: err,
+    });
   }
   return err;
 }

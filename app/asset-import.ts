@@ -66,12 +66,19 @@ export function parseAssetFile(text: string, format: AssetFileFormat): ValidAsse
     }
     const parsed = importRowSchema.safeParse(value);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ path: ['row', row, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))], message: issue.message });
+      for (const issue of parsed.error.issues)
+        problems.push({
+          path: ['row', row, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))],
+          message: issue.message,
+        });
       continue;
     }
     const first = rowByHostname.get(parsed.data.hostname);
     if (first !== undefined) {
-      problems.push({ path: ['row', row, 'hostname'], message: `"${parsed.data.hostname}" already appears in row ${first}` });
+      problems.push({
+        path: ['row', row, 'hostname'],
+        message: `"${parsed.data.hostname}" already appears in row ${first}`,
+      });
       continue;
     }
     rowByHostname.set(parsed.data.hostname, row);
@@ -79,30 +86,52 @@ export function parseAssetFile(text: string, format: AssetFileFormat): ValidAsse
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, MAX_REPORTED_PROBLEMS);
-    const summary = shown.slice(0, 10).map((p) => `row ${p.path[1]} ${p.path.slice(2).join('.') || '(row)'}: ${p.message}`).join('; ');
-    throw new InputError(`invalid asset import, nothing was imported: ${problems.length} problem(s): ${summary}${problems.length > 10 ? '; …' : ''}`, shown);
+    const summary = shown
+      .slice(0, 10)
+      .map((p) => `row ${p.path[1]} ${p.path.slice(2).join('.') || '(row)'}: ${p.message}`)
+      .join('; ');
+    throw new InputError(
+      `invalid asset import, nothing was imported: ${problems.length} problem(s): ${summary}${problems.length > 10 ? '; …' : ''}`,
+      shown,
+    );
   }
   return assets;
 }
 
 function rowsFromCsv(text: string): RawRow[] {
   const [header, ...records] = parseCsv(text);
-  if (!header) throw new InputError('the CSV file is empty; expected a header row naming at least "hostname"', [{ path: ['line', 1], message: 'no header row' }]);
+  if (!header)
+    throw new InputError('the CSV file is empty; expected a header row naming at least "hostname"', [
+      { path: ['line', 1], message: 'no header row' },
+    ]);
   const fields = header.fields.map((name, index) => {
     const field = csvColumns[name.toLowerCase().replace(/[^a-z]/g, '')];
-    if (!field) throw new InputError(`CSV column ${index + 1} "${name}" is not an asset field; known: ${Object.keys(csvColumns).join(', ')}`, [{ path: ['column', name], message: 'unknown column' }]);
+    if (!field)
+      throw new InputError(
+        `CSV column ${index + 1} "${name}" is not an asset field; known: ${Object.keys(csvColumns).join(', ')}`,
+        [{ path: ['column', name], message: 'unknown column' }],
+      );
     return field;
   });
-  if (!fields.includes('hostname')) throw new InputError('the CSV header has no "hostname" column', [{ path: ['column', 'hostname'], message: 'required column missing' }]);
+  if (!fields.includes('hostname'))
+    throw new InputError('the CSV header has no "hostname" column', [
+      { path: ['column', 'hostname'], message: 'required column missing' },
+    ]);
   return records.map(({ line, fields: cells }) => {
-    if (cells.length !== fields.length) return { row: line, value: undefined, problem: `${cells.length} cells where the header has ${fields.length}` };
+    if (cells.length !== fields.length)
+      return { row: line, value: undefined, problem: `${cells.length} cells where the header has ${fields.length}` };
     const value: Record<string, unknown> = {};
     cells.forEach((cell, i) => {
       const field = fields[i]!;
       const text = cell.trim();
       if (text === '') return;
       const splitter = listSplitters[field];
-      value[field] = splitter ? text.split(splitter).map((s) => s.trim()).filter((s) => s !== '') : text;
+      value[field] = splitter
+        ? text
+            .split(splitter)
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : text;
     });
     return { row: line, value };
   });
@@ -113,21 +142,41 @@ function rowsFromJson(text: string): RawRow[] {
   try {
     doc = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (err) {
-    throw new InputError(`the file is not valid JSON: ${(err as Error).message}`, [{ path: [], message: 'not valid JSON' }]);
+    throw new InputError(`the file is not valid JSON: ${(err as Error).message}`, [
+      { path: [], message: 'not valid JSON' },
+    ]);
   }
-  const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && Array.isArray((doc as { assets?: unknown }).assets) ? (doc as { assets: unknown[] }).assets : undefined;
-  if (!list) throw new InputError('a JSON asset file is an array of assets or an object {"assets": [...]}', [{ path: [], message: 'expected an array of assets' }]);
+  const list = Array.isArray(doc)
+    ? doc
+    : doc && typeof doc === 'object' && Array.isArray((doc as { assets?: unknown }).assets)
+      ? (doc as { assets: unknown[] }).assets
+      : undefined;
+  if (!list)
+    throw new InputError('a JSON asset file is an array of assets or an object {"assets": [...]}', [
+      { path: [], message: 'expected an array of assets' },
+    ]);
   return list.map((value, i) => ({ row: i + 1, value }));
 }
 
 /** Validates the whole file, then upserts every asset in one transaction: a bad row means nothing is written. */
-export async function importAssetFile(db: Db, text: string, format: AssetFileFormat, actor: string): Promise<AssetImportResult> {
+export async function importAssetFile(
+  db: Db,
+  text: string,
+  format: AssetFileFormat,
+  actor: string,
+): Promise<AssetImportResult> {
   const assets = parseAssetFile(text, format);
   return db.transaction(async (trx) => {
     const rows = await upsertAssetRows(trx, assets);
     const created = rows.filter((r) => r.inserted).length;
     const result = { imported: rows.length, created, updated: rows.length - created };
-    await appendAudit(trx, { actor, action: 'assets.imported', subjectType: 'asset', subjectId: '*', data: { format, ...result } });
+    await appendAudit(trx, {
+      actor,
+      action: 'assets.imported',
+      subjectType: 'asset',
+      subjectId: '*',
+      data: { format, ...result },
+    });
     return result;
   });
 }

@@ -13,7 +13,13 @@ import { approveSchema, auditRefusal, channelSchema, updateRefusal } from './cyc
 
 export type CycleControlVerb = 'pause' | 'resume' | 'cancel';
 
-export const cycleControlSchema = z.object({ by: approveSchema.shape.by, reason: z.string().trim().max(500).optional(), channel: channelSchema.default('rest') }).strict();
+export const cycleControlSchema = z
+  .object({
+    by: approveSchema.shape.by,
+    reason: z.string().trim().max(500).optional(),
+    channel: channelSchema.default('rest'),
+  })
+  .strict();
 
 const updates = { pause: pauseCycleUpdate, resume: resumeCycleUpdate, cancel: cancelCycleUpdate } as const;
 const done = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as const;
@@ -22,7 +28,12 @@ const done = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as cons
  * Pause, resume or cancel an approved rollout: coordinators only, sent as an Update to the cycle
  * workflow, whose validator refuses at once when the cycle is not in a state to take it.
  */
-export async function controlCycle(ctx: AppContext, id: string, verb: CycleControlVerb, body: unknown): Promise<CycleControlState> {
+export async function controlCycle(
+  ctx: AppContext,
+  id: string,
+  verb: CycleControlVerb,
+  body: unknown,
+): Promise<CycleControlState> {
   const args = parseInput(cycleControlSchema, body, `${verb} request`);
   await getCycle(ctx.db, id);
   const refused = auditRefusal(ctx, args.by, `cycle.${verb}`, id);
@@ -35,6 +46,12 @@ export async function controlCycle(ctx: AppContext, id: string, verb: CycleContr
     if (err instanceof WorkflowUpdateFailedError) return refused(updateRefusal(err));
     throw err;
   }
-  await appendAudit(ctx.db, { actor: args.by, action: `cycle.${done[verb]}`, subjectType: 'cycle', subjectId: id, data: { reason: args.reason ?? null, channel: args.channel } });
+  await appendAudit(ctx.db, {
+    actor: args.by,
+    action: `cycle.${done[verb]}`,
+    subjectType: 'cycle',
+    subjectId: id,
+    data: { reason: args.reason ?? null, channel: args.channel },
+  });
   return state;
 }

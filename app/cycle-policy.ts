@@ -6,11 +6,20 @@ import { isValidTimeZone } from '../workflows/windows.ts';
 const d = (text: string) => durationSchema.parse(text);
 /** Group names as a list, or comma-separated as environment variables carry them. */
 const groupListSchema = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((g) => g.trim()).filter(Boolean) : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((g) => g.trim())
+          .filter(Boolean)
+      : v,
   z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a group name (lower-case letters, digits and . _ -)')),
 );
 
-const failureLimitSchema = z.union([z.object({ count: z.number().int().min(0) }).strict(), z.object({ percent: z.number().min(0).max(100) }).strict()]);
+const failureLimitSchema = z.union([
+  z.object({ count: z.number().int().min(0) }).strict(),
+  z.object({ percent: z.number().min(0).max(100) }).strict(),
+]);
 
 /** Criticality tiers map to rings least critical first, as scoping placed them before rings were configurable. */
 const defaultRings = [
@@ -22,7 +31,10 @@ const defaultRings = [
 
 const ringPolicySchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a ring name (lower-case letters, digits, _ and -)').refine((n) => n !== 'staging', 'staging is the testing group, not a ring'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, 'a ring name (lower-case letters, digits, _ and -)')
+      .refine((n) => n !== 'staging', 'staging is the testing group, not a ring'),
     criticality: z.array(z.number().int().min(1).max(4)).default([]),
     maxConcurrency: z.number().int().min(1).max(10_000),
     errorThreshold: failureLimitSchema.optional(),
@@ -62,7 +74,10 @@ export const deploymentPolicySchema = z
     windows: maintenanceWindowsSchema.optional(),
     batchDuration: durationSchema.default(d('15m')),
     backup: z.boolean().default(true),
-    rollback: z.object({ failedRing: z.boolean().default(true), completedRings: z.boolean().default(false) }).strict().prefault({}),
+    rollback: z
+      .object({ failedRing: z.boolean().default(true), completedRings: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
     reboot: z.enum(['never', 'if-required', 'always']).default('if-required'),
   })
   .strict();
@@ -80,7 +95,12 @@ export const cyclePolicySchema = z.object({
       /** Groups asked on escalation; empty means every user with the manager role. */
       escalationGroups: groupListSchema.default([]),
       /** A KEV on an internet-facing tier-1 asset: one approver from these groups suffices, reviewed afterwards. */
-      emergency: z.object({ groups: groupListSchema.default(['emergency']), quorum: z.coerce.number().int().min(1).max(20).default(1) }).prefault({}),
+      emergency: z
+        .object({
+          groups: groupListSchema.default(['emergency']),
+          quorum: z.coerce.number().int().min(1).max(20).default(1),
+        })
+        .prefault({}),
     })
     .prefault({}),
   deployment: deploymentPolicySchema.prefault({}),

@@ -29,19 +29,37 @@ export const startCycleSchema = z
     patches: z.array(z.string().trim().min(1)).default([]),
     /** Derive which patch goes where from the prioritised findings and the baselines; `patches` and `hosts` then narrow it. */
     fromFindings: findingsScopeSchema.optional(),
-    hosts: z.array(z.string().trim().min(1).transform((h) => h.toLowerCase())).default([]),
+    hosts: z
+      .array(
+        z
+          .string()
+          .trim()
+          .min(1)
+          .transform((h) => h.toLowerCase()),
+      )
+      .default([]),
     /** Who prepared the change, when not the requester; neither may approve it. */
     author: userIdSchema.optional(),
     /** The maintenance window: approvals may come at once, deployment waits for its start. */
     window: z
       .object({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }) })
-      .refine((w) => Date.parse(w.end) > Date.parse(w.start), { message: 'the window must end after it starts', path: ['end'] })
+      .refine((w) => Date.parse(w.end) > Date.parse(w.start), {
+        message: 'the window must end after it starts',
+        path: ['end'],
+      })
       .optional(),
     rollbackPlan: z.string().trim().min(1).max(2000).optional(),
     policy: z
       .object({
         approval: z
-          .object({ quorum: z.number().int().min(1).max(20), timeout: z.string(), remindEvery: z.string(), approverGroups: z.array(z.string()), escalateAfter: z.string(), escalationGroups: z.array(z.string()) })
+          .object({
+            quorum: z.number().int().min(1).max(20),
+            timeout: z.string(),
+            remindEvery: z.string(),
+            approverGroups: z.array(z.string()),
+            escalateAfter: z.string(),
+            escalationGroups: z.array(z.string()),
+          })
           .partial()
           .optional(),
         /** Any deployment policy field (rings, windows, failureBudget, …); checked whole once merged over the settings. */
@@ -52,15 +70,32 @@ export const startCycleSchema = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (!v.demo && !v.fromFindings && v.patches.length === 0) ctx.addIssue({ code: 'custom', path: ['patches'], message: 'name at least one patch id (or use demo or fromFindings)' });
-    if (!v.demo && !v.requester) ctx.addIssue({ code: 'custom', path: ['requester'], message: 'who requests this change' });
+    if (!v.demo && !v.fromFindings && v.patches.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patches'],
+        message: 'name at least one patch id (or use demo or fromFindings)',
+      });
+    if (!v.demo && !v.requester)
+      ctx.addIssue({ code: 'custom', path: ['requester'], message: 'who requests this change' });
   });
 export type StartCycleRequest = z.input<typeof startCycleSchema>;
 
 export const approveSchema = z
-  .object({ by: userIdSchema, comment: z.string().max(2000).optional(), channel: channelSchema.default('rest'), notBefore: z.iso.datetime({ offset: true }).optional() })
+  .object({
+    by: userIdSchema,
+    comment: z.string().max(2000).optional(),
+    channel: channelSchema.default('rest'),
+    notBefore: z.iso.datetime({ offset: true }).optional(),
+  })
   .strict();
-export const rejectSchema = z.object({ by: userIdSchema, reason: z.string().trim().min(1, 'a rejection needs a reason').max(2000), channel: channelSchema.default('rest') }).strict();
+export const rejectSchema = z
+  .object({
+    by: userIdSchema,
+    reason: z.string().trim().min(1, 'a rejection needs a reason').max(2000),
+    channel: channelSchema.default('rest'),
+  })
+  .strict();
 
 /** The demo's coordinator, used when `cycle start --demo` names nobody. */
 const DEMO_REQUESTER = 'carol';
@@ -83,27 +118,55 @@ export interface ResolvedCycleRequest {
  * Validates a cycle request and resolves who, what and under which policy, without writing
  * anything: shared by start and the dry-run plan. `demoSeeded` says the demo patch is on record.
  */
-export async function resolveCycleRequest(ctx: AppContext, body: unknown, demoSeeded: boolean): Promise<ResolvedCycleRequest> {
+export async function resolveCycleRequest(
+  ctx: AppContext,
+  body: unknown,
+  demoSeeded: boolean,
+): Promise<ResolvedCycleRequest> {
   const req = parseInput(startCycleSchema, body, 'cycle request');
   const requester = req.requester ?? DEMO_REQUESTER;
   if (req.demo && !demoSeeded) {
     // Planning the demo before it is loaded: its own people are the ones who will exist.
     if (!demoUsers.some((u) => u.id === requester && u.roles.includes('coordinator'))) {
-      throw new NotAllowedError(`${requester} is not the demo's coordinator; plan the demo as ${DEMO_REQUESTER}, or run \`patchflow demo seed\` first`);
+      throw new NotAllowedError(
+        `${requester} is not the demo's coordinator; plan the demo as ${DEMO_REQUESTER}, or run \`patchflow demo seed\` first`,
+      );
     }
   } else {
-    await requireRole(ctx.db, requester, 'coordinator', 'start a patch cycle').catch(auditRefusal(ctx, requester, 'cycle.start', 'new'));
+    await requireRole(ctx.db, requester, 'coordinator', 'start a patch cycle').catch(
+      auditRefusal(ctx, requester, 'cycle.start', 'new'),
+    );
   }
-  const findings = req.fromFindings ? await scopeFromFindings(ctx.db, req.fromFindings, { patchIds: req.patches, hostnames: req.hosts }) : undefined;
-  const patchIds = findings ? [...new Set(findings.targets.map((t) => t.patchId))] : req.demo ? [...new Set([DEMO_PATCH.id, ...req.patches])] : req.patches;
-  const known = new Set(((await ctx.db('patches').whereIn('id', patchIds).select('id')) as { id: string }[]).map((r) => r.id));
+  const findings = req.fromFindings
+    ? await scopeFromFindings(ctx.db, req.fromFindings, { patchIds: req.patches, hostnames: req.hosts })
+    : undefined;
+  const patchIds = findings
+    ? [...new Set(findings.targets.map((t) => t.patchId))]
+    : req.demo
+      ? [...new Set([DEMO_PATCH.id, ...req.patches])]
+      : req.patches;
+  const known = new Set(
+    ((await ctx.db('patches').whereIn('id', patchIds).select('id')) as { id: string }[]).map((r) => r.id),
+  );
   if (req.demo && !demoSeeded) known.add(DEMO_PATCH.id);
   const unknownIndex = patchIds.findIndex((p) => !known.has(p));
-  if (unknownIndex >= 0) throw new InputError(`unknown patch "${patchIds[unknownIndex]}"`, [{ path: ['patches', unknownIndex], message: 'unknown patch id' }]);
-  const hostnames = findings ? [...new Set(findings.targets.map((t) => t.hostname))] : req.hosts.length ? req.hosts : req.demo ? demoAssets.map((a) => a.hostname) : [];
+  if (unknownIndex >= 0)
+    throw new InputError(`unknown patch "${patchIds[unknownIndex]}"`, [
+      { path: ['patches', unknownIndex], message: 'unknown patch id' },
+    ]);
+  const hostnames = findings
+    ? [...new Set(findings.targets.map((t) => t.hostname))]
+    : req.hosts.length
+      ? req.hosts
+      : req.demo
+        ? demoAssets.map((a) => a.hostname)
+        : [];
   const policy = parseInput(
     cyclePolicySchema,
-    { approval: { ...ctx.settings.policy.approval, ...req.policy?.approval }, deployment: { ...ctx.settings.policy.deployment, ...req.policy?.deployment } },
+    {
+      approval: { ...ctx.settings.policy.approval, ...req.policy?.approval },
+      deployment: { ...ctx.settings.policy.deployment, ...req.policy?.deployment },
+    },
     'cycle policy',
   );
   return { req, requester, patchIds, hostnames, policy, findings };
@@ -123,14 +186,22 @@ export async function startCycle(ctx: AppContext, body: unknown): Promise<CycleD
     requester,
     patchIds,
     hostnames,
-    ...(findings ? { targets: findings.targets.map((t) => ({ hostname: t.hostname, patchId: t.patchId, dueAt: t.dueAt })) } : {}),
+    ...(findings
+      ? { targets: findings.targets.map((t) => ({ hostname: t.hostname, patchId: t.patchId, dueAt: t.dueAt })) }
+      : {}),
     ...(req.author ? { author: req.author } : {}),
     ...(req.window ? { window: req.window } : {}),
     ...(req.rollbackPlan ? { rollbackPlan: req.rollbackPlan } : {}),
   };
   await ctx.db.transaction(async (trx) => {
     await insertCycle(trx, { id, request, policy, workflowId: cycleWorkflowId(id) });
-    await appendAudit(trx, { actor: requester, action: 'cycle.requested', subjectType: 'cycle', subjectId: id, data: { ...request, policy } });
+    await appendAudit(trx, {
+      actor: requester,
+      action: 'cycle.requested',
+      subjectType: 'cycle',
+      subjectId: id,
+      data: { ...request, policy },
+    });
     // Started inside the transaction: if Temporal refuses, the cycle row is rolled back too.
     await ctx.temporal.workflow.start('patchCycleWorkflow', {
       taskQueue: ctx.settings.temporal.taskQueue,
@@ -143,12 +214,16 @@ export async function startCycle(ctx: AppContext, body: unknown): Promise<CycleD
 
 export async function approveCycle(ctx: AppContext, id: string, body: unknown): Promise<ApprovalState> {
   const args = parseInput(approveSchema, body, 'approval');
-  return decide(ctx, id, args.by, 'change.approve', (handle) => handle.executeUpdate(approveChangeUpdate, { args: [args] }));
+  return decide(ctx, id, args.by, 'change.approve', (handle) =>
+    handle.executeUpdate(approveChangeUpdate, { args: [args] }),
+  );
 }
 
 export async function rejectCycle(ctx: AppContext, id: string, body: unknown): Promise<ApprovalState> {
   const args = parseInput(rejectSchema, body, 'rejection');
-  return decide(ctx, id, args.by, 'change.reject', (handle) => handle.executeUpdate(rejectChangeUpdate, { args: [args] }));
+  return decide(ctx, id, args.by, 'change.reject', (handle) =>
+    handle.executeUpdate(rejectChangeUpdate, { args: [args] }),
+  );
 }
 
 async function decide(
@@ -160,8 +235,10 @@ async function decide(
 ): Promise<ApprovalState> {
   const cycle = await getCycle(ctx.db, id);
   const refused = auditRefusal(ctx, by, action, id);
-  if (!(await findUser(ctx.db, by))) return refused(new NotAllowedError(`unknown user "${by}" may not decide on changes`));
-  if (cycle.phase !== 'approval') throw new ConflictError(`cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status})`);
+  if (!(await findUser(ctx.db, by)))
+    return refused(new NotAllowedError(`unknown user "${by}" may not decide on changes`));
+  if (cycle.phase !== 'approval')
+    throw new ConflictError(`cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status})`);
   const handle = ctx.temporal.workflow.getHandle(approvalWorkflowId(id));
   // The cycle records the approval phase a moment before its gate starts: that moment is waited out, not refused.
   for (let attempt = 1; ; attempt += 1) {
@@ -181,7 +258,10 @@ async function decide(
 
 /** An Update validator's refusal as the Patchflow error its failure type names, so every edge shows it alike. */
 export function updateRefusal(err: WorkflowUpdateFailedError): PatchflowError {
-  return errorFromFailure(err.cause instanceof ApplicationFailure ? err.cause.type : undefined, err.cause?.message ?? err.message);
+  return errorFromFailure(
+    err.cause instanceof ApplicationFailure ? err.cause.type : undefined,
+    err.cause?.message ?? err.message,
+  );
 }
 
 const GATE_START_ATTEMPTS = 20;
@@ -191,7 +271,13 @@ const GATE_START_POLL_MS = 250;
 export function auditRefusal(ctx: AppContext, actor: string, action: string, subjectId: string) {
   return async (err: unknown): Promise<never> => {
     const message = err instanceof Error ? err.message : String(err);
-    await appendAudit(ctx.db, { actor, action: `${action}.refused`, subjectType: 'cycle', subjectId, data: { reason: message } });
+    await appendAudit(ctx.db, {
+      actor,
+      action: `${action}.refused`,
+      subjectType: 'cycle',
+      subjectId,
+      data: { reason: message },
+    });
     throw err;
   };
 }
@@ -201,5 +287,13 @@ export async function cycleStatus(ctx: AppContext, id: string): Promise<CycleDet
 }
 
 export async function listCycleSummaries(ctx: AppContext) {
-  return (await listCycles(ctx.db)).map((c) => ({ id: c.id, name: c.name, status: c.status, terminal: isTerminalCycleStatus(c.status), phase: c.phase, requester: c.requester, createdAt: new Date(c.created_at).toISOString() }));
+  return (await listCycles(ctx.db)).map((c) => ({
+    id: c.id,
+    name: c.name,
+    status: c.status,
+    terminal: isTerminalCycleStatus(c.status),
+    phase: c.phase,
+    requester: c.requester,
+    createdAt: new Date(c.created_at).toISOString(),
+  }));
 }

@@ -22,7 +22,10 @@ export interface DemoIntake {
  */
 export async function seedDemoIntake(db: Knex, registry: ConnectorRegistry): Promise<DemoIntake> {
   await seedDemoRecords(db);
-  const scan = await importScanReport(db, createReadStream(path.join(intakeDir, 'demo-scan.nessus')), { format: 'nessus', actor: 'demo' });
+  const scan = await importScanReport(db, createReadStream(path.join(intakeDir, 'demo-scan.nessus')), {
+    format: 'nessus',
+    actor: 'demo',
+  });
   const kev = await importFeedFile(db, registry, 'kev', readFileSync(path.join(intakeDir, 'kev-excerpt.json')));
   const epss = await importFeedFile(db, registry, 'epss', readFileSync(path.join(intakeDir, 'epss-demo.csv')));
   return { scan, kev, epss };

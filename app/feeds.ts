@@ -31,10 +31,18 @@ const nothing = (feed: string, state?: FeedSyncState): FeedRunResult => ({
   state,
 });
 
-async function storeBatch(db: Knex, batch: FeedBatch): Promise<Pick<FeedRunResult, 'cves' | 'advisories' | 'kevRemoved'>> {
+async function storeBatch(
+  db: Knex,
+  batch: FeedBatch,
+): Promise<Pick<FeedRunResult, 'cves' | 'advisories' | 'kevRemoved'>> {
   const cves = await upsertCves(db, batch.cves);
   const advisories = await upsertAdvisories(db, batch.advisories);
-  const kevRemoved = batch.replacesKevCatalog ? await clearKevExcept(db, batch.cves.map((c) => c.id)) : 0;
+  const kevRemoved = batch.replacesKevCatalog
+    ? await clearKevExcept(
+        db,
+        batch.cves.map((c) => c.id),
+      )
+    : 0;
   return { cves, advisories, kevRemoved };
 }
 
@@ -51,9 +59,15 @@ export function feedKinds(registry: ConnectorRegistry): string[] {
 }
 
 /** Offline import of a file as the source publishes it (for sites without internet access). */
-export async function importFeedFile(db: Knex, registry: ConnectorRegistry, kind: string, body: Buffer): Promise<FeedRunResult> {
+export async function importFeedFile(
+  db: Knex,
+  registry: ConnectorRegistry,
+  kind: string,
+  body: Buffer,
+): Promise<FeedRunResult> {
   const def = feedDefinition(registry, kind);
-  if (!canImportFiles(def)) throw new InputError(`feed "${kind}" cannot import files`, [{ path: ['kind'], message: 'no file import' }]);
+  if (!canImportFiles(def))
+    throw new InputError(`feed "${kind}" cannot import files`, [{ path: ['kind'], message: 'no file import' }]);
   if (body.length === 0) throw new InputError(`the ${kind} file is empty`, [{ path: ['body'], message: 'empty' }]);
   const batch = parseInput(feedBatchSchema, def.importFile(body), `${kind} file`);
   const stored = await db.transaction((trx) => storeBatch(trx, batch));
@@ -74,7 +88,9 @@ export interface SyncEnv {
 export async function syncFeed(env: SyncEnv, kind: string, signal?: AbortSignal): Promise<FeedRunResult> {
   const def = feedDefinition(env.registry, kind);
   const configured = env.registry.list().some((c) => c.definition.id === kind);
-  const feed = configured ? env.registry.role(kind, 'feed') : new ConnectorRegistry([def]).configure({ [kind]: {} }, env.deps).role(kind, 'feed');
+  const feed = configured
+    ? env.registry.role(kind, 'feed')
+    : new ConnectorRegistry([def]).configure({ [kind]: {} }, env.deps).role(kind, 'feed');
   const result = await feed.sync(await getFeedState(env.db, kind), signal);
   if (result.notModified) return nothing(kind, result.state);
   const batch = parseInput(feedBatchSchema, result.batch, `${kind} feed data`);

@@ -43,9 +43,19 @@ export interface FindingsScope {
  * patch (risk score, SLA deadline), kept where the patch baselines approve the patch. `patchIds`
  * and `hostnames`, when given, narrow the result.
  */
-export async function scopeFromFindings(db: Knex, options: FindingsScopeOptions, narrow: { patchIds: string[]; hostnames: string[] }, now = new Date()): Promise<FindingsScope> {
-  const ranked = (await prioritizeAssetPatches(db, loadPrioritizationPolicy(), { view: options.view, limit: options.limit, now })).filter(
-    (p) => p.score >= options.minScore && (narrow.patchIds.length === 0 || narrow.patchIds.includes(p.patchId)) && (narrow.hostnames.length === 0 || narrow.hostnames.includes(p.hostname)),
+export async function scopeFromFindings(
+  db: Knex,
+  options: FindingsScopeOptions,
+  narrow: { patchIds: string[]; hostnames: string[] },
+  now = new Date(),
+): Promise<FindingsScope> {
+  const ranked = (
+    await prioritizeAssetPatches(db, loadPrioritizationPolicy(), { view: options.view, limit: options.limit, now })
+  ).filter(
+    (p) =>
+      p.score >= options.minScore &&
+      (narrow.patchIds.length === 0 || narrow.patchIds.includes(p.patchId)) &&
+      (narrow.hostnames.length === 0 || narrow.hostnames.includes(p.hostname)),
   );
   const baselines = await listBaselines(db);
   const facts = await baselinePatches(db, { ids: [...new Set(ranked.map((p) => p.patchId))] });
@@ -56,7 +66,13 @@ export async function scopeFromFindings(db: Knex, options: FindingsScopeOptions,
     const verdict = verdicts.get(p.patchId)!;
     if (verdict.approved) {
       scope.approvedBy[p.patchId] = verdict.reason;
-      scope.targets.push({ hostname: p.hostname, patchId: p.patchId, score: p.score, dueAt: p.dueAt, why: p.explanation });
+      scope.targets.push({
+        hostname: p.hostname,
+        patchId: p.patchId,
+        score: p.score,
+        dueAt: p.dueAt,
+        why: p.explanation,
+      });
     } else {
       const entry = held.get(p.patchId) ?? { patchId: p.patchId, hosts: 0, reason: verdict.reason };
       entry.hosts += 1;
@@ -65,20 +81,32 @@ export async function scopeFromFindings(db: Knex, options: FindingsScopeOptions,
   }
   scope.heldBack = [...held.values()];
   // Every patch is tried on the staging group first, whether or not staging hosts have the finding.
-  const staging = (await db('assets').where({ patch_group: STAGING_PATCH_GROUP }).select('hostname', 'platform')) as { hostname: string; platform: string | null }[];
+  const staging = (await db('assets').where({ patch_group: STAGING_PATCH_GROUP }).select('hostname', 'platform')) as {
+    hostname: string;
+    platform: string | null;
+  }[];
   const inScope = new Set(scope.targets.map((t) => `${t.hostname} ${t.patchId}`));
   for (const patch of facts.filter((p) => scope.approvedBy[p.id])) {
     for (const host of staging) {
-      const samePlatform = !patch.platform || !host.platform || patch.platform.toLowerCase() === host.platform.toLowerCase();
+      const samePlatform =
+        !patch.platform || !host.platform || patch.platform.toLowerCase() === host.platform.toLowerCase();
       if (!samePlatform || inScope.has(`${host.hostname} ${patch.id}`)) continue;
-      scope.targets.push({ hostname: host.hostname, patchId: patch.id, score: 0, dueAt: null, why: `staging: ${patch.id} is tested on ${host.hostname} before the CAB is asked` });
+      scope.targets.push({
+        hostname: host.hostname,
+        patchId: patch.id,
+        score: 0,
+        dueAt: null,
+        why: `staging: ${patch.id} is tested on ${host.hostname} before the CAB is asked`,
+      });
     }
   }
   if (scope.targets.length === 0) {
     const why = scope.heldBack.length
       ? `the patches that fix them are held back: ${scope.heldBack.map((h) => `${h.patchId} (${h.reason})`).join('; ')}`
       : 'no open finding in this view is fixed by a known patch';
-    throw new InputError(`nothing to patch from the findings: ${why}`, [{ path: ['fromFindings'], message: 'no asset × patch in scope' }]);
+    throw new InputError(`nothing to patch from the findings: ${why}`, [
+      { path: ['fromFindings'], message: 'no asset × patch in scope' },
+    ]);
   }
   return scope;
 }

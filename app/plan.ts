@@ -29,10 +29,21 @@ export interface CyclePlan {
   staging: { hosts: string[]; note: string };
   rings: PlannedRing[];
   approvals: { quorum: number; approvers: string[]; note: string };
-  policy: { failureBudget: string; soak: string; healthCheck: boolean; backup: boolean; rollback: DeploymentPolicy['rollback']; reboot: DeploymentPolicy['reboot'] };
+  policy: {
+    failureBudget: string;
+    soak: string;
+    healthCheck: boolean;
+    backup: boolean;
+    rollback: DeploymentPolicy['rollback'];
+    reboot: DeploymentPolicy['reboot'];
+  };
   schedule: { estimatedStart: string; estimatedEnd: string; windowsUsed: number; fitsWindow: boolean; note: string };
   /** When the scope came from the findings: each asset × patch with its ring, risk, deadline and reason; what the baselines hold back. */
-  findings?: { targets: (ScopedTarget & { ring: string })[]; heldBack: FindingsScope['heldBack']; approvedBy: FindingsScope['approvedBy'] };
+  findings?: {
+    targets: (ScopedTarget & { ring: string })[];
+    heldBack: FindingsScope['heldBack'];
+    approvedBy: FindingsScope['approvedBy'];
+  };
 }
 
 interface PlanAsset {
@@ -55,15 +66,22 @@ export async function planCycle(ctx: AppContext, body: unknown, now = Date.now()
   const query = ctx.db('assets').select('hostname', 'criticality', 'patch_group').orderBy('hostname');
   if (hostnames.length) query.whereIn('hostname', hostnames);
   let assets = (await query) as PlanAsset[];
-  if (req.demo && !demoSeeded) assets = demoAssets.filter((a) => hostnames.includes(a.hostname)).map((a) => ({ hostname: a.hostname, criticality: a.criticality, patch_group: a.patchGroup }));
-  const recorded = (await ctx.db('patches').whereIn('id', patchIds).select('id', 'title')) as { id: string; title: string }[];
+  if (req.demo && !demoSeeded)
+    assets = demoAssets
+      .filter((a) => hostnames.includes(a.hostname))
+      .map((a) => ({ hostname: a.hostname, criticality: a.criticality, patch_group: a.patchGroup }));
+  const recorded = (await ctx.db('patches').whereIn('id', patchIds).select('id', 'title')) as {
+    id: string;
+    title: string;
+  }[];
   const patches = patchIds.map((id) => recorded.find((p) => p.id === id) ?? { id, title: DEMO_PATCH.title });
 
   const staging = assets.filter((a) => a.patch_group === STAGING_PATCH_GROUP).map((a) => a.hostname);
   const byRing = new Map<string, PlanAsset[]>();
   const ringOf = new Map<string, string>();
   for (const a of assets) {
-    const { ring } = a.patch_group === STAGING_PATCH_GROUP ? { ring: STAGING_PATCH_GROUP } : placeAsset(dep.rings, a.criticality);
+    const { ring } =
+      a.patch_group === STAGING_PATCH_GROUP ? { ring: STAGING_PATCH_GROUP } : placeAsset(dep.rings, a.criticality);
     ringOf.set(a.hostname, ring);
     if (ring !== STAGING_PATCH_GROUP) byRing.set(ring, [...(byRing.get(ring) ?? []), a]);
   }
@@ -99,8 +117,16 @@ export async function planCycle(ctx: AppContext, body: unknown, now = Date.now()
     const endsAt = startsAt === null ? null : clock;
     if (batches > 0 && i < dep.rings.length - 1) clock += soakMs;
     return {
-      ring: r.name, order: i + 1, hosts, targets: hosts.reduce((n, h) => n + patchesOn(h.hostname), 0), batches, maxConcurrency: r.maxConcurrency, errorThreshold: describeLimit(ringLimit(dep, r.name)),
-      startsAt: startsAt === null ? null : iso(startsAt), endsAt: endsAt === null ? null : iso(endsAt), windows: [...windows],
+      ring: r.name,
+      order: i + 1,
+      hosts,
+      targets: hosts.reduce((n, h) => n + patchesOn(h.hostname), 0),
+      batches,
+      maxConcurrency: r.maxConcurrency,
+      errorThreshold: describeLimit(ringLimit(dep, r.name)),
+      startsAt: startsAt === null ? null : iso(startsAt),
+      endsAt: endsAt === null ? null : iso(endsAt),
+      windows: [...windows],
     };
   });
 
@@ -109,27 +135,57 @@ export async function planCycle(ctx: AppContext, body: unknown, now = Date.now()
   const scheduleNote = unschedulable
     ? `no maintenance window in the next year fits a ${dep.batchDuration} batch`
     : windowEnd !== null
-      ? fitsWindow ? `finishes by ${iso(clock)}, inside the requested window ending ${req.window!.end}` : `estimated to run until ${iso(clock)}, past the requested window's end ${req.window!.end}`
+      ? fitsWindow
+        ? `finishes by ${iso(clock)}, inside the requested window ending ${req.window!.end}`
+        : `estimated to run until ${iso(clock)}, past the requested window's end ${req.window!.end}`
       : dep.windows
-        ? fitsWindow ? 'fits in one maintenance window' : `spans ${windowsSeen.size} maintenance windows; work that cannot finish before a cutoff waits for the next window`
+        ? fitsWindow
+          ? 'fits in one maintenance window'
+          : `spans ${windowsSeen.size} maintenance windows; work that cannot finish before a cutoff waits for the next window`
         : 'no maintenance windows configured: deploys as soon as it is approved';
 
-  const approvers = (await usersWithRole(ctx.db, 'approver')).map((u) => u.id).filter((id) => id !== requester && id !== req.author);
+  const approvers = (await usersWithRole(ctx.db, 'approver'))
+    .map((u) => u.id)
+    .filter((id) => id !== requester && id !== req.author);
   const groups = policy.approval.approverGroups ?? [];
   return {
     requester,
     patches,
-    staging: { hosts: staging, note: staging.length ? `tested on ${staging.join(', ')} before approval is requested` : 'no staging hosts in scope: approval is requested at once' },
+    staging: {
+      hosts: staging,
+      note: staging.length
+        ? `tested on ${staging.join(', ')} before approval is requested`
+        : 'no staging hosts in scope: approval is requested at once',
+    },
     rings,
     approvals: {
       quorum: policy.approval.quorum,
       approvers,
       note: `CAB approval by ${policy.approval.quorum} of ${groups.length ? `the groups ${groups.join(', ')}` : `the approvers (${approvers.join(', ') || 'none on record'})`}; ${requester}${req.author ? ` and ${req.author}` : ''} may not approve; fails closed after ${policy.approval.timeout}`,
     },
-    policy: { failureBudget: dep.failureBudget ? describeLimit(dep.failureBudget) : 'none', soak: dep.soak, healthCheck: dep.healthCheck, backup: dep.backup, rollback: dep.rollback, reboot: dep.reboot },
-    schedule: { estimatedStart: rings.find((r) => r.startsAt)?.startsAt ?? iso(estimatedStart), estimatedEnd: iso(clock), windowsUsed: windowsSeen.size, fitsWindow, note: scheduleNote },
+    policy: {
+      failureBudget: dep.failureBudget ? describeLimit(dep.failureBudget) : 'none',
+      soak: dep.soak,
+      healthCheck: dep.healthCheck,
+      backup: dep.backup,
+      rollback: dep.rollback,
+      reboot: dep.reboot,
+    },
+    schedule: {
+      estimatedStart: rings.find((r) => r.startsAt)?.startsAt ?? iso(estimatedStart),
+      estimatedEnd: iso(clock),
+      windowsUsed: windowsSeen.size,
+      fitsWindow,
+      note: scheduleNote,
+    },
     ...(findings
-      ? { findings: { targets: findings.targets.map((t) => ({ ...t, ring: ringOf.get(t.hostname) ?? 'unknown' })), heldBack: findings.heldBack, approvedBy: findings.approvedBy } }
+      ? {
+          findings: {
+            targets: findings.targets.map((t) => ({ ...t, ring: ringOf.get(t.hostname) ?? 'unknown' })),
+            heldBack: findings.heldBack,
+            approvedBy: findings.approvedBy,
+          },
+        }
       : {}),
   };
 }

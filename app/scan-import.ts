@@ -1,11 +1,24 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { appendAudit } from '../db/repositories/audit.ts';
-import { lockFindingsForImport, matchHostsToAssets, writeScanBatch, type AssetMatch, type FindingUpsert, type ScannedCve } from '../db/repositories/findings.ts';
+import {
+  lockFindingsForImport,
+  matchHostsToAssets,
+  writeScanBatch,
+  type AssetMatch,
+  type FindingUpsert,
+  type ScannedCve,
+} from '../db/repositories/findings.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { readScanReport, type ScanFormatOption } from '../integrations/kit/scanners/report.ts';
 import { compactCopy, SharedStrings } from '../integrations/kit/scanners/xml.ts';
-import { severityNames, type ScanFormat, type ScannedFinding, type ScannedHost, type ScanReportSink } from '../integrations/kit/scanners/types.ts';
+import {
+  severityNames,
+  type ScanFormat,
+  type ScannedFinding,
+  type ScannedHost,
+  type ScanReportSink,
+} from '../integrations/kit/scanners/types.ts';
 
 type SeverityName = Exclude<(typeof severityNames)[number], 'info'>;
 
@@ -70,7 +83,13 @@ class FindingWriter implements ScanReportSink {
   private lastRowsQueued: Promise<void> = Promise.resolve();
   /** The last statement queued; the next one starts when it has succeeded. */
   private lastStatement: Promise<unknown> = Promise.resolve();
-  private readonly summary: ScanImportSummary = { hosts: 0, findings: 0, cves: 0, bySeverity: { critical: 0, high: 0, medium: 0, low: 0 }, unmatchedHosts: [] };
+  private readonly summary: ScanImportSummary = {
+    hosts: 0,
+    findings: 0,
+    cves: 0,
+    bySeverity: { critical: 0, high: 0, medium: 0, low: 0 },
+    unmatchedHosts: [],
+  };
 
   constructor(
     private readonly db: Knex.Transaction,
@@ -147,8 +166,14 @@ class FindingWriter implements ScanReportSink {
   }
 
   /** Calls `rowsQueued` once the batch's rows are queued: the next batch queues its rows only then. */
-  private async write(source: ScanFormat, batch: Batch, earlierRowsQueued: Promise<void>, rowsQueued: () => void): Promise<void> {
-    if (batch.hosts.length > 0) this.recordMatches(await this.queue(() => matchHostsToAssets(this.db, batch.hosts, source)));
+  private async write(
+    source: ScanFormat,
+    batch: Batch,
+    earlierRowsQueued: Promise<void>,
+    rowsQueued: () => void,
+  ): Promise<void> {
+    if (batch.hosts.length > 0)
+      this.recordMatches(await this.queue(() => matchHostsToAssets(this.db, batch.hosts, source)));
     await earlierRowsQueued;
     const byAssetPlugin = new Map<string, FindingUpsert>();
     for (const f of batch.findings) {
@@ -162,14 +187,26 @@ class FindingWriter implements ScanReportSink {
         earlier.severity = Math.max(earlier.severity, f.severity);
         continue;
       }
-      byAssetPlugin.set(key, { asset_id: assetId, plugin_id: f.plugin_id, cve_ids: f.cve_ids, severity: f.severity, title: f.title, port: f.port, protocol: f.protocol, evidence: f.evidence });
+      byAssetPlugin.set(key, {
+        asset_id: assetId,
+        plugin_id: f.plugin_id,
+        cve_ids: f.cve_ids,
+        severity: f.severity,
+        title: f.title,
+        port: f.port,
+        protocol: f.protocol,
+        evidence: f.evidence,
+      });
     }
     const findingsOfNewAssets: FindingUpsert[] = [];
     const findings: FindingUpsert[] = [];
-    for (const row of byAssetPlugin.values()) (this.newAssets.has(row.asset_id) ? findingsOfNewAssets : findings).push(row);
+    for (const row of byAssetPlugin.values())
+      (this.newAssets.has(row.asset_id) ? findingsOfNewAssets : findings).push(row);
     // From the next batch on, these assets have rows that a finding may update.
     for (const row of findingsOfNewAssets) this.newAssets.delete(row.asset_id);
-    const written = this.queue(() => writeScanBatch(this.db, source, { cves: [...batch.cves.values()], findingsOfNewAssets, findings }, this.seenAt));
+    const written = this.queue(() =>
+      writeScanBatch(this.db, source, { cves: [...batch.cves.values()], findingsOfNewAssets, findings }, this.seenAt),
+    );
     rowsQueued();
     await written;
   }
@@ -209,7 +246,11 @@ export interface ScanImportOptions {
  * Imports a Nessus or OpenVAS report as it streams in, in one transaction: a report that turns
  * out malformed halfway through leaves the database exactly as it was.
  */
-export async function importScanReport(db: Db, body: AsyncIterable<Uint8Array>, options: ScanImportOptions): Promise<ScanImportSummary> {
+export async function importScanReport(
+  db: Db,
+  body: AsyncIterable<Uint8Array>,
+  options: ScanImportOptions,
+): Promise<ScanImportSummary> {
   return db.transaction(async (trx) => {
     await lockFindingsForImport(trx);
     const writer = new FindingWriter(trx, new Date().toISOString());
@@ -222,10 +263,19 @@ export async function importScanReport(db: Db, body: AsyncIterable<Uint8Array>, 
       await writer.settle();
     }
     if (summary.unmatchedHosts.length > 0) {
-      options.logger?.warn('scan report names hosts that are not in the inventory; their findings were not stored', { count: summary.unmatchedHosts.length, hosts: summary.unmatchedHosts.slice(0, 20) });
+      options.logger?.warn('scan report names hosts that are not in the inventory; their findings were not stored', {
+        count: summary.unmatchedHosts.length,
+        hosts: summary.unmatchedHosts.slice(0, 20),
+      });
     }
     const { unmatchedHosts, ...counts } = summary;
-    await appendAudit(trx, { actor: options.actor, action: 'scan.imported', subjectType: 'scan', subjectId: format, data: { ...counts, unmatchedHosts: unmatchedHosts.length } });
+    await appendAudit(trx, {
+      actor: options.actor,
+      action: 'scan.imported',
+      subjectType: 'scan',
+      subjectId: format,
+      data: { ...counts, unmatchedHosts: unmatchedHosts.length },
+    });
     return summary;
   });
 }

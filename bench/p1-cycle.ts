@@ -30,13 +30,27 @@ const bareWorkflows = fileURLToPath(new URL('./p1-bare-workflow.ts', import.meta
 
 async function seed(db: Db): Promise<void> {
   // Tiers 4…1 land in the rings test, pilot, broad and critical: 2,500 hosts each.
-  await db.raw(`insert into assets (hostname, criticality, platform, source) select 'sim-' || lpad(i::text, 5, '0'), 1 + i % 4, 'linux', 'bench' from generate_series(1, ${assets}) i`);
-  await db('patches').insert({ id: DEMO_PATCH.id, title: DEMO_PATCH.title, vendor_ref: DEMO_PATCH.vendorRef, vendor: 'bench', classification: 'Security Updates', severity: 'Critical', platform: 'linux', target_version: DEMO_PATCH.targetVersion });
+  await db.raw(
+    `insert into assets (hostname, criticality, platform, source) select 'sim-' || lpad(i::text, 5, '0'), 1 + i % 4, 'linux', 'bench' from generate_series(1, ${assets}) i`,
+  );
+  await db('patches').insert({
+    id: DEMO_PATCH.id,
+    title: DEMO_PATCH.title,
+    vendor_ref: DEMO_PATCH.vendorRef,
+    vendor: 'bench',
+    classification: 'Security Updates',
+    severity: 'Critical',
+    platform: 'linux',
+    target_version: DEMO_PATCH.targetVersion,
+  });
   for (const u of demoUsers) await upsertUser(db, u);
 }
 
 /** Every execution the cycle started (children, continued runs): activities scheduled and the longest history. */
-async function histories(ctx: AppContext, cycleId: string): Promise<{ activities: number; workflows: number; largest: number; largestId: string }> {
+async function histories(
+  ctx: AppContext,
+  cycleId: string,
+): Promise<{ activities: number; workflows: number; largest: number; largestId: string }> {
   let activities = 0;
   let workflows = 0;
   let largest = 0;
@@ -55,7 +69,12 @@ export const p1Cycle: Benchmark = {
   summary: `a ${assets.toLocaleString('en')}-asset cycle over 4 rings (simulator, batches of ${batchSize}) vs a bare workflow with as many activities`,
   async run() {
     const server = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) }, ip: '127.0.0.1', ui: false, log: { format: 'pretty', level: 'warn' } },
+      server: {
+        executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) },
+        ip: '127.0.0.1',
+        ui: false,
+        log: { format: 'pretty', level: 'warn' },
+      },
     });
     try {
       await withScratchDatabase('p1', async (db, url) => {
@@ -63,45 +82,83 @@ export const p1Cycle: Benchmark = {
         const dataDir = mkdtempSync(path.join(os.tmpdir(), 'patchflow-bench-p1-'));
         const config = path.join(dataDir, 'config.json');
         writeFileSync(config, JSON.stringify({ connectors: { simulator: { concurrency: batchSize } } }));
-        const settings = loadSettings({ PATCHFLOW_CONFIG: config, DATABASE_URL: url, PATCHFLOW_DATA_DIR: dataDir, PATCHFLOW_DEPLOYER: 'simulator', TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: 'bench-p1' });
+        const settings = loadSettings({
+          PATCHFLOW_CONFIG: config,
+          DATABASE_URL: url,
+          PATCHFLOW_DATA_DIR: dataDir,
+          PATCHFLOW_DEPLOYER: 'simulator',
+          TEMPORAL_ADDRESS: server.address,
+          TEMPORAL_TASK_QUEUE: 'bench-p1',
+        });
         const logger = createLogger({}, 'warn');
-        const ctx: AppContext = { settings, db, logger, registry: configureRegistry(settings, logger), temporal: await connectTemporalClient(settings.temporal) };
+        const ctx: AppContext = {
+          settings,
+          db,
+          logger,
+          registry: configureRegistry(settings, logger),
+          temporal: await connectTemporalClient(settings.temporal),
+        };
         const worker = await createPatchflowWorker(ctx);
-        const bare = await Worker.create({ connection: worker.options.connection!, taskQueue: 'bench-p1-bare', workflowsPath: bareWorkflows, activities: { noop: async () => undefined } });
+        const bare = await Worker.create({
+          connection: worker.options.connection!,
+          taskQueue: 'bench-p1-bare',
+          workflowsPath: bareWorkflows,
+          activities: { noop: async () => undefined },
+        });
         const bareRun = async (count: number) => {
           const started = performance.now();
-          await ctx.temporal.workflow.execute('bareActivitiesWorkflow', { taskQueue: 'bench-p1-bare', workflowId: `bare-${count}-${Date.now()}`, args: [count] });
+          await ctx.temporal.workflow.execute('bareActivitiesWorkflow', {
+            taskQueue: 'bench-p1-bare',
+            workflowId: `bare-${count}-${Date.now()}`,
+            args: [count],
+          });
           return (performance.now() - started) / 1000;
         };
-        await Promise.all([worker.run(), bare.run(), (async () => {
-          try {
-            await bareRun(50); // warm both workers' caches before measuring
-            const started = performance.now();
-            const rings = ['test', 'pilot', 'broad', 'critical'].map((name, i) => ({ name, criticality: [4 - i], maxConcurrency: batchSize }));
-            const { cycle } = await startCycle(ctx, { requester: 'carol', patches: [DEMO_PATCH.id], policy: { deployment: { rings } } });
-            // The CAB approves as soon as the gate opens: the bench measures the rollout, not people.
-            for (;;) {
-              try {
-                await approveCycle(ctx, cycle.id, { by: 'alice' });
-                break;
-              } catch {
-                await new Promise((r) => setTimeout(r, 20));
+        await Promise.all([
+          worker.run(),
+          bare.run(),
+          (async () => {
+            try {
+              await bareRun(50); // warm both workers' caches before measuring
+              const started = performance.now();
+              const rings = ['test', 'pilot', 'broad', 'critical'].map((name, i) => ({
+                name,
+                criticality: [4 - i],
+                maxConcurrency: batchSize,
+              }));
+              const { cycle } = await startCycle(ctx, {
+                requester: 'carol',
+                patches: [DEMO_PATCH.id],
+                policy: { deployment: { rings } },
+              });
+              // The CAB approves as soon as the gate opens: the bench measures the rollout, not people.
+              for (;;) {
+                try {
+                  await approveCycle(ctx, cycle.id, { by: 'alice' });
+                  break;
+                } catch {
+                  await new Promise((r) => setTimeout(r, 20));
+                }
               }
+              await ctx.temporal.workflow.getHandle(cycleWorkflowId(cycle.id)).result();
+              const cycleSeconds = (performance.now() - started) / 1000;
+              const done = await getCycle(db, cycle.id);
+              const h = await histories(ctx, cycle.id);
+              const bareSeconds = await bareRun(h.activities);
+              console.log(
+                `cycle ${done.status}: ${assets.toLocaleString('en')} assets in ${cycleSeconds.toFixed(2)} s = ${Math.round(assets / cycleSeconds)} assets/s; ${h.activities} activities in ${h.workflows} workflow executions`,
+              );
+              console.log(`bare workflow, ${h.activities} no-op activities: ${bareSeconds.toFixed(2)} s`);
+              console.log(`largest history: ${h.largest} events (${h.largestId})`);
+              console.log(
+                `ratio cycle/bare: ${(cycleSeconds / bareSeconds).toFixed(2)}×; goals ≤ 1.3× and ≥ 200 assets/s`,
+              );
+            } finally {
+              worker.shutdown();
+              bare.shutdown();
             }
-            await ctx.temporal.workflow.getHandle(cycleWorkflowId(cycle.id)).result();
-            const cycleSeconds = (performance.now() - started) / 1000;
-            const done = await getCycle(db, cycle.id);
-            const h = await histories(ctx, cycle.id);
-            const bareSeconds = await bareRun(h.activities);
-            console.log(`cycle ${done.status}: ${assets.toLocaleString('en')} assets in ${cycleSeconds.toFixed(2)} s = ${Math.round(assets / cycleSeconds)} assets/s; ${h.activities} activities in ${h.workflows} workflow executions`);
-            console.log(`bare workflow, ${h.activities} no-op activities: ${bareSeconds.toFixed(2)} s`);
-            console.log(`largest history: ${h.largest} events (${h.largestId})`);
-            console.log(`ratio cycle/bare: ${(cycleSeconds / bareSeconds).toFixed(2)}×; goals ≤ 1.3× and ≥ 200 assets/s`);
-          } finally {
-            worker.shutdown();
-            bare.shutdown();
-          }
-        })()]);
+          })(),
+        ]);
         await ctx.temporal.connection.close();
       });
     } finally {

@@ -26,10 +26,14 @@ let summary: unknown;
 if (!db) {
   const parser = new SaxesParser();
   const decoder = new TextDecoder();
-  for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes })) parser.write(decoder.decode(chunk as Buffer, { stream: true }));
+  for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes }))
+    parser.write(decoder.decode(chunk as Buffer, { stream: true }));
   parser.close();
 } else {
-  summary = await importScanReport(db, createReadStream(file, { highWaterMark: chunkBytes }), { format: 'auto', actor: 'bench' });
+  summary = await importScanReport(db, createReadStream(file, { highWaterMark: chunkBytes }), {
+    format: 'auto',
+    actor: 'bench',
+  });
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await db?.destroy();

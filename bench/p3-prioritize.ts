@@ -66,16 +66,24 @@ export const p3Prioritize: Benchmark = {
     await withScratchDatabase('p3', async (db) => {
       const started = Date.now();
       await generate(db);
-      console.log(`generated ${findings.toLocaleString('en')} findings on ${assets} assets over ${cves} CVEs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `generated ${findings.toLocaleString('en')} findings on ${assets} assets over ${cves} CVEs in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
 
       const baseline = await median('baseline: join + order by cvss, epss', () =>
         db.raw(`select f.id, a.hostname, f.cve_id, c.cvss_v3_score, c.epss
                 from findings f join assets a on a.id = f.asset_id left join cves c on c.id = f.cve_id
                 where f.status = 'open' order by c.cvss_v3_score desc nulls last, c.epss desc nulls last, f.id limit 100`),
       );
-      const scored = await median('prioritized: default policy, view all', () => prioritizeFindings(db, policyPresets.default, { view: 'all', limit: 100 }));
-      const bod = await median('prioritized: BOD 26-04 policy, view overdue', () => prioritizeFindings(db, policyPresets['bod-26-04'], { view: 'overdue', limit: 100 }));
-      console.log(`ratio prioritized/baseline: ${(scored / baseline).toFixed(2)}× (default), ${(bod / baseline).toFixed(2)}× (BOD 26-04 overdue); goals ≤ 10 s and ≤ 2×`);
+      const scored = await median('prioritized: default policy, view all', () =>
+        prioritizeFindings(db, policyPresets.default, { view: 'all', limit: 100 }),
+      );
+      const bod = await median('prioritized: BOD 26-04 policy, view overdue', () =>
+        prioritizeFindings(db, policyPresets['bod-26-04'], { view: 'overdue', limit: 100 }),
+      );
+      console.log(
+        `ratio prioritized/baseline: ${(scored / baseline).toFixed(2)}× (default), ${(bod / baseline).toFixed(2)}× (BOD 26-04 overdue); goals ≤ 10 s and ≤ 2×`,
+      );
     });
   },
 };

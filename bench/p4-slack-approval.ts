@@ -35,11 +35,18 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 };
-const describe = (label: string, ms: number[]) => `${label}: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms, max ${Math.max(...ms).toFixed(0)} ms`;
+const describe = (label: string, ms: number[]) =>
+  `${label}: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms, max ${Math.max(...ms).toFixed(0)} ms`;
 
 async function seed(db: Db): Promise<void> {
   await db('assets').insert({ hostname: 'sim-p4-01', criticality: 3, platform: 'linux', source: 'bench' });
-  await db('patches').insert({ id: DEMO_PATCH.id, title: DEMO_PATCH.title, vendor_ref: DEMO_PATCH.vendorRef, platform: 'linux', target_version: DEMO_PATCH.targetVersion });
+  await db('patches').insert({
+    id: DEMO_PATCH.id,
+    title: DEMO_PATCH.title,
+    vendor_ref: DEMO_PATCH.vendorRef,
+    platform: 'linux',
+    target_version: DEMO_PATCH.targetVersion,
+  });
   await upsertUser(db, { id: 'carol', roles: ['coordinator'] });
   await upsertUser(db, { id: ALICE.id, roles: ['approver'], slackUserId: ALICE.slackUserId });
 }
@@ -51,9 +58,20 @@ async function seed(db: Db): Promise<void> {
  */
 async function pendingChanges(ctx: AppContext, slack: SlackApiEmulator, count: number): Promise<string[]> {
   const ids: string[] = [];
-  const window = { start: new Date(Date.now() + 3_600_000).toISOString(), end: new Date(Date.now() + 7_200_000).toISOString() };
-  for (let i = 0; i < count; i++) ids.push((await startCycle(ctx, { requester: 'carol', patches: [DEMO_PATCH.id], hosts: ['sim-p4-01'], window })).cycle.id);
-  while (!ids.every((id) => slack.callsOf('chat.postMessage').some((c) => JSON.stringify(c.args['blocks'] ?? '').includes(id)))) await sleep(50);
+  const window = {
+    start: new Date(Date.now() + 3_600_000).toISOString(),
+    end: new Date(Date.now() + 7_200_000).toISOString(),
+  };
+  for (let i = 0; i < count; i++)
+    ids.push(
+      (await startCycle(ctx, { requester: 'carol', patches: [DEMO_PATCH.id], hosts: ['sim-p4-01'], window })).cycle.id,
+    );
+  while (
+    !ids.every((id) =>
+      slack.callsOf('chat.postMessage').some((c) => JSON.stringify(c.args['blocks'] ?? '').includes(id)),
+    )
+  )
+    await sleep(50);
   return ids;
 }
 
@@ -63,7 +81,10 @@ async function pendingChanges(ctx: AppContext, slack: SlackApiEmulator, count: n
  * once (rather than every call again on every poll), so that watching takes next to no CPU from
  * the process under test, which shares it.
  */
-async function decisionsShown(slack: SlackApiEmulator, clickedAt: ReadonlyMap<string, number>): Promise<Map<string, number>> {
+async function decisionsShown(
+  slack: SlackApiEmulator,
+  clickedAt: ReadonlyMap<string, number>,
+): Promise<Map<string, number>> {
   const shownAt = new Map<string, number>();
   const waiting = new Set(clickedAt.keys());
   for (let read = 0; waiting.size > 0; await sleep(20)) {
@@ -88,7 +109,12 @@ export const p4SlackApproval: Benchmark = {
   summary: `${CLICKS} concurrent signed Slack approval clicks → Update accepted → chat.update, vs the same approvals over REST`,
   async run() {
     const server = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) }, ip: '127.0.0.1', ui: false, log: { format: 'pretty', level: 'warn' } },
+      server: {
+        executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) },
+        ip: '127.0.0.1',
+        ui: false,
+        log: { format: 'pretty', level: 'warn' },
+      },
     });
     const slack = await new SlackApiEmulator({ botToken: SLACK.botToken }).start();
     try {
@@ -96,13 +122,42 @@ export const p4SlackApproval: Benchmark = {
         await seed(db);
         const dataDir = mkdtempSync(path.join(os.tmpdir(), 'patchflow-bench-p4-'));
         const config = path.join(dataDir, 'config.json');
-        writeFileSync(config, JSON.stringify({ connectors: { simulator: {}, slack: { botToken: SLACK.botToken, signingSecret: SLACK.signingSecret, channel: SLACK.channel, apiUrl: slack.apiUrl } } }));
-        const settings = loadSettings({ PATCHFLOW_CONFIG: config, DATABASE_URL: url, PATCHFLOW_DATA_DIR: dataDir, PATCHFLOW_DEPLOYER: 'simulator', TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: 'bench-p4' });
+        writeFileSync(
+          config,
+          JSON.stringify({
+            connectors: {
+              simulator: {},
+              slack: {
+                botToken: SLACK.botToken,
+                signingSecret: SLACK.signingSecret,
+                channel: SLACK.channel,
+                apiUrl: slack.apiUrl,
+              },
+            },
+          }),
+        );
+        const settings = loadSettings({
+          PATCHFLOW_CONFIG: config,
+          DATABASE_URL: url,
+          PATCHFLOW_DATA_DIR: dataDir,
+          PATCHFLOW_DEPLOYER: 'simulator',
+          TEMPORAL_ADDRESS: server.address,
+          TEMPORAL_TASK_QUEUE: 'bench-p4',
+        });
         const logger = createLogger({}, 'error');
-        const ctx: AppContext = { settings, db, logger, registry: configureRegistry(settings, logger), temporal: await connectTemporalClient(settings.temporal) };
+        const ctx: AppContext = {
+          settings,
+          db,
+          logger,
+          registry: configureRegistry(settings, logger),
+          temporal: await connectTemporalClient(settings.temporal),
+        };
         const worker = await createPatchflowWorker(ctx);
         const http = await listen(ctx, '127.0.0.1', 0);
-        const sender = new SlackSender(`${http.url}/slack/events`, SLACK.signingSecret, slack, { teamId: 'T0BENCH', channelId: SLACK.channel });
+        const sender = new SlackSender(`${http.url}/slack/events`, SLACK.signingSecret, slack, {
+          teamId: 'T0BENCH',
+          channelId: SLACK.channel,
+        });
         await Promise.all([
           worker.run(),
           (async () => {
@@ -111,7 +166,11 @@ export const p4SlackApproval: Benchmark = {
               const restMs = await Promise.all(
                 viaRest.map(async (id) => {
                   const started = performance.now();
-                  const res = await fetch(`${http.url}/api/cycles/${id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ by: ALICE.id }) });
+                  const res = await fetch(`${http.url}/api/cycles/${id}/approve`, {
+                    method: 'POST',
+                    headers: { 'content-type': 'application/json' },
+                    body: JSON.stringify({ by: ALICE.id }),
+                  });
                   if (!res.ok) throw new Error(`REST approval of ${id} failed: ${res.status} ${await res.text()}`);
                   return performance.now() - started;
                 }),
@@ -136,7 +195,9 @@ export const p4SlackApproval: Benchmark = {
               console.log(describe(`REST approve → response (Update + card refresh), ${CLICKS} at once`, restMs));
               console.log(describe(`Slack click → ack`, ackMs));
               console.log(describe(`Slack click → chat.update showing the decision`, slackMs));
-              console.log(`ratio Slack/REST at p99: ${(percentile(slackMs, 99) / percentile(restMs, 99)).toFixed(2)}×; goal p99 ≤ 250 ms`);
+              console.log(
+                `ratio Slack/REST at p99: ${(percentile(slackMs, 99) / percentile(restMs, 99)).toFixed(2)}×; goal p99 ≤ 250 ms`,
+              );
             } finally {
               worker.shutdown();
             }

@@ -11,9 +11,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: { values: CliValues; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv.slice(command.path.length), options: command.options ?? {}, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv.slice(command.path.length),
+      options: command.options ?? {},
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
-    process.stderr.write(`patchflow ${command.path.join(' ')}: ${(err as Error).message}\nusage: patchflow ${command.path.join(' ')} ${command.usage}\n`);
+    process.stderr.write(
+      `patchflow ${command.path.join(' ')}: ${(err as Error).message}\nusage: patchflow ${command.path.join(' ')} ${command.usage}\n`,
+    );
     return 2;
   }
   try {
@@ -31,7 +38,8 @@ function findCommand(argv: string[]): CliCommand | undefined {
 function reportError(command: CliCommand, err: unknown): number {
   if (err instanceof PatchflowError) {
     process.stderr.write(`patchflow ${command.path.join(' ')}: ${err.message}\n`);
-    for (const d of err.details) process.stderr.write(`  ${d.path.length ? d.path.join('.') : '(input)'}: ${d.message}\n`);
+    for (const d of err.details)
+      process.stderr.write(`  ${d.path.length ? d.path.join('.') : '(input)'}: ${d.message}\n`);
     return err.code === 'invalid_input' ? 2 : 1;
   }
   process.stderr.write(`patchflow ${command.path.join(' ')}: ${(err as Error).stack ?? String(err)}\n`);

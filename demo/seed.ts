@@ -11,18 +11,68 @@ import { baselineSchema } from '../prioritization/baselines.ts';
  * patched by real ansible-playbook runs. Seeding is idempotent, so `cycle start --demo` can be
  * run again and again; host folders keep their state between cycles like real hosts do.
  */
-export const DEMO_PATCH = { id: 'DEMO-APP-2.4.1', title: 'demo-app 2.4.1 security update', vendorRef: 'demo-app', targetVersion: '2.4.1', baseVersion: '2.4.0' };
+export const DEMO_PATCH = {
+  id: 'DEMO-APP-2.4.1',
+  title: 'demo-app 2.4.1 security update',
+  vendorRef: 'demo-app',
+  targetVersion: '2.4.1',
+  baseVersion: '2.4.0',
+};
 /** What the demo patch fixes: the HTTP/2 Rapid Reset flaw the demo scan finds on the web hosts, so a cycle can be scoped from findings. */
 const DEMO_PATCH_CVES = ['CVE-2023-44487'];
 /** Auto-approves the demo patch, as a real baseline approves security updates a few days after release. */
-const demoBaseline = baselineSchema.parse({ id: 'demo-linux', platform: 'linux', rules: [{ classifications: ['Security Updates'], minSeverity: 'important', approveAfter: '3d' }] });
+const demoBaseline = baselineSchema.parse({
+  id: 'demo-linux',
+  platform: 'linux',
+  rules: [{ classifications: ['Security Updates'], minSeverity: 'important', approveAfter: '3d' }],
+});
 
 export const demoAssets = [
-  { hostname: 'staging-01', criticality: 4, exposure: 'internal', patchGroup: 'staging', owner: 'platform-team', businessService: 'demo-app', platform: 'linux' },
-  { hostname: 'web-01', criticality: 3, exposure: 'internet', patchGroup: 'web', owner: 'web-team', businessService: 'storefront', platform: 'linux' },
-  { hostname: 'web-02', criticality: 3, exposure: 'internet', patchGroup: 'web', owner: 'web-team', businessService: 'storefront', platform: 'linux' },
-  { hostname: 'app-01', criticality: 2, exposure: 'internal', patchGroup: 'app', owner: 'app-team', businessService: 'orders', platform: 'linux' },
-  { hostname: 'db-01', criticality: 1, exposure: 'internal', patchGroup: 'db', owner: 'dba-team', businessService: 'orders', platform: 'linux' },
+  {
+    hostname: 'staging-01',
+    criticality: 4,
+    exposure: 'internal',
+    patchGroup: 'staging',
+    owner: 'platform-team',
+    businessService: 'demo-app',
+    platform: 'linux',
+  },
+  {
+    hostname: 'web-01',
+    criticality: 3,
+    exposure: 'internet',
+    patchGroup: 'web',
+    owner: 'web-team',
+    businessService: 'storefront',
+    platform: 'linux',
+  },
+  {
+    hostname: 'web-02',
+    criticality: 3,
+    exposure: 'internet',
+    patchGroup: 'web',
+    owner: 'web-team',
+    businessService: 'storefront',
+    platform: 'linux',
+  },
+  {
+    hostname: 'app-01',
+    criticality: 2,
+    exposure: 'internal',
+    patchGroup: 'app',
+    owner: 'app-team',
+    businessService: 'orders',
+    platform: 'linux',
+  },
+  {
+    hostname: 'db-01',
+    criticality: 1,
+    exposure: 'internal',
+    patchGroup: 'db',
+    owner: 'dba-team',
+    businessService: 'orders',
+    platform: 'linux',
+  },
 ] as const;
 
 export const demoUsers: UserInput[] = [
@@ -50,7 +100,13 @@ export function writeDemoFleet(dataDir: string, opts: { failing?: string[]; host
     const failing = opts.failing?.includes(h) ? ' patchflow_simulate_failure=true' : '';
     lines.push(`${h} patchflow_host_root=${JSON.stringify(hostRoot(h))}${failing}`);
   }
-  lines.push('', '[demo:vars]', 'ansible_connection=local', 'ansible_python_interpreter="{{ ansible_playbook_python }}"', '');
+  lines.push(
+    '',
+    '[demo:vars]',
+    'ansible_connection=local',
+    'ansible_python_interpreter="{{ ansible_playbook_python }}"',
+    '',
+  );
   const inventoryPath = path.join(demoDir, 'inventory.ini');
   writeFileSync(inventoryPath, lines.join('\n'));
   return { inventoryPath, hostRoot };
@@ -63,14 +119,35 @@ export function ensureDemoFleet(dataDir: string): DemoFleet {
   return { inventoryPath: inventory, hostRoot: (h) => path.resolve(dataDir, 'demo', 'hosts', h) };
 }
 
-export async function seedDemoRecords(db: Knex, hostnames: string[] = demoAssets.map((a) => a.hostname)): Promise<void> {
+export async function seedDemoRecords(
+  db: Knex,
+  hostnames: string[] = demoAssets.map((a) => a.hostname),
+): Promise<void> {
   await db.transaction(async (trx) => {
-    await upsertAssets(trx, demoAssets.filter((a) => hostnames.includes(a.hostname)).map((a) => assetInputSchema.parse({ ...a, tags: ['demo'], source: 'demo' })));
+    await upsertAssets(
+      trx,
+      demoAssets
+        .filter((a) => hostnames.includes(a.hostname))
+        .map((a) => assetInputSchema.parse({ ...a, tags: ['demo'], source: 'demo' })),
+    );
     await trx('patches')
-      .insert({ id: DEMO_PATCH.id, title: DEMO_PATCH.title, vendor_ref: DEMO_PATCH.vendorRef, vendor: 'Patchflow demo', classification: 'Security Updates', severity: 'Critical', platform: 'linux', target_version: DEMO_PATCH.targetVersion, released_at: '2026-11-10' })
+      .insert({
+        id: DEMO_PATCH.id,
+        title: DEMO_PATCH.title,
+        vendor_ref: DEMO_PATCH.vendorRef,
+        vendor: 'Patchflow demo',
+        classification: 'Security Updates',
+        severity: 'Critical',
+        platform: 'linux',
+        target_version: DEMO_PATCH.targetVersion,
+        released_at: '2026-11-10',
+      })
       .onConflict('id')
       .ignore();
-    await trx('patch_cves').insert(DEMO_PATCH_CVES.map((cve) => ({ patch_id: DEMO_PATCH.id, cve_id: cve }))).onConflict(['patch_id', 'cve_id']).ignore();
+    await trx('patch_cves')
+      .insert(DEMO_PATCH_CVES.map((cve) => ({ patch_id: DEMO_PATCH.id, cve_id: cve })))
+      .onConflict(['patch_id', 'cve_id'])
+      .ignore();
     // A baseline someone already edited is theirs; only a missing one is created.
     if (!(await getBaseline(trx, demoBaseline.id))) await saveBaseline(trx, demoBaseline);
     for (const u of demoUsers) {

@@ -22,5 +22,10 @@ export function connectorsWithEnv(env: NodeJS.ProcessEnv, fromFile: unknown): Re
     .filter((e): e is readonly [string, Record<string, unknown>] => e[1] !== undefined);
   if (configured.length === 0) return undefined;
   const base = (fromFile && typeof fromFile === 'object' ? fromFile : { ansible: {} }) as Record<string, unknown>;
-  return { ...base, ...Object.fromEntries(configured.map(([id, settings]) => [id, { ...(base[id] as object | undefined), ...settings }])) };
+  return {
+    ...base,
+    ...Object.fromEntries(
+      configured.map(([id, settings]) => [id, { ...(base[id] as object | undefined), ...settings }]),
+    ),
+  };
 }

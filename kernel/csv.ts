@@ -18,7 +18,8 @@ export function parseCsv(text: string): CsvRecord[] {
   let line = 1;
   let recordLine = 1;
   let i = 0;
-  const fail = (at: number, message: string) => new InputError(`CSV line ${at}: ${message}`, [{ path: ['line', at], message }]);
+  const fail = (at: number, message: string) =>
+    new InputError(`CSV line ${at}: ${message}`, [{ path: ['line', at], message }]);
   const isLineEnd = (c: string) => c === '\r' || c === '\n';
   const endRecord = () => {
     // A blank line parses as one empty field; spreadsheets write those, they are not records.
@@ -45,10 +46,12 @@ export function parseCsv(text: string): CsvRecord[] {
           i += 1;
         }
       }
-      if (i < input.length && input.charAt(i) !== ',' && !isLineEnd(input.charAt(i))) throw fail(line, 'text after a closing quote');
+      if (i < input.length && input.charAt(i) !== ',' && !isLineEnd(input.charAt(i)))
+        throw fail(line, 'text after a closing quote');
     } else {
       while (i < input.length && input.charAt(i) !== ',' && !isLineEnd(input.charAt(i))) {
-        if (input.charAt(i) === '"') throw fail(line, 'a quote inside an unquoted field; quote the whole field and double the quote');
+        if (input.charAt(i) === '"')
+          throw fail(line, 'a quote inside an unquoted field; quote the whole field and double the quote');
         value += input.charAt(i);
         i += 1;
       }

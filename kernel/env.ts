@@ -7,8 +7,14 @@ export function envVariableName(prefix: string, key: string): string {
  * The settings `keys` read from their environment variables (see envVariableName), empty ones
  * left out; undefined when none is set, so that a connector nobody configured stays off.
  */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, prefix: string, keys: readonly string[]): Record<string, string> | undefined {
-  const settings = Object.fromEntries(keys.map((k) => [k, env[envVariableName(prefix, k)]]).filter((e): e is [string, string] => !!e[1]));
+export function settingsFromEnv(
+  env: NodeJS.ProcessEnv,
+  prefix: string,
+  keys: readonly string[],
+): Record<string, string> | undefined {
+  const settings = Object.fromEntries(
+    keys.map((k) => [k, env[envVariableName(prefix, k)]]).filter((e): e is [string, string] => !!e[1]),
+  );
   return Object.keys(settings).length ? settings : undefined;
 }
 

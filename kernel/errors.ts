@@ -57,14 +57,21 @@ export class NotAllowedError extends PatchflowError {
 /** An external system failed in a way worth retrying (timeouts, 5xx, connection refused). */
 export class UpstreamError extends PatchflowError {
   constructor(message: string, opts: { retryable?: boolean; cause?: unknown } = {}) {
-    super(message, { code: errorKinds.UpstreamError.code, retryable: opts.retryable ?? errorKinds.UpstreamError.retryable, cause: opts.cause });
+    super(message, {
+      code: errorKinds.UpstreamError.code,
+      retryable: opts.retryable ?? errorKinds.UpstreamError.retryable,
+      cause: opts.cause,
+    });
     this.name = 'UpstreamError' satisfies ErrorKindName;
   }
 }
 
 /** Turns a zod error into an InputError that names every offending field. */
 export function inputErrorFromZod(what: string, issues: { path: PropertyKey[]; message: string }[]): InputError {
-  const details = issues.map((i) => ({ path: i.path.map((p) => (typeof p === 'number' ? p : String(p))), message: i.message }));
+  const details = issues.map((i) => ({
+    path: i.path.map((p) => (typeof p === 'number' ? p : String(p))),
+    message: i.message,
+  }));
   const summary = details.map((d) => `${d.path.length ? d.path.join('.') : '(root)'}: ${d.message}`).join('; ');
   return new InputError(`invalid ${what}: ${summary}`, details);
 }

@@ -20,7 +20,12 @@ export const baselineRuleSchema = z.object({
 });
 
 export const baselineSchema = z.object({
-  id: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dots, dashes and underscores'),
+  id: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dots, dashes and underscores'),
   /** Matched against the patch's platform case-insensitively; "*" matches every platform. */
   platform: z.string().trim().min(1).max(100),
   rules: z.array(baselineRuleSchema).default([]),
@@ -48,32 +53,48 @@ export interface BaselineVerdict {
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-const coversPlatform = (baseline: Baseline, patch: BaselinePatch) => baseline.platform === '*' || baseline.platform.toLowerCase() === (patch.platform ?? '').toLowerCase();
-const listedIn = (list: string[], patch: BaselinePatch) => list.some((x) => [patch.id, patch.vendorRef].some((n) => n.toLowerCase() === x.toLowerCase()));
+const coversPlatform = (baseline: Baseline, patch: BaselinePatch) =>
+  baseline.platform === '*' || baseline.platform.toLowerCase() === (patch.platform ?? '').toLowerCase();
+const listedIn = (list: string[], patch: BaselinePatch) =>
+  list.some((x) => [patch.id, patch.vendorRef].some((n) => n.toLowerCase() === x.toLowerCase()));
 
 export function evaluateBaseline(patch: BaselinePatch, baseline: Baseline, now: Date): BaselineVerdict {
   const listed = (list: string[]) => listedIn(list, patch);
   if (!coversPlatform(baseline, patch)) {
-    return { approved: false, reason: `baseline ${baseline.id} is for ${baseline.platform}, ${patch.id} is for ${patch.platform ?? 'an unknown platform'}` };
+    return {
+      approved: false,
+      reason: `baseline ${baseline.id} is for ${baseline.platform}, ${patch.id} is for ${patch.platform ?? 'an unknown platform'}`,
+    };
   }
-  if (listed(baseline.reject)) return { approved: false, reason: `${patch.id} is on the reject list of baseline ${baseline.id}` };
-  if (listed(baseline.approve)) return { approved: true, reason: `${patch.id} is on the approve list of baseline ${baseline.id}` };
+  if (listed(baseline.reject))
+    return { approved: false, reason: `${patch.id} is on the reject list of baseline ${baseline.id}` };
+  if (listed(baseline.approve))
+    return { approved: true, reason: `${patch.id} is on the approve list of baseline ${baseline.id}` };
 
   const severity = severityRanks[(patch.severity ?? '').toLowerCase()] ?? 0;
   const classification = (patch.classification ?? '').toLowerCase();
   const index = baseline.rules.findIndex(
-    (r) => (!r.classifications || r.classifications.some((c) => c.toLowerCase() === classification)) && (!r.minSeverity || severity >= (severityRanks[r.minSeverity] ?? 0)),
+    (r) =>
+      (!r.classifications || r.classifications.some((c) => c.toLowerCase() === classification)) &&
+      (!r.minSeverity || severity >= (severityRanks[r.minSeverity] ?? 0)),
   );
   const rule = baseline.rules[index];
   if (!rule) {
-    return { approved: false, reason: `no rule of baseline ${baseline.id} covers ${patch.classification ?? 'unclassified'} patches of ${patch.severity ?? 'unknown'} severity` };
+    return {
+      approved: false,
+      reason: `no rule of baseline ${baseline.id} covers ${patch.classification ?? 'unclassified'} patches of ${patch.severity ?? 'unknown'} severity`,
+    };
   }
   const released = patch.releasedAt ? Date.parse(patch.releasedAt) : Number.NaN;
   const ruleName = `rule ${index + 1} (${rule.classifications?.join(', ') ?? 'any classification'}${rule.minSeverity ? `, ${rule.minSeverity} or worse` : ''}, ${rule.approveAfter} after release)`;
-  if (Number.isNaN(released)) return { approved: false, reason: `${ruleName} applies, but the release date of ${patch.id} is unknown` };
+  if (Number.isNaN(released))
+    return { approved: false, reason: `${ruleName} applies, but the release date of ${patch.id} is unknown` };
   const approveAt = released + durationMs(rule.approveAfter);
   return now.getTime() >= approveAt
-    ? { approved: true, reason: `approved by ${ruleName}: released ${day(released)}, approvable since ${day(approveAt)}` }
+    ? {
+        approved: true,
+        reason: `approved by ${ruleName}: released ${day(released)}, approvable since ${day(approveAt)}`,
+      }
     : { approved: false, reason: `${ruleName} approves it on ${day(approveAt)} (released ${day(released)})` };
 }
 
@@ -83,7 +104,11 @@ export function evaluateBaseline(patch: BaselinePatch, baseline: Baseline, now: 
  */
 export function decidePatch(patch: BaselinePatch, baselines: Baseline[], now: Date): BaselineVerdict {
   const covering = baselines.filter((b) => coversPlatform(b, patch));
-  if (covering.length === 0) return { approved: false, reason: `no baseline covers the ${patch.platform ?? 'unknown'} platform; name ${patch.id} explicitly to include it` };
+  if (covering.length === 0)
+    return {
+      approved: false,
+      reason: `no baseline covers the ${patch.platform ?? 'unknown'} platform; name ${patch.id} explicitly to include it`,
+    };
   const rejecting = covering.find((b) => listedIn(b.reject, patch));
   if (rejecting) return evaluateBaseline(patch, rejecting, now);
   const verdicts = covering.map((b) => evaluateBaseline(patch, b, now));

@@ -36,7 +36,9 @@ const optional: Record<string, readonly string[]> = {
   MA: ['X', 'N', 'L', 'H'],
 };
 
-export type Cvss3Vector = { version: '3.0' | '3.1' } & { [M in BaseMetric]: keyof (typeof base)[M] } & { optional: Record<string, string> };
+export type Cvss3Vector = { version: '3.0' | '3.1' } & { [M in BaseMetric]: keyof (typeof base)[M] } & {
+  optional: Record<string, string>;
+};
 
 function bad(vector: string, message: string): InputError {
   return new InputError(`invalid CVSS v3 vector "${vector}": ${message}`, [{ path: ['vector'], message }]);
@@ -60,7 +62,14 @@ export function parseCvss3(vector: string): Cvss3Vector {
   const get = <M extends BaseMetric>(k: M) => seen.get(k) as keyof (typeof base)[M];
   return {
     version: m[1] as '3.0' | '3.1',
-    AV: get('AV'), AC: get('AC'), PR: get('PR'), UI: get('UI'), S: get('S'), C: get('C'), I: get('I'), A: get('A'),
+    AV: get('AV'),
+    AC: get('AC'),
+    PR: get('PR'),
+    UI: get('UI'),
+    S: get('S'),
+    C: get('C'),
+    I: get('I'),
+    A: get('A'),
     optional: Object.fromEntries([...seen].filter(([k]) => !(k in base))),
   };
 }

@@ -79,11 +79,15 @@ export function parseCvss4(vector: string): Cvss4Vector {
   const missing = order.filter((k) => metrics[k]?.required && !(k in seen));
   if (missing.length) throw bad(vector, `missing base metric(s) ${missing.join(', ')}`);
   const e = seen['E'];
-  return { metrics: seen, exploitMaturity: e === 'A' ? 'attacked' : e === 'P' ? 'poc' : e === 'U' ? 'unreported' : 'not-defined' };
+  return {
+    metrics: seen,
+    exploitMaturity: e === 'A' ? 'attacked' : e === 'P' ? 'poc' : e === 'U' ? 'unreported' : 'not-defined',
+  };
 }
 
 /** The metrics section 8 scores on: base, threat (E) and the security requirements CR/IR/AR. */
-type ScoredMetric = 'AV' | 'AC' | 'AT' | 'PR' | 'UI' | 'VC' | 'VI' | 'VA' | 'SC' | 'SI' | 'SA' | 'E' | 'CR' | 'IR' | 'AR';
+type ScoredMetric =
+  'AV' | 'AC' | 'AT' | 'PR' | 'UI' | 'VC' | 'VI' | 'VA' | 'SC' | 'SI' | 'SA' | 'E' | 'CR' | 'IR' | 'AR';
 type EffectiveValues = Record<ScoredMetric, string>;
 
 /**
@@ -100,9 +104,21 @@ function effectiveValues(metrics: Record<string, string>): EffectiveValues {
     return value === undefined || value === 'X' ? worst : value;
   };
   return {
-    AV: chosen('AV'), AC: chosen('AC'), AT: chosen('AT'), PR: chosen('PR'), UI: chosen('UI'),
-    VC: chosen('VC'), VI: chosen('VI'), VA: chosen('VA'), SC: chosen('SC'), SI: chosen('SI'), SA: chosen('SA'),
-    E: orWorst('E', 'A'), CR: orWorst('CR', 'H'), IR: orWorst('IR', 'H'), AR: orWorst('AR', 'H'),
+    AV: chosen('AV'),
+    AC: chosen('AC'),
+    AT: chosen('AT'),
+    PR: chosen('PR'),
+    UI: chosen('UI'),
+    VC: chosen('VC'),
+    VI: chosen('VI'),
+    VA: chosen('VA'),
+    SC: chosen('SC'),
+    SI: chosen('SI'),
+    SA: chosen('SA'),
+    E: orWorst('E', 'A'),
+    CR: orWorst('CR', 'H'),
+    IR: orWorst('IR', 'H'),
+    AR: orWorst('AR', 'H'),
   };
 }
 
@@ -118,7 +134,12 @@ interface MacroVector {
 
 function macroVector(m: EffectiveValues): MacroVector {
   return {
-    eq1: m.AV === 'N' && m.PR === 'N' && m.UI === 'N' ? 0 : (m.AV === 'N' || m.PR === 'N' || m.UI === 'N') && m.AV !== 'P' ? 1 : 2,
+    eq1:
+      m.AV === 'N' && m.PR === 'N' && m.UI === 'N'
+        ? 0
+        : (m.AV === 'N' || m.PR === 'N' || m.UI === 'N') && m.AV !== 'P'
+          ? 1
+          : 2,
     eq2: m.AC === 'L' && m.AT === 'N' ? 0 : 1,
     eq3: m.VC === 'H' && m.VI === 'H' ? 0 : m.VC === 'H' || m.VI === 'H' || m.VA === 'H' ? 1 : 2,
     // SI/SA:S (Safety) can only come from MSI/MSA.
@@ -129,7 +150,14 @@ function macroVector(m: EffectiveValues): MacroVector {
 }
 
 /** The table score of a MacroVector; undefined for the combinations that do not exist (below the lowest class). */
-function macroVectorScore(eq1: number, eq2: number, eq3: number, eq4: number, eq5: number, eq6: number): number | undefined {
+function macroVectorScore(
+  eq1: number,
+  eq2: number,
+  eq3: number,
+  eq4: number,
+  eq5: number,
+  eq6: number,
+): number | undefined {
   return macroVectorScores[`${eq1}${eq2}${eq3}${eq4}${eq5}${eq6}`];
 }
 
@@ -172,8 +200,16 @@ function severityDistances(m: EffectiveValues, macro: MacroVector, eq3eq6: Eq3Eq
     for (const eq2Max of maxComposed.eq2[macro.eq2]) {
       for (const eq3eq6Max of maxComposed.eq3eq6[eq3eq6]) {
         for (const eq4Max of maxComposed.eq4[macro.eq4]) {
-          const max = Object.fromEntries([eq1Max, eq2Max, eq3eq6Max, eq4Max].join('/').split('/').map((part) => part.split(':'))) as Record<string, string>;
-          distances = Object.fromEntries(distanceMetrics.map((k) => [k, level(k, m[k]) - level(k, max[k])])) as Record<DistanceMetric, number>;
+          const max = Object.fromEntries(
+            [eq1Max, eq2Max, eq3eq6Max, eq4Max]
+              .join('/')
+              .split('/')
+              .map((part) => part.split(':')),
+          ) as Record<string, string>;
+          distances = Object.fromEntries(distanceMetrics.map((k) => [k, level(k, m[k]) - level(k, max[k])])) as Record<
+            DistanceMetric,
+            number
+          >;
           if (Object.values(distances).every((d) => d >= 0)) return distances;
         }
       }

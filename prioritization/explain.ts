@@ -10,9 +10,16 @@ export function explainFinding(f: Omit<PrioritizedFinding, 'explanation'>, now: 
   if (c.kev) parts.push(c.ransomware ? 'KEV (ransomware)' : 'KEV');
   else if (c.exploitEvidence === 'active') parts.push('exploited in the wild');
   else if (c.exploitEvidence === 'poc') parts.push('public exploit');
-  if (c.epss !== null) parts.push(`EPSS ${c.epss.toFixed(2)}${c.epssPercentile !== null ? ` (p${Math.floor(c.epssPercentile * 100)})` : ''}`);
+  if (c.epss !== null)
+    parts.push(
+      `EPSS ${c.epss.toFixed(2)}${c.epssPercentile !== null ? ` (p${Math.floor(c.epssPercentile * 100)})` : ''}`,
+    );
   const av = c.vector ? /\/AV:([NALP])/.exec(c.vector)?.[1] : undefined;
-  parts.push(c.cvssFromScanner ? `scanner severity ≈ CVSS ${c.cvss.toFixed(1)}` : `CVSS ${c.cvss.toFixed(1)}${av ? ` AV:${av}` : ''}`);
+  parts.push(
+    c.cvssFromScanner
+      ? `scanner severity ≈ CVSS ${c.cvss.toFixed(1)}`
+      : `CVSS ${c.cvss.toFixed(1)}${av ? ` AV:${av}` : ''}`,
+  );
   parts.push(`${c.exposure === 'internet' ? 'internet-facing' : c.exposure} tier-${c.tier}`);
   const forensic = f.sla.forensicTriage ? ' + forensic triage' : '';
   return `${parts.join(' · ')} → ${f.decision}, ${dueText(f.sla.dueAt, now)}${forensic}`;

@@ -24,7 +24,10 @@ const slaRuleSchema = z.object({
       exposure: z.array(exposure).min(1).optional(),
       /** Tier 1 is the most critical; `maxTier: 2` matches tiers 1 and 2. */
       maxTier: z.number().int().min(1).max(4).optional(),
-      decisions: z.array(z.enum(decisions as [string, ...string[]])).min(1).optional(),
+      decisions: z
+        .array(z.enum(decisions as [string, ...string[]]))
+        .min(1)
+        .optional(),
       minEpss: z.number().min(0).max(1).optional(),
     })
     .default({}),
@@ -33,7 +36,11 @@ export type SlaRule = z.output<typeof slaRuleSchema>;
 
 const defaultRules: z.input<typeof slaRuleSchema>[] = [
   { name: 'kev-internet-tier1', within: '72h', when: { kev: true, exposure: ['internet'], maxTier: 1 } },
-  { name: 'critical-internet-tier1', within: '72h', when: { minSeverity: 'critical', exposure: ['internet'], maxTier: 1 } },
+  {
+    name: 'critical-internet-tier1',
+    within: '72h',
+    when: { minSeverity: 'critical', exposure: ['internet'], maxTier: 1 },
+  },
   { name: 'kev', within: '14d', when: { kev: true } },
   { name: 'critical', within: '7d', when: { minSeverity: 'critical' } },
   { name: 'high', within: '30d', when: { minSeverity: 'high' } },
@@ -43,7 +50,10 @@ const defaultRules: z.input<typeof slaRuleSchema>[] = [
 
 const rulesSlaSchema = z.object({
   kind: z.literal('rules'),
-  rules: z.array(slaRuleSchema).min(1).default(defaultRules.map((r) => slaRuleSchema.parse(r))),
+  rules: z
+    .array(slaRuleSchema)
+    .min(1)
+    .default(defaultRules.map((r) => slaRuleSchema.parse(r))),
 });
 
 const bodSlaSchema = z.object({
@@ -71,12 +81,22 @@ export const prioritizationPolicySchema = z.object({
       poc: points.default(15),
       epss: points.default(20),
       epssPercentile: points.default(5),
-      exposure: z.object({ internet: points.default(15), internal: points.default(7), isolated: points.default(0) }).prefault({}),
+      exposure: z
+        .object({ internet: points.default(15), internal: points.default(7), isolated: points.default(0) })
+        .prefault({}),
       tier: z.tuple([points, points, points, points]).default([15, 10, 5, 0]),
     })
     .prefault({}),
   /** A CVSS-like score for scanner findings without a CVE score, by scanner severity 0 (info) … 4 (critical). */
-  severityScores: z.tuple([z.number().min(0).max(10), z.number().min(0).max(10), z.number().min(0).max(10), z.number().min(0).max(10), z.number().min(0).max(10)]).default([0, 3, 5.5, 8, 9.5]),
+  severityScores: z
+    .tuple([
+      z.number().min(0).max(10),
+      z.number().min(0).max(10),
+      z.number().min(0).max(10),
+      z.number().min(0).max(10),
+      z.number().min(0).max(10),
+    ])
+    .default([0, 3, 5.5, 8, 9.5]),
   ssvc: z
     .object({
       /** EPSS probability from which exploitation counts as "poc" without other evidence. */
@@ -88,7 +108,9 @@ export const prioritizationPolicySchema = z.object({
       isolatedLowersImpact: z.boolean().default(true),
     })
     .prefault({}),
-  sla: z.discriminatedUnion('kind', [rulesSlaSchema, bodSlaSchema]).default({ kind: 'rules', rules: defaultRules.map((r) => slaRuleSchema.parse(r)) }),
+  sla: z
+    .discriminatedUnion('kind', [rulesSlaSchema, bodSlaSchema])
+    .default({ kind: 'rules', rules: defaultRules.map((r) => slaRuleSchema.parse(r)) }),
   /** The due-soon view: open findings whose deadline falls within this from now. */
   dueSoon: durationSchema.default(d('72h')),
 });
@@ -108,7 +130,9 @@ export function loadPrioritizationPolicy(env: NodeJS.ProcessEnv = process.env): 
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
   } catch (err) {
-    throw new InputError(`cannot read PATCHFLOW_PRIORITIZATION_POLICY ${file}: ${(err as Error).message}`, [{ path: ['PATCHFLOW_PRIORITIZATION_POLICY'], message: 'unreadable or not JSON' }]);
+    throw new InputError(`cannot read PATCHFLOW_PRIORITIZATION_POLICY ${file}: ${(err as Error).message}`, [
+      { path: ['PATCHFLOW_PRIORITIZATION_POLICY'], message: 'unreadable or not JSON' },
+    ]);
   }
   return parseInput(prioritizationPolicySchema, raw, `prioritization policy ${file}`);
 }

@@ -1,7 +1,14 @@
 import type { Knex } from 'knex';
 import { durationMs } from '../kernel/duration.ts';
 import type { PrioritizationPolicy } from './policy.ts';
-import { bodTimelineTable, cisaDecisionTable, missionLevels, type Decision, type Exploitation, type MissionImpact } from './ssvc.ts';
+import {
+  bodTimelineTable,
+  cisaDecisionTable,
+  missionLevels,
+  type Decision,
+  type Exploitation,
+  type MissionImpact,
+} from './ssvc.ts';
 import { explainFinding } from './explain.ts';
 
 /**
@@ -34,7 +41,12 @@ export interface PrioritizedFinding {
   title: string;
   score: number;
   decision: Decision;
-  ssvc: { exploitation: Exploitation; automatable: boolean; technicalImpact: 'partial' | 'total'; missionImpact: MissionImpact };
+  ssvc: {
+    exploitation: Exploitation;
+    automatable: boolean;
+    technicalImpact: 'partial' | 'total';
+    missionImpact: MissionImpact;
+  };
   sla: { rule: string | null; dueAt: string | null; overdue: boolean; forensicTriage: boolean };
   components: ScoreComponents;
   explanation: string;
@@ -46,7 +58,8 @@ const num = (n: number) => {
 };
 const floatArray = (xs: readonly number[]) => `array[${xs.map(num).join(',')}]::float8[]`;
 // A null element means "no deadline": first_seen + null is null.
-const intervalArray = (secs: readonly (number | null)[]) => `array[${secs.map((x) => (x === null ? 'null' : `'${num(x)} seconds'`)).join(',')}]::interval[]`;
+const intervalArray = (secs: readonly (number | null)[]) =>
+  `array[${secs.map((x) => (x === null ? 'null' : `'${num(x)} seconds'`)).join(',')}]::interval[]`;
 const textArray = (xs: readonly string[]) => `array[${xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(',')}]::text[]`;
 const severityRank = { low: 1, medium: 2, high: 3, critical: 4 } as const;
 
@@ -63,7 +76,13 @@ function slaPlan(policy: PrioritizationPolicy): SlaPlan {
   if (sla.kind === 'bod-26-04') {
     const t = sla.timelines;
     const outcomes = ['upgrade', 'standard', 'expedited', 'urgent', 'urgent-forensic'] as const;
-    const seconds = { upgrade: t.upgrade, standard: t.standard, expedited: t.expedited, urgent: t.urgent, 'urgent-forensic': t.urgent };
+    const seconds = {
+      upgrade: t.upgrade,
+      standard: t.standard,
+      expedited: t.expedited,
+      urgent: t.urgent,
+      'urgent-forensic': t.urgent,
+    };
     const indexByKey = bodTimelineTable.map((o) => outcomes.indexOf(o) + 1);
     return {
       index: `(array[${indexByKey.join(',')}])[(kev::int * 8 + (exposure = 'internet')::int * 4 + automatable::int * 2 + total_impact::int) + 1]`,
@@ -78,7 +97,8 @@ function slaPlan(policy: PrioritizationPolicy): SlaPlan {
     if (r.when.minSeverity) c.push(`severity_rank >= ${severityRank[r.when.minSeverity]}`);
     if (r.when.exposure) c.push(`exposure in (${r.when.exposure.map((e) => `'${e}'`).join(',')})`);
     if (r.when.maxTier !== undefined) c.push(`tier <= ${num(r.when.maxTier)}`);
-    if (r.when.decisions) c.push(`decision in (${r.when.decisions.map((x) => `'${x.replace(/'/g, "''")}'`).join(',')})`);
+    if (r.when.decisions)
+      c.push(`decision in (${r.when.decisions.map((x) => `'${x.replace(/'/g, "''")}'`).join(',')})`);
     if (r.when.minEpss !== undefined) c.push(`coalesce(epss, 0) >= ${num(r.when.minEpss)}`);
     return `when ${c.length ? c.join(' and ') : 'true'} then ${i + 1}`;
   });
@@ -182,7 +202,11 @@ interface Row {
 function viewClauses(policy: PrioritizationPolicy, view: View): { where: string; order: string } {
   const dueSoonSecs = durationMs(policy.dueSoon) / 1000;
   const now = '(select now from params)';
-  const where = { all: 'true', overdue: `due_at < ${now}`, 'due-soon': `due_at >= ${now} and due_at < ${now} + make_interval(secs => ${num(dueSoonSecs)})` }[view];
+  const where = {
+    all: 'true',
+    overdue: `due_at < ${now}`,
+    'due-soon': `due_at >= ${now} and due_at < ${now} + make_interval(secs => ${num(dueSoonSecs)})`,
+  }[view];
   // Equal scores: the longer-known finding first (it is closer to its deadline under the same rule).
   return { where, order: view === 'all' ? 'score desc, first_seen, finding_id' : 'due_at asc, score desc, finding_id' };
 }
@@ -193,7 +217,11 @@ export interface PrioritizeOptions {
   now?: Date;
 }
 
-export async function prioritizeFindings(db: Knex, policy: PrioritizationPolicy, opts: PrioritizeOptions): Promise<PrioritizedFinding[]> {
+export async function prioritizeFindings(
+  db: Knex,
+  policy: PrioritizationPolicy,
+  opts: PrioritizeOptions,
+): Promise<PrioritizedFinding[]> {
   const now = opts.now ?? new Date();
   const { where, order } = viewClauses(policy, opts.view);
   // Rank on the few columns the view needs, then compute full rows for the page only: Postgres
@@ -220,7 +248,12 @@ function toFinding(r: Row, sla: SlaPlan, now: Date): PrioritizedFinding {
     title: r.title,
     score: Number(r.score),
     decision: r.decision,
-    ssvc: { exploitation, automatable: r.automatable, technicalImpact: r.total_impact ? 'total' : 'partial', missionImpact: missionLevels[r.mission] ?? 'low' },
+    ssvc: {
+      exploitation,
+      automatable: r.automatable,
+      technicalImpact: r.total_impact ? 'total' : 'partial',
+      missionImpact: missionLevels[r.mission] ?? 'low',
+    },
     sla: {
       rule: r.sla_index === null ? null : (sla.names[r.sla_index - 1] ?? null),
       dueAt: dueAt?.toISOString() ?? null,
@@ -260,7 +293,11 @@ export interface PrioritizedAssetPatch {
 }
 
 /** Asset × patch: which patch to install where first, scored by the worst open finding it fixes. */
-export async function prioritizeAssetPatches(db: Knex, policy: PrioritizationPolicy, opts: PrioritizeOptions): Promise<PrioritizedAssetPatch[]> {
+export async function prioritizeAssetPatches(
+  db: Knex,
+  policy: PrioritizationPolicy,
+  opts: PrioritizeOptions,
+): Promise<PrioritizedAssetPatch[]> {
   const now = opts.now ?? new Date();
   const { where } = viewClauses(policy, opts.view);
   const sql = `
@@ -276,7 +313,9 @@ export async function prioritizeAssetPatches(db: Knex, policy: PrioritizationPol
     where ${where}
   )
   select * from fixes where rank_in_pair = 1 order by score desc, earliest_due asc nulls last, hostname, patch_id limit ?`;
-  const result = (await db.raw(sql, [now.toISOString(), opts.limit])) as { rows: (Row & { patch_id: string; patch_title: string; fixes_findings: number; earliest_due: Date | null })[] };
+  const result = (await db.raw(sql, [now.toISOString(), opts.limit])) as {
+    rows: (Row & { patch_id: string; patch_title: string; fixes_findings: number; earliest_due: Date | null })[];
+  };
   const sla = slaPlan(policy);
   return result.rows.map((r) => {
     const worst = toFinding(r, sla, now);

@@ -16,9 +16,42 @@ export const decisions: readonly Decision[] = ['Track', 'Track*', 'Attend', 'Act
  * × technical impact (partial, total) × mission and well-being (low, medium, high).
  */
 export const cisaDecisionTable: readonly Decision[] = [
-  'Track', 'Track', 'Track', 'Track', 'Track', 'Track*', 'Track', 'Track', 'Attend', 'Track', 'Track', 'Attend',
-  'Track', 'Track', 'Track*', 'Track', 'Track*', 'Attend', 'Track', 'Track', 'Attend', 'Track', 'Track*', 'Attend',
-  'Track', 'Track', 'Attend', 'Track', 'Attend', 'Act', 'Attend', 'Attend', 'Act', 'Attend', 'Act', 'Act',
+  'Track',
+  'Track',
+  'Track',
+  'Track',
+  'Track',
+  'Track*',
+  'Track',
+  'Track',
+  'Attend',
+  'Track',
+  'Track',
+  'Attend',
+  'Track',
+  'Track',
+  'Track*',
+  'Track',
+  'Track*',
+  'Attend',
+  'Track',
+  'Track',
+  'Attend',
+  'Track',
+  'Track*',
+  'Attend',
+  'Track',
+  'Track',
+  'Attend',
+  'Track',
+  'Attend',
+  'Act',
+  'Attend',
+  'Attend',
+  'Act',
+  'Attend',
+  'Act',
+  'Act',
 ];
 
 export interface SsvcInputs {
@@ -29,7 +62,12 @@ export interface SsvcInputs {
 }
 
 export function cisaDecisionIndex(i: SsvcInputs): number {
-  return exploitationLevels.indexOf(i.exploitation) * 12 + (i.automatable ? 6 : 0) + (i.totalImpact ? 3 : 0) + missionLevels.indexOf(i.missionImpact);
+  return (
+    exploitationLevels.indexOf(i.exploitation) * 12 +
+    (i.automatable ? 6 : 0) +
+    (i.totalImpact ? 3 : 0) +
+    missionLevels.indexOf(i.missionImpact)
+  );
 }
 
 export function cisaDecision(i: SsvcInputs): Decision {
@@ -45,10 +83,22 @@ export type BodTimeline = 'upgrade' | 'standard' | 'expedited' | 'urgent' | 'urg
  */
 export const bodTimelineTable: readonly BodTimeline[] = (() => {
   const rows: [kev: number, exposed: number, automatable: number, total: number, t: BodTimeline][] = [
-    [0, 0, 0, 0, 'upgrade'], [1, 0, 0, 0, 'expedited'], [0, 1, 0, 0, 'standard'], [0, 0, 1, 0, 'standard'],
-    [0, 0, 0, 1, 'upgrade'], [1, 1, 0, 0, 'expedited'], [1, 0, 1, 0, 'expedited'], [0, 1, 1, 0, 'expedited'],
-    [1, 0, 0, 1, 'expedited'], [0, 1, 0, 1, 'expedited'], [0, 0, 1, 1, 'standard'], [1, 1, 1, 0, 'urgent'],
-    [1, 1, 0, 1, 'urgent-forensic'], [1, 0, 1, 1, 'urgent-forensic'], [0, 1, 1, 1, 'urgent'], [1, 1, 1, 1, 'urgent-forensic'],
+    [0, 0, 0, 0, 'upgrade'],
+    [1, 0, 0, 0, 'expedited'],
+    [0, 1, 0, 0, 'standard'],
+    [0, 0, 1, 0, 'standard'],
+    [0, 0, 0, 1, 'upgrade'],
+    [1, 1, 0, 0, 'expedited'],
+    [1, 0, 1, 0, 'expedited'],
+    [0, 1, 1, 0, 'expedited'],
+    [1, 0, 0, 1, 'expedited'],
+    [0, 1, 0, 1, 'expedited'],
+    [0, 0, 1, 1, 'standard'],
+    [1, 1, 1, 0, 'urgent'],
+    [1, 1, 0, 1, 'urgent-forensic'],
+    [1, 0, 1, 1, 'urgent-forensic'],
+    [0, 1, 1, 1, 'urgent'],
+    [1, 1, 1, 1, 'urgent-forensic'],
   ];
   const table: BodTimeline[] = new Array<BodTimeline>(16).fill('upgrade');
   for (const [kev, exposed, automatable, total, t] of rows) table[kev * 8 + exposed * 4 + automatable * 2 + total] = t;

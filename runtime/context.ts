@@ -16,7 +16,10 @@ export function connectionOptions(t: TemporalSettings): ConnectionOptions & Nati
     ? {
         serverNameOverride: t.tls.serverName,
         serverRootCACertificate: read(t.tls.serverRootCaPath),
-        clientCertPair: t.tls.clientCertPath && t.tls.clientKeyPath ? { crt: read(t.tls.clientCertPath)!, key: read(t.tls.clientKeyPath)! } : undefined,
+        clientCertPair:
+          t.tls.clientCertPath && t.tls.clientKeyPath
+            ? { crt: read(t.tls.clientCertPath)!, key: read(t.tls.clientKeyPath)! }
+            : undefined,
       }
     : t.apiKey
       ? true
@@ -41,7 +44,10 @@ export function configureRegistry(settings: Settings, logger: Logger): Connector
 export async function buildContext(settings: Settings, logger: Logger = createLogger()): Promise<AppContext> {
   const db = openSettingsDatabase(settings);
   const applied = await migrateToLatest(db);
-  logger.info('database ready', { database: describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir }), migrationsApplied: applied.length });
+  logger.info('database ready', {
+    database: describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir }),
+    migrationsApplied: applied.length,
+  });
   const registry = configureRegistry(settings, logger);
   const temporal = await connectTemporalClient(settings.temporal);
   return { settings, db, logger, registry, temporal };

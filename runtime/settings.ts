@@ -10,7 +10,10 @@ export const settingsSchema = z.object({
   /** Where the embedded database, the demo hosts and connector work files live. */
   dataDir: z.string().min(1).default('.patchflow'),
   /** PostgreSQL URL; unset means the embedded PGlite database under dataDir. */
-  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional(),
   http: z
     .object({
       host: z.string().min(1).default('127.0.0.1'),
@@ -19,7 +22,11 @@ export const settingsSchema = z.object({
     .prefault({}),
   policy: cyclePolicySchema.prefault({}),
   /** Largest scanner report `POST /api/scans/import` accepts; reports are streamed, so this bounds time and disk, not memory. */
-  scanImportMaxBytes: z.coerce.number().int().min(1).default(4 * 1024 ** 3),
+  scanImportMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(4 * 1024 ** 3),
   /** The connector that deploys patches unless a cycle names another. */
   deployer: z.string().min(1).default('ansible'),
   /** Connector settings by connector id; each is parsed by that connector's own schema. */
@@ -39,7 +46,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     try {
       fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     } catch (err) {
-      throw new InputError(`cannot read PATCHFLOW_CONFIG ${file}: ${(err as Error).message}`, [{ path: ['PATCHFLOW_CONFIG'], message: 'unreadable or not JSON' }]);
+      throw new InputError(`cannot read PATCHFLOW_CONFIG ${file}: ${(err as Error).message}`, [
+        { path: ['PATCHFLOW_CONFIG'], message: 'unreadable or not JSON' },
+      ]);
     }
   }
   const httpFile = (fromFile['http'] as Record<string, unknown> | undefined) ?? {};
@@ -48,7 +57,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const raw = {
     ...fromFile,
     ...(connectors ? { connectors } : {}),
-    ...definedOnly({ dataDir: env['PATCHFLOW_DATA_DIR'], databaseUrl: env['DATABASE_URL'], deployer: env['PATCHFLOW_DEPLOYER'], scanImportMaxBytes: env['PATCHFLOW_SCAN_IMPORT_MAX_BYTES'] }),
+    ...definedOnly({
+      dataDir: env['PATCHFLOW_DATA_DIR'],
+      databaseUrl: env['DATABASE_URL'],
+      deployer: env['PATCHFLOW_DEPLOYER'],
+      scanImportMaxBytes: env['PATCHFLOW_SCAN_IMPORT_MAX_BYTES'],
+    }),
     http: { ...httpFile, ...definedOnly({ host: env['PATCHFLOW_HTTP_HOST'], port: env['PATCHFLOW_HTTP_PORT'] }) },
     policy: {
       approval: {
@@ -62,7 +76,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           escalationGroups: env['PATCHFLOW_APPROVAL_ESCALATION_GROUPS'],
         }),
       },
-      deployment: { ...(policyFile['deployment'] ?? {}), ...definedOnly({ maxFailedPercent: env['PATCHFLOW_MAX_FAILED_PERCENT'] }) },
+      deployment: {
+        ...(policyFile['deployment'] ?? {}),
+        ...definedOnly({ maxFailedPercent: env['PATCHFLOW_MAX_FAILED_PERCENT'] }),
+      },
     },
   };
   const parsed = settingsSchema.safeParse(raw);
@@ -72,7 +89,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
 /** Env wins over the optional file (`PATCHFLOW_TEMPORAL_CONFIG`, JSON). */
 function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  const fromFile = env['PATCHFLOW_TEMPORAL_CONFIG'] ? (JSON.parse(readFileSync(env['PATCHFLOW_TEMPORAL_CONFIG'], 'utf8')) as Record<string, unknown>) : {};
+  const fromFile = env['PATCHFLOW_TEMPORAL_CONFIG']
+    ? (JSON.parse(readFileSync(env['PATCHFLOW_TEMPORAL_CONFIG'], 'utf8')) as Record<string, unknown>)
+    : {};
   const raw = {
     ...fromFile,
     ...definedOnly({
@@ -98,6 +117,10 @@ function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSet
   });
   if (Object.keys(tlsEnv).length) Object.assign(raw, { tls: tlsEnv });
   const parsed = temporalSettingsSchema.safeParse(raw);
-  if (!parsed.success) throw inputErrorFromZod('Temporal settings', parsed.error.issues.map((i) => ({ ...i, path: ['temporal', ...i.path] })));
+  if (!parsed.success)
+    throw inputErrorFromZod(
+      'Temporal settings',
+      parsed.error.issues.map((i) => ({ ...i, path: ['temporal', ...i.path] })),
+    );
   return parsed.data;
 }

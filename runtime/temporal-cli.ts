@@ -15,7 +15,10 @@ export function temporalCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  * Finds the `temporal` CLI: on PATH, then TEMPORAL_CLI_PATH, then our cache. With `build`, a
  * missing CLI is built from the Go module proxy into the cache (a few minutes, once).
  */
-export function resolveTemporalCli(opts: { build: boolean; log?: (line: string) => void } = { build: false }, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveTemporalCli(
+  opts: { build: boolean; log?: (line: string) => void } = { build: false },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const onPath = which('temporal', env);
   if (onPath) return onPath;
   const explicit = env['TEMPORAL_CLI_PATH'];
@@ -27,12 +30,25 @@ export function resolveTemporalCli(opts: { build: boolean; log?: (line: string) 
   const cached = path.join(cacheDir, 'temporal');
   if (isExecutable(cached)) return cached;
   const howTo = `GOBIN=${cacheDir} go install ${TEMPORAL_CLI_MODULE}`;
-  if (!opts.build) throw new PatchflowError(`the Temporal CLI was not found; install it with: ${howTo}`, { code: 'missing_dependency' });
-  if (!which('go', env)) throw new PatchflowError(`the Temporal CLI was not found and Go is not installed to build it; install Go, then run: ${howTo}`, { code: 'missing_dependency' });
+  if (!opts.build)
+    throw new PatchflowError(`the Temporal CLI was not found; install it with: ${howTo}`, {
+      code: 'missing_dependency',
+    });
+  if (!which('go', env))
+    throw new PatchflowError(
+      `the Temporal CLI was not found and Go is not installed to build it; install Go, then run: ${howTo}`,
+      { code: 'missing_dependency' },
+    );
   mkdirSync(cacheDir, { recursive: true });
   opts.log?.(`building the Temporal CLI once into ${cacheDir} (${TEMPORAL_CLI_MODULE}); this takes a few minutes…`);
-  const r = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], { env: { ...env, GOBIN: cacheDir }, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0 || !isExecutable(cached)) throw new PatchflowError(`building the Temporal CLI failed; run it yourself: ${howTo}`, { code: 'missing_dependency' });
+  const r = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], {
+    env: { ...env, GOBIN: cacheDir },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0 || !isExecutable(cached))
+    throw new PatchflowError(`building the Temporal CLI failed; run it yourself: ${howTo}`, {
+      code: 'missing_dependency',
+    });
   return cached;
 }
 

@@ -26,9 +26,18 @@ export async function createPatchflowWorker(ctx: AppContext, overrides: Partial<
     connection,
     namespace: ctx.settings.temporal.namespace,
     taskQueue: ctx.settings.temporal.taskQueue,
-    activities: createActivities({ db: ctx.db, registry: ctx.registry, logger: ctx.logger, deployerId: ctx.settings.deployer }),
+    activities: createActivities({
+      db: ctx.db,
+      registry: ctx.registry,
+      logger: ctx.logger,
+      deployerId: ctx.settings.deployer,
+    }),
     // A prebuilt bundle (`npm run bundle:workflows`) starts workers without webpack and pins the code they replay.
-    ...(overrides.workflowBundle ? {} : process.env['PATCHFLOW_WORKFLOW_BUNDLE'] ? { workflowBundle: { codePath: process.env['PATCHFLOW_WORKFLOW_BUNDLE'] } } : { workflowsPath }),
+    ...(overrides.workflowBundle
+      ? {}
+      : process.env['PATCHFLOW_WORKFLOW_BUNDLE']
+        ? { workflowBundle: { codePath: process.env['PATCHFLOW_WORKFLOW_BUNDLE'] } }
+        : { workflowsPath }),
     // A CAB decision's workflow task stays open while its local activities record the decision and
     // refresh the card, so the SDK's default of 40 slots queues the rest of a burst of clicks behind
     // those in flight; the pollers follow the SDK's guidance of half the slots.

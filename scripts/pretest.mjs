@@ -13,7 +13,8 @@ try {
 } catch (err) {
   problems.push(err.message);
 }
-if (!which('ansible-playbook')) problems.push('ansible-playbook is missing; install it with: apt-get install -y ansible-core');
+if (!which('ansible-playbook'))
+  problems.push('ansible-playbook is missing; install it with: apt-get install -y ansible-core');
 if (!which('chromium')) problems.push('chromium is missing (page tests); install it with: apt-get install -y chromium');
 const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const client = new pg.Client({ connectionString: url });
@@ -29,7 +30,10 @@ try {
  */
 function databaseProblem(url, err) {
   // 28P01 wrong password, 28000 no pg_hba.conf entry; pg says "password must be a string" when the server asks for one and none was given.
-  const refusedCredentials = err.code === '28P01' || err.code === '28000' || /password must be a string|password authentication failed|SCRAM/i.test(err.message);
+  const refusedCredentials =
+    err.code === '28P01' ||
+    err.code === '28000' ||
+    /password must be a string|password authentication failed|SCRAM/i.test(err.message);
   if (refusedCredentials) {
     return `PostgreSQL at ${url} refused the credentials (${err.message}); set TEST_DATABASE_URL to a role that may create databases, e.g. TEST_DATABASE_URL=postgres://patchflow:secret@127.0.0.1:5432/postgres npm test`;
   }

@@ -10,7 +10,9 @@ export function createHttpApp(ctx: AppContext): Express {
   app.disable('x-powered-by');
   app.get('/healthz', async (_req, res) => {
     const checks = await Promise.allSettled([ctx.db.raw('select 1'), ctx.temporal.workflowService.getSystemInfo({})]);
-    const [db, temporal] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `down: ${(c.reason as Error).message}`));
+    const [db, temporal] = checks.map((c) =>
+      c.status === 'fulfilled' ? 'ok' : `down: ${(c.reason as Error).message}`,
+    );
     const ok = db === 'ok' && temporal === 'ok';
     res.status(ok ? 200 : 503).json({ ok, db, temporal });
   });

@@ -19,7 +19,14 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 function describeRequestError(err: unknown): DescribedError {
   // express.json() raises these for unparseable bodies.
   const bodyParserType = err && typeof err === 'object' && 'type' in err ? (err as { type: unknown }).type : undefined;
-  if (bodyParserType === 'entity.parse.failed') return { status: 400, code: 'invalid_input', message: 'request body is not valid JSON', details: [{ path: [], message: 'not valid JSON' }] };
-  if (bodyParserType === 'entity.too.large') return { status: 413, code: 'too_large', message: 'request body is too large', details: [] };
+  if (bodyParserType === 'entity.parse.failed')
+    return {
+      status: 400,
+      code: 'invalid_input',
+      message: 'request body is not valid JSON',
+      details: [{ path: [], message: 'not valid JSON' }],
+    };
+  if (bodyParserType === 'entity.too.large')
+    return { status: 413, code: 'too_large', message: 'request body is too large', details: [] };
   return describeError(err);
 }

@@ -12,7 +12,10 @@ export async function* requestChunks(req: Request, maxBytes: number, what: strin
   // Stopping early must not destroy the request: the client still has to read the error response.
   for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     received += chunk.length;
-    if (received > maxBytes) throw new InputError(`${what} is larger than the ${maxBytes} bytes this server accepts`, [{ path: ['body'], message: `more than ${maxBytes} bytes` }]);
+    if (received > maxBytes)
+      throw new InputError(`${what} is larger than the ${maxBytes} bytes this server accepts`, [
+        { path: ['body'], message: `more than ${maxBytes} bytes` },
+      ]);
     yield chunk;
   }
 }

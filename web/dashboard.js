@@ -35,7 +35,9 @@ async function renderHealth() {
     const health = await fetch('/healthz').then((r) => r.json());
     $('#health').textContent = `database ${health.db} · Temporal ${health.temporal}`;
     const audit = await getJson('/api/audit/verify');
-    $('#audit').textContent = audit.ok ? `audit trail intact (${audit.events} events)` : `AUDIT TRAIL BROKEN at event ${audit.brokenAt}`;
+    $('#audit').textContent = audit.ok
+      ? `audit trail intact (${audit.events} events)`
+      : `AUDIT TRAIL BROKEN at event ${audit.brokenAt}`;
     $('#audit').classList.toggle('error', !audit.ok);
   } catch (err) {
     $('#health').textContent = `server unreachable: ${err.message}`;
@@ -46,13 +48,21 @@ async function renderCycles() {
   const { cycles } = await getJson('/api/cycles');
   const awaiting = cycles.filter((c) => c.status === 'awaiting_approval').length;
   const inFlight = cycles.filter((c) => !c.terminal).length;
-  $('#awaiting').textContent = [awaiting ? `${awaiting} awaiting approval` : '', inFlight ? `${inFlight} in flight` : ''].filter(Boolean).join(' · ');
+  $('#awaiting').textContent = [
+    awaiting ? `${awaiting} awaiting approval` : '',
+    inFlight ? `${inFlight} in flight` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
   $('#cycles').replaceChildren(
     ...(cycles.length
       ? cycles.map((c) => {
           const name = el('div');
           name.append(el('div', c.name), el('div', c.id, 'muted'));
-          const tr = row([name, chip(c.status), c.phase, c.requester, new Date(c.createdAt).toLocaleString()], `cycle${c.id === selectedCycle ? ' selected' : ''}`);
+          const tr = row(
+            [name, chip(c.status), c.phase, c.requester, new Date(c.createdAt).toLocaleString()],
+            `cycle${c.id === selectedCycle ? ' selected' : ''}`,
+          );
           tr.dataset.cycleId = c.id;
           tr.addEventListener('click', () => {
             selectedCycle = c.id;
@@ -72,9 +82,18 @@ async function renderDetail() {
     return;
   }
   const d = await getJson(`/api/cycles/${encodeURIComponent(selectedCycle)}`);
-  const parts = [el('h2', d.cycle.name), el('p', `${d.cycle.id} · ${d.cycle.status.replaceAll('_', ' ')} · phase ${d.cycle.phase}`, 'muted')];
+  const parts = [
+    el('h2', d.cycle.name),
+    el('p', `${d.cycle.id} · ${d.cycle.status.replaceAll('_', ' ')} · phase ${d.cycle.phase}`, 'muted'),
+  ];
   if (typeof d.cycle.summary.reason === 'string') parts.push(el('p', d.cycle.summary.reason, 'error'));
-  for (const a of d.approvals) parts.push(el('p', `${a.by} ${a.decision === 'approve' ? 'approved' : 'rejected'} via ${a.channel}${a.reason ? `: ${a.reason}` : ''}`));
+  for (const a of d.approvals)
+    parts.push(
+      el(
+        'p',
+        `${a.by} ${a.decision === 'approve' ? 'approved' : 'rejected'} via ${a.channel}${a.reason ? `: ${a.reason}` : ''}`,
+      ),
+    );
   for (const ring of d.rings) {
     const table = el('table');
     const body = el('tbody');

@@ -21,7 +21,10 @@ function renderCard(card) {
   const facts = element('dl');
   for (const fact of card.facts) facts.append(element('dt', fact.label), element('dd', fact.value));
   box.append(facts);
-  for (const [title, lines] of [['Decisions', card.decisions], ['Progress', card.progress]]) {
+  for (const [title, lines] of [
+    ['Decisions', card.decisions],
+    ['Progress', card.progress],
+  ]) {
     if (lines.length === 0) continue;
     const list = element('ul');
     for (const line of lines) list.append(element('li', line));

@@ -20,6 +20,12 @@ export function hostActivities(timeouts: ActivityTimeouts) {
   return proxyActivities<Activities>({
     startToCloseTimeout: asDuration(timeouts.deploymentStartToClose),
     heartbeatTimeout: asDuration(timeouts.deploymentHeartbeat),
-    retry: { initialInterval: '2s', maximumInterval: '1m', backoffCoefficient: 2, maximumAttempts: 10, nonRetryableErrorTypes },
+    retry: {
+      initialInterval: '2s',
+      maximumInterval: '1m',
+      backoffCoefficient: 2,
+      maximumAttempts: 10,
+      nonRetryableErrorTypes,
+    },
   });
 }

@@ -2,7 +2,14 @@ import { ApplicationFailure, condition } from '@temporalio/workflow';
 import type { ErrorKindName } from '../kernel/error-kinds.ts';
 import type { ApproveChangeArgs, RejectChangeArgs } from './messages.ts';
 import { durationToMs } from './time.ts';
-import type { ApprovalDecision, ApprovalPolicy, ApprovalResult, ApprovalState, ApproverPools, ChangeRequest } from './approval-types.ts';
+import type {
+  ApprovalDecision,
+  ApprovalPolicy,
+  ApprovalResult,
+  ApprovalState,
+  ApproverPools,
+  ChangeRequest,
+} from './approval-types.ts';
 
 /** Refuses an Update in its validator: the failure type is the error kind the edges map to a status. */
 export const refuse = (type: ErrorKindName, message: string): never => {
@@ -62,7 +69,10 @@ export class ApprovalGate {
       pools,
       emergency,
       quorum: emergency ? (policy.emergency?.quorum ?? 1) : policy.quorum,
-      escalateAt: !emergency && policy.escalateAfter ? this.started + durationToMs(policy.escalateAfter) : Number.POSITIVE_INFINITY,
+      escalateAt:
+        !emergency && policy.escalateAfter
+          ? this.started + durationToMs(policy.escalateAfter)
+          : Number.POSITIVE_INFINITY,
     };
   }
 
@@ -73,7 +83,11 @@ export class ApprovalGate {
   pool(): string[] {
     if (!this.open) return [];
     const { pools, emergency } = this.open;
-    const members = emergency ? pools.emergency : this.escalated ? [...pools.approvers, ...pools.escalation] : pools.approvers;
+    const members = emergency
+      ? pools.emergency
+      : this.escalated
+        ? [...pools.approvers, ...pools.escalation]
+        : pools.approvers;
     return unique(members).filter((p) => !this.authors().includes(p));
   }
 
@@ -83,7 +97,9 @@ export class ApprovalGate {
 
   /** The latest of the window's start and every approver's not-before. */
   notBefore(): string | undefined {
-    const times = [this.open?.change.window?.start, ...this.decisions.map((d) => d.notBefore)].filter((t): t is string => !!t).map((t) => Date.parse(t));
+    const times = [this.open?.change.window?.start, ...this.decisions.map((d) => d.notBefore)]
+      .filter((t): t is string => !!t)
+      .map((t) => Date.parse(t));
     return times.length ? new Date(Math.max(...times)).toISOString() : undefined;
   }
 
@@ -120,11 +136,16 @@ export class ApprovalGate {
     this.validateDecider(args.by, this.open);
     const { window } = this.open.change;
     const windowEnd = window ? Date.parse(window.end) : undefined;
-    if (window && windowEnd !== undefined && Date.now() >= windowEnd) refuse('ConflictError', `the maintenance window ended at ${window.end}; reject this change and request a new window`);
+    if (window && windowEnd !== undefined && Date.now() >= windowEnd)
+      refuse(
+        'ConflictError',
+        `the maintenance window ended at ${window.end}; reject this change and request a new window`,
+      );
     if (args.notBefore === undefined) return;
     const at = Date.parse(args.notBefore);
     if (Number.isNaN(at)) refuse('InputError', `notBefore "${args.notBefore}" is not an ISO 8601 date-time`);
-    if (window && windowEnd !== undefined && at >= windowEnd) refuse('InputError', `notBefore ${args.notBefore} is not before the maintenance window ends (${window.end})`);
+    if (window && windowEnd !== undefined && at >= windowEnd)
+      refuse('InputError', `notBefore ${args.notBefore} is not before the maintenance window ends (${window.end})`);
   }
 
   /** Refuses rejections that may not count; a no-op until the change request is open (see validatedWhenOpen). */
@@ -138,7 +159,10 @@ export class ApprovalGate {
   decide(decision: ApprovalDecision): void {
     this.decisions.push(decision);
     if (decision.decision === 'reject') this.outcome = 'rejected';
-    else if (this.decisions.filter((d) => d.decision === 'approve').length >= (this.open?.quorum ?? this.ask.policy.quorum)) this.outcome = 'approved';
+    else if (
+      this.decisions.filter((d) => d.decision === 'approve').length >= (this.open?.quorum ?? this.ask.policy.quorum)
+    )
+      this.outcome = 'approved';
   }
 
   /** Widens the pool to the escalation approvers; returns those newly asked (never the change's authors). */
@@ -154,7 +178,11 @@ export class ApprovalGate {
   }
 
   result(): ApprovalResult {
-    const result: ApprovalResult = { outcome: this.outcome as ApprovalResult['outcome'], decisions: [...this.decisions], emergency: this.emergency };
+    const result: ApprovalResult = {
+      outcome: this.outcome as ApprovalResult['outcome'],
+      decisions: [...this.decisions],
+      emergency: this.emergency,
+    };
     const runFrom = this.outcome === 'approved' ? this.notBefore() : undefined;
     return runFrom ? { ...result, notBefore: runFrom } : result;
   }
@@ -162,16 +190,26 @@ export class ApprovalGate {
   private validateDecider(by: string, opened: OpenChange): void {
     const { cycleId, requester } = this.ask;
     if (this.outcome !== 'pending') refuse('ConflictError', `change for cycle ${cycleId} is already ${this.outcome}`);
-    if (Date.now() >= this.deadline) refuse('ConflictError', `the approval deadline for cycle ${cycleId} passed at ${new Date(this.deadline).toISOString()}; the change fails closed`);
-    if (by === requester) refuse('NotAllowedError', `separation of duties: ${by} requested this change and cannot approve or reject it`);
-    if (this.authors().includes(by)) refuse('NotAllowedError', `separation of duties: ${by} authored this change and cannot approve or reject it`);
+    if (Date.now() >= this.deadline)
+      refuse(
+        'ConflictError',
+        `the approval deadline for cycle ${cycleId} passed at ${new Date(this.deadline).toISOString()}; the change fails closed`,
+      );
+    if (by === requester)
+      refuse('NotAllowedError', `separation of duties: ${by} requested this change and cannot approve or reject it`);
+    if (this.authors().includes(by))
+      refuse('NotAllowedError', `separation of duties: ${by} authored this change and cannot approve or reject it`);
     if (!this.pool().includes(by)) refuse('NotAllowedError', this.outsidePool(by, opened));
     if (this.decisions.some((d) => d.by === by)) refuse('ConflictError', `${by} has already decided on this change`);
   }
 
   private outsidePool(by: string, { change, pools, emergency, escalateAt }: OpenChange): string {
-    if (emergency) return `${by} is not an approver for this emergency change (emergency approvers: ${this.pool().join(', ') || 'none configured'}); ${change.emergency}`;
-    const later = !this.escalated && Number.isFinite(escalateAt) && pools.escalation.includes(by) ? `; as an escalation approver ${by} may decide from ${new Date(escalateAt).toISOString()}` : '';
+    if (emergency)
+      return `${by} is not an approver for this emergency change (emergency approvers: ${this.pool().join(', ') || 'none configured'}); ${change.emergency}`;
+    const later =
+      !this.escalated && Number.isFinite(escalateAt) && pools.escalation.includes(by)
+        ? `; as an escalation approver ${by} may decide from ${new Date(escalateAt).toISOString()}`
+        : '';
     return `${by} is not an approver for this change (approvers: ${this.pool().join(', ') || 'none configured'})${later}`;
   }
 }

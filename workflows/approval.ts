@@ -1,4 +1,12 @@
-import { allHandlersFinished, condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { recordActivities } from './activity-options.ts';
 import { ApprovalGate } from './approval-gate.ts';
@@ -40,8 +48,19 @@ function chatActivities(timeouts: ActivityTimeouts) {
 function decisionActivities(timeouts: ActivityTimeouts) {
   const startToCloseTimeout = asDuration(timeouts.activityStartToClose);
   return {
-    record: proxyLocalActivities<Activities>({ startToCloseTimeout, retry: { initialInterval: '200ms', maximumInterval: '30s', backoffCoefficient: 2, nonRetryableErrorTypes: ['InputError', 'NotFoundError'] } }),
-    card: proxyLocalActivities<Activities>({ startToCloseTimeout, retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 3 } }),
+    record: proxyLocalActivities<Activities>({
+      startToCloseTimeout,
+      retry: {
+        initialInterval: '200ms',
+        maximumInterval: '30s',
+        backoffCoefficient: 2,
+        nonRetryableErrorTypes: ['InputError', 'NotFoundError'],
+      },
+    }),
+    card: proxyLocalActivities<Activities>({
+      startToCloseTimeout,
+      retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 3 },
+    }),
   };
 }
 
@@ -79,7 +98,14 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     async (args) => {
       await gate.validatedWhenOpen(() => gate.validateApproval(args));
       const notBeforeAt = args.notBefore ? { notBefore: new Date(Date.parse(args.notBefore)).toISOString() } : {};
-      return decide({ by: args.by, decision: 'approve', reason: args.comment, channel: args.channel, at: new Date().toISOString(), ...notBeforeAt });
+      return decide({
+        by: args.by,
+        decision: 'approve',
+        reason: args.comment,
+        channel: args.channel,
+        at: new Date().toISOString(),
+        ...notBeforeAt,
+      });
     },
     { validator: (args) => gate.validateApproval(args) },
   );
@@ -87,7 +113,13 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     rejectChangeUpdate,
     async (args) => {
       await gate.validatedWhenOpen(() => gate.validateRejection(args));
-      return decide({ by: args.by, decision: 'reject', reason: args.reason, channel: args.channel, at: new Date().toISOString() });
+      return decide({
+        by: args.by,
+        decision: 'reject',
+        reason: args.reason,
+        channel: args.channel,
+        at: new Date().toISOString(),
+      });
     },
     { validator: (args) => gate.validateRejection(args) },
   );
@@ -103,7 +135,11 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     if (!gate.escalated && now >= escalateAt) {
       const to = gate.escalate();
       await acts.recordEscalation({ cycleId, to, pending: gate.pending() });
-      await publish({ kind: 'escalation', people: [...new Set([...to, ...gate.pending()])], deadline: new Date(deadline).toISOString() });
+      await publish({
+        kind: 'escalation',
+        people: [...new Set([...to, ...gate.pending()])],
+        deadline: new Date(deadline).toISOString(),
+      });
       continue;
     }
     if (now >= nextReminder) {
@@ -122,6 +158,11 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     await acts.recordApprovalExpiry({ cycleId, approvers: gate.pool(), decisions: gate.decisions });
     await publish();
   }
-  if (gate.outcome === 'approved' && gate.emergency) await acts.recordEmergencyApproval({ cycleId, reason: change.emergency!, approvedBy: gate.decisions.map((d) => d.by) });
+  if (gate.outcome === 'approved' && gate.emergency)
+    await acts.recordEmergencyApproval({
+      cycleId,
+      reason: change.emergency!,
+      approvedBy: gate.decisions.map((d) => d.by),
+    });
   return gate.result();
 }

@@ -1,6 +1,20 @@
-import { ApplicationFailure, condition, patched, proxyActivities, setHandler, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  patched,
+  proxyActivities,
+  setHandler,
+  type ChildWorkflowHandle,
+  type Workflow,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { cancelCycleUpdate, cycleControlSignal, pauseCycleUpdate, resumeCycleUpdate, type CycleControlArgs } from './messages.ts';
+import {
+  cancelCycleUpdate,
+  cycleControlSignal,
+  pauseCycleUpdate,
+  resumeCycleUpdate,
+  type CycleControlArgs,
+} from './messages.ts';
 import { patches } from './patches.ts';
 import type { CyclePhase, CycleStatus } from './types.ts';
 
@@ -29,7 +43,10 @@ function controlRelay() {
   let forward: ((s: CycleControlState) => Promise<void>) | undefined;
   return {
     send: async (s: CycleControlState) => forward?.(s),
-    async run<W extends Workflow>(child: ChildWorkflowHandle<W>, now: CycleControlState | undefined): Promise<Awaited<ReturnType<W>>> {
+    async run<W extends Workflow>(
+      child: ChildWorkflowHandle<W>,
+      now: CycleControlState | undefined,
+    ): Promise<Awaited<ReturnType<W>>> {
       forward = (s) => child.signal(cycleControlSignal, s).catch(() => undefined);
       if (now?.paused || now?.cancelled) await forward(now);
       try {
@@ -51,7 +68,11 @@ const because = (args: CycleControlArgs) => (args.reason?.trim() ? `: ${args.rea
  * approval the CAB gate decides — and take effect between rings: the deployment child receives
  * the state as a signal and holds before its next ring; the cycle itself holds at its next step.
  */
-export function installCycleControl(opts: { cycleId: string; view: () => CycleView; setStatus: (status: CycleStatus, note: string) => Promise<void> }) {
+export function installCycleControl(opts: {
+  cycleId: string;
+  view: () => CycleView;
+  setStatus: (status: CycleStatus, note: string) => Promise<void>;
+}) {
   let paused = false;
   let cancelled = false;
   let by: string | null = null;
@@ -64,7 +85,8 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
   const rolloutUnderway = () => paused || opts.view().phase === 'deployment' || opts.view().status === 'scheduled';
   const requireRollout = (verb: string) => {
     if (cancelled) refuse(`cycle ${opts.cycleId} is already being cancelled`);
-    if (!rolloutUnderway()) refuse(`${where()}: only an approved rollout can be ${verb}; it takes effect between rings`);
+    if (!rolloutUnderway())
+      refuse(`${where()}: only an approved rollout can be ${verb}; it takes effect between rings`);
   };
   const changed = async (status: CycleStatus, note: string) => {
     await opts.setStatus(status, note);
@@ -143,7 +165,10 @@ export function installCycleControl(opts: { cycleId: string; view: () => CycleVi
  * starts from the state the previous run last received (`carried`) — or a pause would be lost.
  */
 export function installRingGate(carried?: CycleControlState) {
-  const holdRecords = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '30s' } });
+  const holdRecords = proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '1s', maximumInterval: '30s' },
+  });
   let control: CycleControlState | undefined = carried;
   const relay = controlRelay();
   setHandler(cycleControlSignal, async (s) => {
@@ -156,7 +181,12 @@ export function installRingGate(carried?: CycleControlState) {
       const held = control;
       if (held?.paused && !held.cancelled && patched(patches.ringGateRecordsHold)) {
         // A ring or batch that began as the pause arrived may have recorded the rollout as running; the hold is what is true now.
-        await holdRecords.setCycleState({ cycleId: held.cycleId, phase: 'deployment', status: 'paused', note: `holding before the next ring: paused by ${held.by}${held.reason ? `: ${held.reason}` : ''}` });
+        await holdRecords.setCycleState({
+          cycleId: held.cycleId,
+          phase: 'deployment',
+          status: 'paused',
+          note: `holding before the next ring: paused by ${held.by}${held.reason ? `: ${held.reason}` : ''}`,
+        });
       }
       await condition(() => !control?.paused || control.cancelled);
       return control?.cancelled === true;
@@ -167,6 +197,7 @@ export function installRingGate(carried?: CycleControlState) {
     controlled: <W extends Workflow>(child: ChildWorkflowHandle<W>) => relay.run(child, control),
     /** For waits longer than a ring (a maintenance window, a soak): a cancel ends them early. */
     cancelled: () => control?.cancelled === true,
-    reason: () => `cancelled by ${control?.by ?? 'a coordinator'}${control?.reason ? `: ${control.reason}` : ''}; later rings were not touched`,
+    reason: () =>
+      `cancelled by ${control?.by ?? 'a coordinator'}${control?.reason ? `: ${control.reason}` : ''}; later rings were not touched`,
   };
 }

@@ -19,12 +19,29 @@ export const cycleStatuses = [
 
 export type CycleStatus = (typeof cycleStatuses)[number];
 
-export const terminalCycleStatuses: readonly CycleStatus[] = ['completed', 'completed_with_failures', 'rejected', 'expired', 'halted', 'failed', 'cancelled'];
+export const terminalCycleStatuses: readonly CycleStatus[] = [
+  'completed',
+  'completed_with_failures',
+  'rejected',
+  'expired',
+  'halted',
+  'failed',
+  'cancelled',
+];
 
 export function isTerminalCycleStatus(status: string): boolean {
   return (terminalCycleStatuses as readonly string[]).includes(status);
 }
 
-export const cyclePhases = ['scoping', 'testing', 'approval', 'deployment', 'verification', 'reporting', 'review', 'done'] as const;
+export const cyclePhases = [
+  'scoping',
+  'testing',
+  'approval',
+  'deployment',
+  'verification',
+  'reporting',
+  'review',
+  'done',
+] as const;
 
 export type CyclePhase = (typeof cyclePhases)[number];

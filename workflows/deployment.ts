@@ -66,7 +66,16 @@ export interface BatchRunInput extends PhaseInput {
 }
 
 const failedOf = (o: RingOutcome) => o.failed + o.unreachable;
-const emptyTally = (ring: string): RingOutcome => ({ ring, phase: 'deployment', total: 0, patched: 0, alreadyCompliant: 0, failed: 0, unreachable: 0, skipped: 0 });
+const emptyTally = (ring: string): RingOutcome => ({
+  ring,
+  phase: 'deployment',
+  total: 0,
+  patched: 0,
+  alreadyCompliant: 0,
+  failed: 0,
+  unreachable: 0,
+  skipped: 0,
+});
 const add = (a: RingOutcome, b: RingOutcome): RingOutcome => ({
   ...a,
   total: a.total + b.total,
@@ -85,12 +94,22 @@ async function runBatches(input: BatchRunInput, cancelled: () => Promise<boolean
   const hosts = hostActivities(input.timeouts);
   let tally = input.tally;
   for (let i = 0; i < input.batches.length; i++) {
-    if (input.cutoffAt !== null && Date.now() + input.batchMs > input.cutoffAt) return { tally, batchesDone: i, stop: 'cutoff' };
+    if (input.cutoffAt !== null && Date.now() + input.batchMs > input.cutoffAt)
+      return { tally, batchesDone: i, stop: 'cutoff' };
     if (await cancelled()) return { tally, batchesDone: i, stop: 'cancelled' };
-    const outcome = await hosts.deployRing({ cycleId: input.cycleId, ring: input.ring, phase: 'deployment', assetIds: input.batches[i], backup: input.backup, reboot: input.reboot });
+    const outcome = await hosts.deployRing({
+      cycleId: input.cycleId,
+      ring: input.ring,
+      phase: 'deployment',
+      assetIds: input.batches[i],
+      backup: input.backup,
+      reboot: input.reboot,
+    });
     tally = add(tally, outcome);
-    if (exceeds(input.ringLimit, failedOf(tally), input.ringTargets)) return { tally, batchesDone: i + 1, stop: 'threshold' };
-    if (input.budget && exceeds(input.budget.limit, input.budget.failedBefore + failedOf(tally), input.budget.total)) return { tally, batchesDone: i + 1, stop: 'budget' };
+    if (exceeds(input.ringLimit, failedOf(tally), input.ringTargets))
+      return { tally, batchesDone: i + 1, stop: 'threshold' };
+    if (input.budget && exceeds(input.budget.limit, input.budget.failedBefore + failedOf(tally), input.budget.total))
+      return { tally, batchesDone: i + 1, stop: 'budget' };
   }
   return { tally, batchesDone: input.batches.length, stop: 'done' };
 }
@@ -116,8 +135,16 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
   const rings = [...input.rings].sort((a, b) => a.order - b.order);
   const budgetTotal = rings.reduce((n, r) => n + r.targets, 0);
   const batchMs = durationToMs(policy.batchDuration);
-  const progress: RolloutProgress = input.progress ?? { ringIndex: 0, batchIndex: 0, current: null, rings: [], touched: [], failedTotal: 0 };
-  const note = (status: 'running' | 'scheduled', text: string) => records.setCycleState({ cycleId, phase: 'deployment', status, note: text });
+  const progress: RolloutProgress = input.progress ?? {
+    ringIndex: 0,
+    batchIndex: 0,
+    current: null,
+    rings: [],
+    touched: [],
+    failedTotal: 0,
+  };
+  const note = (status: 'running' | 'scheduled', text: string) =>
+    records.setCycleState({ cycleId, phase: 'deployment', status, note: text });
 
   const compensate = async (reason: string, everything: boolean): Promise<RingRollback[]> => {
     const undo = everything ? [...progress.touched].reverse() : progress.touched.slice(-1);
@@ -131,18 +158,35 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
   const halt = async (reason: string, rollback: 'none' | 'ring' | 'all'): Promise<DeploymentResult> => {
     if (progress.current) progress.rings.push(progress.current);
     const rollbacks = rollback === 'none' ? [] : await compensate(reason, rollback === 'all');
-    return { rings: progress.rings, halted: true, haltReason: rollbacks.length ? `${reason}; rolled back ring(s) ${rollbacks.map((r) => r.ring).join(', ')}` : reason, rollbacks };
+    return {
+      rings: progress.rings,
+      halted: true,
+      haltReason: rollbacks.length
+        ? `${reason}; rolled back ring(s) ${rollbacks.map((r) => r.ring).join(', ')}`
+        : reason,
+      rollbacks,
+    };
   };
   const onRingFailure = policy.rollback.failedRing ? 'ring' : 'none';
   const onGlobalFailure = policy.rollback.completedRings ? 'all' : onRingFailure;
 
   /** Waits for a maintenance window the next batch fits in; gives the window's cutoff (null without windows) or the halt. */
-  const awaitWindow = async (plan: RingPlan, batchesLeft: number): Promise<{ cutoffAt: number | null } | DeploymentResult> => {
+  const awaitWindow = async (
+    plan: RingPlan,
+    batchesLeft: number,
+  ): Promise<{ cutoffAt: number | null } | DeploymentResult> => {
     if (!policy.windows) return { cutoffAt: null };
     const slot = nextSlot(policy.windows, Date.now(), batchMs);
-    if (!slot) return halt(`ring ${plan.ring}: no maintenance window in the next year fits a ${policy.batchDuration} batch`, 'none');
+    if (!slot)
+      return halt(
+        `ring ${plan.ring}: no maintenance window in the next year fits a ${policy.batchDuration} batch`,
+        'none',
+      );
     if (slot.startsAt > Date.now()) {
-      await note('scheduled', `waiting for the maintenance window ${describeSlot(slot, policy.windows.timezone)}; ${batchesLeft} batch(es) of ring ${plan.ring} left`);
+      await note(
+        'scheduled',
+        `waiting for the maintenance window ${describeSlot(slot, policy.windows.timezone)}; ${batchesLeft} batch(es) of ring ${plan.ring} left`,
+      );
       if (await condition(() => gate.cancelled(), slot.startsAt - Date.now())) return halt(gate.reason(), 'none');
       await note('running', `maintenance window open; deploying ring ${plan.ring}`);
     }
@@ -157,7 +201,11 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
     return executeChild(ringBatchesWorkflow, child);
   };
   /** Between rings: soak, then check the finished ring's health; gives the halt when either stops the rollout. */
-  const soakAndCheck = async (plan: RingPlan, outcome: RingOutcome, limit: FailureLimit): Promise<DeploymentResult | null> => {
+  const soakAndCheck = async (
+    plan: RingPlan,
+    outcome: RingOutcome,
+    limit: FailureLimit,
+  ): Promise<DeploymentResult | null> => {
     const soakMs = durationToMs(policy.soak);
     // Without a soak the deployer's own post-install check is as fresh as a health check would be.
     if (soakMs <= 0 || outcome.patched + outcome.alreadyCompliant <= 0) return null;
@@ -166,7 +214,10 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
     if (!policy.healthCheck) return null;
     const health: RingHealth = await hosts.checkRingHealth({ cycleId, ring: plan.ring });
     if (!exceeds(limit, failedOf(outcome) + health.unhealthy, plan.targets)) return null;
-    return halt(`ring ${plan.ring} failed its health check after the soak: ${health.unhealthy} of ${health.checked} hosts unhealthy (${health.examples.join('; ')})`, onGlobalFailure);
+    return halt(
+      `ring ${plan.ring} failed its health check after the soak: ${health.unhealthy} of ${health.checked} hosts unhealthy (${health.examples.join('; ')})`,
+      onGlobalFailure,
+    );
   };
 
   for (; progress.ringIndex < rings.length; progress.ringIndex++, progress.batchIndex = 0, progress.current = null) {
@@ -176,7 +227,11 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
     const size = policy.rings.find((r) => r.name === plan.ring)?.maxConcurrency ?? assetIds.length;
     const batches = batchesOf(assetIds, Math.max(1, size));
     const limit = ringLimit(policy, plan.ring);
-    if (progress.batchIndex === 0) await note('running', `deploying ring ${plan.ring}: ${plan.targets} target(s) in ${batches.length} batch(es) of up to ${size} host(s)`);
+    if (progress.batchIndex === 0)
+      await note(
+        'running',
+        `deploying ring ${plan.ring}: ${plan.targets} target(s) in ${batches.length} batch(es) of up to ${size} host(s)`,
+      );
     // The ring's compensation is registered before it patches anything: a failure mid-ring rolls back what it did.
     if (!progress.touched.includes(plan.ring)) progress.touched.push(plan.ring);
     progress.current ??= emptyTally(plan.ring);
@@ -185,23 +240,48 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
       const window = await awaitWindow(plan, batches.length - progress.batchIndex);
       if ('halted' in window) return window;
       const run: BatchRunInput = {
-        cycleId, timeouts, ring: plan.ring, tally: progress.current, ringTargets: plan.targets, ringLimit: limit,
-        budget: policy.failureBudget ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: progress.failedTotal } : null,
-        cutoffAt: window.cutoffAt, batchMs, backup: policy.backup, reboot: policy.reboot, batches: batches.slice(progress.batchIndex),
+        cycleId,
+        timeouts,
+        ring: plan.ring,
+        tally: progress.current,
+        ringTargets: plan.targets,
+        ringLimit: limit,
+        budget: policy.failureBudget
+          ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: progress.failedTotal }
+          : null,
+        cutoffAt: window.cutoffAt,
+        batchMs,
+        backup: policy.backup,
+        reboot: policy.reboot,
+        batches: batches.slice(progress.batchIndex),
       };
-      const result = await runSlice(run, `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${progress.batchIndex}`);
+      const result = await runSlice(
+        run,
+        `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${progress.batchIndex}`,
+      );
       progress.batchIndex += result.batchesDone;
       progress.current = result.tally;
       const failed = failedOf(result.tally);
       if (result.stop === 'cancelled') return halt(gate.reason(), 'none');
       if (result.stop === 'threshold') {
-        return halt(`ring ${plan.ring}: ${failed} of ${plan.targets} hosts failed, over the ${describeLimit(limit)} threshold; later rings were not touched`, onRingFailure);
+        return halt(
+          `ring ${plan.ring}: ${failed} of ${plan.targets} hosts failed, over the ${describeLimit(limit)} threshold; later rings were not touched`,
+          onRingFailure,
+        );
       }
       if (result.stop === 'budget') {
-        return halt(`the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${progress.failedTotal + failed} hosts failed by ring ${plan.ring}`, onGlobalFailure);
+        return halt(
+          `the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${progress.failedTotal + failed} hosts failed by ring ${plan.ring}`,
+          onGlobalFailure,
+        );
       }
-      if (result.stop === 'cutoff') await note('scheduled', `ring ${plan.ring}: the next batch would not finish before the window's cutoff; waiting for the next window`);
-      if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress, control: gate.state() });
+      if (result.stop === 'cutoff')
+        await note(
+          'scheduled',
+          `ring ${plan.ring}: the next batch would not finish before the window's cutoff; waiting for the next window`,
+        );
+      if (workflowInfo().continueAsNewSuggested)
+        return continueAsNew<typeof deploymentWorkflow>({ ...input, progress, control: gate.state() });
     }
     progress.failedTotal += failedOf(progress.current);
     progress.rings.push(progress.current);
@@ -212,7 +292,12 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
       const halted = await soakAndCheck(plan, outcome, limit);
       if (halted) return halted;
     }
-    if (workflowInfo().continueAsNewSuggested) return continueAsNew<typeof deploymentWorkflow>({ ...input, progress: { ...progress, ringIndex: progress.ringIndex + 1, batchIndex: 0 }, control: gate.state() });
+    if (workflowInfo().continueAsNewSuggested)
+      return continueAsNew<typeof deploymentWorkflow>({
+        ...input,
+        progress: { ...progress, ringIndex: progress.ringIndex + 1, batchIndex: 0 },
+        control: gate.state(),
+      });
   }
   return { rings: progress.rings, halted: false };
 }

@@ -1,4 +1,11 @@
-import { ParentClosePolicy, TemporalFailure, executeChild, patched, setHandler, startChild } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  TemporalFailure,
+  executeChild,
+  patched,
+  setHandler,
+  startChild,
+} from '@temporalio/workflow';
 import { recordActivities } from './activity-options.ts';
 import { approvalWorkflowId, phaseWorkflowId } from './ids.ts';
 import { cycleProgressQuery } from './messages.ts';
@@ -22,7 +29,13 @@ export async function patchCycleWorkflow(input: PatchCycleInput): Promise<{ stat
     // A phase that failed for good (bad playbook, unreachable deployer after every retry) still
     // ends the cycle on record, with the root cause a person can act on.
     if (!(err instanceof TemporalFailure)) throw err;
-    await acts.setCycleState({ cycleId: input.cycleId, phase: 'done', status: 'failed', summary: { reason: rootCause(err) }, note: 'cycle failed' });
+    await acts.setCycleState({
+      cycleId: input.cycleId,
+      phase: 'done',
+      status: 'failed',
+      summary: { reason: rootCause(err) },
+      note: 'cycle failed',
+    });
     return { status: 'failed' };
   }
 }
@@ -46,12 +59,20 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
     status = nextStatus;
     await acts.setCycleState({ cycleId, phase, status, note });
   };
-  const control = installCycleControl({ cycleId, view: () => ({ phase, status }), setStatus: (next, note) => enter(phase, next, note) });
+  const control = installCycleControl({
+    cycleId,
+    view: () => ({ phase, status }),
+    setStatus: (next, note) => enter(phase, next, note),
+  });
   const finish = async (final: CycleStatus, summary: Record<string, unknown>) => {
     phase = 'done';
     status = final;
     await acts.setCycleState({ cycleId, phase, status, summary, note: `cycle ${final}` });
-    await startChild(reviewWorkflow, { workflowId: phaseWorkflowId(cycleId, 'review'), args: [{ cycleId, timeouts }], parentClosePolicy: ParentClosePolicy.ABANDON });
+    await startChild(reviewWorkflow, {
+      workflowId: phaseWorkflowId(cycleId, 'review'),
+      args: [{ cycleId, timeouts }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
     return { status };
   };
 
@@ -60,9 +81,17 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
 
   if (scope.stagingTargets > 0) {
     await enter('testing', 'running', `testing on ${scope.stagingTargets} staging target(s)`);
-    const testing = await executeChild(testingWorkflow, { workflowId: phaseWorkflowId(cycleId, 'testing'), args: [{ cycleId, timeouts, policy: policy.deployment }] });
+    const testing = await executeChild(testingWorkflow, {
+      workflowId: phaseWorkflowId(cycleId, 'testing'),
+      args: [{ cycleId, timeouts, policy: policy.deployment }],
+    });
     rings.push(testing.outcome);
-    if (!testing.passed) return finish('halted', { scope, testing: testing.outcome, reason: 'the patch failed on the staging group; no approval was requested' });
+    if (!testing.passed)
+      return finish('halted', {
+        scope,
+        testing: testing.outcome,
+        reason: 'the patch failed on the staging group; no approval was requested',
+      });
   }
 
   await enter('approval', 'awaiting_approval', 'awaiting CAB approval');
@@ -73,21 +102,43 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
   });
   if (approval.outcome !== 'approved') return finish(approval.outcome, { scope, approval });
   // Approve now, run in the window: the approval names the earliest time deployment may start.
-  if (patched(patches.approveNowRunInWindow) && (await control.holdUntil(approval.notBefore, (note) => enter('approval', 'scheduled', note)))) {
+  if (
+    patched(patches.approveNowRunInWindow) &&
+    (await control.holdUntil(approval.notBefore, (note) => enter('approval', 'scheduled', note)))
+  ) {
     return finish('cancelled', { scope, approval, reason: control.cancelReason() });
   }
 
   await enter('deployment');
   const deployment: DeploymentResult = await control.controlled(
-    await startChild(deploymentWorkflow, { workflowId: phaseWorkflowId(cycleId, 'deployment'), args: [{ cycleId, timeouts, rings: scope.rings, policy: policy.deployment }] }),
+    await startChild(deploymentWorkflow, {
+      workflowId: phaseWorkflowId(cycleId, 'deployment'),
+      args: [{ cycleId, timeouts, rings: scope.rings, policy: policy.deployment }],
+    }),
   );
   rings.push(...deployment.rings);
 
   await enter('verification');
-  const verification: VerificationOutcome = await executeChild(verificationWorkflow, { workflowId: phaseWorkflowId(cycleId, 'verification'), args: [{ cycleId, timeouts }] });
+  const verification: VerificationOutcome = await executeChild(verificationWorkflow, {
+    workflowId: phaseWorkflowId(cycleId, 'verification'),
+    args: [{ cycleId, timeouts }],
+  });
 
   await enter('reporting');
   const failures = rings.reduce((n, r) => n + r.failed + r.unreachable, 0);
-  const final: CycleStatus = control.cancelled() ? 'cancelled' : deployment.halted ? 'halted' : failures > 0 || verification.nonCompliant > 0 ? 'completed_with_failures' : 'completed';
-  return finish(final, { scope, approval, rings, verification, ...(deployment.haltReason ? { reason: deployment.haltReason } : {}), ...(deployment.rollbacks?.length ? { rollbacks: deployment.rollbacks } : {}) });
+  const final: CycleStatus = control.cancelled()
+    ? 'cancelled'
+    : deployment.halted
+      ? 'halted'
+      : failures > 0 || verification.nonCompliant > 0
+        ? 'completed_with_failures'
+        : 'completed';
+  return finish(final, {
+    scope,
+    approval,
+    rings,
+    verification,
+    ...(deployment.haltReason ? { reason: deployment.haltReason } : {}),
+    ...(deployment.rollbacks?.length ? { rollbacks: deployment.rollbacks } : {}),
+  });
 }

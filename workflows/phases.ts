@@ -13,7 +13,9 @@ export function ringBreachesThreshold(outcome: RingOutcome, policy: DeploymentPo
 }
 
 /** Testing: the patch goes to the staging group first; its health checks are the functional test. */
-export async function testingWorkflow(input: PhaseInput & { policy: DeploymentPolicy }): Promise<{ outcome: RingOutcome; passed: boolean }> {
+export async function testingWorkflow(
+  input: PhaseInput & { policy: DeploymentPolicy },
+): Promise<{ outcome: RingOutcome; passed: boolean }> {
   const hosts = hostActivities(input.timeouts);
   const outcome = await hosts.deployRing({ cycleId: input.cycleId, ring: 'staging', phase: 'testing' });
   return { outcome, passed: !ringBreachesThreshold(outcome, input.policy) };

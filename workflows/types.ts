@@ -11,7 +11,13 @@ export type { CyclePhase, CycleStatus };
 /** Durations as strings Temporal understands (`30s`, `72h`). */
 export type DurationText = string;
 
-export type { ApprovalDecision, ApprovalInput, ApprovalPolicy, ApprovalResult, ApprovalState } from './approval-types.ts';
+export type {
+  ApprovalDecision,
+  ApprovalInput,
+  ApprovalPolicy,
+  ApprovalResult,
+  ApprovalState,
+} from './approval-types.ts';
 
 /** How many failed hosts are too many: an absolute count, or a share of the hosts concerned. */
 export type FailureLimit = { count: number } | { percent: number };

@@ -23,16 +23,39 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
     formatters.set(timeZone, f);
   }
   return f;
 }
 
 /** The wall-clock fields of an instant in a zone. */
-function localParts(ms: number, timeZone: string): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  return { y: Number(parts['year']), mo: Number(parts['month']), d: Number(parts['day']), h: Number(parts['hour']), mi: Number(parts['minute']), s: Number(parts['second']) };
+function localParts(
+  ms: number,
+  timeZone: string,
+): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
+  return {
+    y: Number(parts['year']),
+    mo: Number(parts['month']),
+    d: Number(parts['day']),
+    h: Number(parts['hour']),
+    mi: Number(parts['minute']),
+    s: Number(parts['second']),
+  };
 }
 
 function zoneOffsetMs(ms: number, timeZone: string): number {
@@ -41,7 +64,10 @@ function zoneOffsetMs(ms: number, timeZone: string): number {
 }
 
 /** The instant a local wall-clock time names in a zone; across a DST change the offset is re-read once. */
-export function zonedTimeToInstant(local: { y: number; mo: number; d: number; h: number; mi: number; s: number }, timeZone: string): number {
+export function zonedTimeToInstant(
+  local: { y: number; mo: number; d: number; h: number; mi: number; s: number },
+  timeZone: string,
+): number {
   const asUtc = Date.UTC(local.y, local.mo - 1, local.d, local.h, local.mi, local.s);
   const first = asUtc - zoneOffsetMs(asUtc, timeZone);
   return asUtc - zoneOffsetMs(first, timeZone);
@@ -62,7 +88,8 @@ function parseClock(text: string): { h: number; mi: number; s: number } {
   return { h: Number(m[1]), mi: Number(m[2]), s: Number(m[3] ?? 0) };
 }
 
-const isoDate = (y: number, mo: number, d: number) => `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+const isoDate = (y: number, mo: number, d: number) =>
+  `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 
 /**
  * The earliest slot at or after `now` in which work of `needMs` finishes before the window's

@@ -24,7 +24,12 @@ export function chatNotifiers(registry: ConnectorRegistry): { id: string; notifi
 }
 
 export async function chatPeople(db: Knex): Promise<Map<string, ChatPerson>> {
-  return new Map((await listUsers(db)).map((u) => [u.id, { id: u.id, displayName: u.displayName, slackUserId: u.slackUserId, teamsAadId: u.teamsAadId }]));
+  return new Map(
+    (await listUsers(db)).map((u) => [
+      u.id,
+      { id: u.id, displayName: u.displayName, slackUserId: u.slackUserId, teamsAadId: u.teamsAadId },
+    ]),
+  );
 }
 
 /** One cycle's change as the cards show it, read inside the transaction that holds the cycle's lock. */
@@ -41,7 +46,12 @@ export interface LockedChangeView {
  * `purpose` × cycle, so that two events for one cycle never post a card or open a record twice.
  * Does nothing before the change request exists.
  */
-export async function withLockedChangeView(db: Knex, purpose: string, cycleId: string, work: (view: LockedChangeView) => Promise<void>): Promise<void> {
+export async function withLockedChangeView(
+  db: Knex,
+  purpose: string,
+  cycleId: string,
+  work: (view: LockedChangeView) => Promise<void>,
+): Promise<void> {
   await db.transaction(async (trx) => {
     await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`${purpose}:${cycleId}`]);
     const source = await loadChangeView(trx, cycleId);
@@ -81,6 +91,7 @@ export async function publishChangeCards(deps: PublishDeps, cycleId: string, not
 /** The one start-up line that says whether chat is on, and where. */
 export function chatStatusLine(registry: ConnectorRegistry): string {
   const chats = chatNotifiers(registry).map((c) => c.id);
-  if (chats.length === 0) return 'chat is off: no Slack or Teams credentials configured; approvals work from the CLI and REST';
+  if (chats.length === 0)
+    return 'chat is off: no Slack or Teams credentials configured; approvals work from the CLI and REST';
   return `chat is on: ${chats.join(' and ')}; approval cards and progress are posted there, and approvals still work from the CLI and REST`;
 }

@@ -10,7 +10,10 @@ import { uploadFile } from './upload.ts';
 export function assetTable(assets: Asset[]): string {
   if (assets.length === 0) return '(no assets)';
   return assets
-    .map((a) => `${a.hostname.padEnd(28)} tier ${a.criticality} ${a.exposure.padEnd(9)} ${(a.platform ?? '-').padEnd(10)} ${(a.patchGroup ?? '-').padEnd(12)} ${a.tags.join(',')}`)
+    .map(
+      (a) =>
+        `${a.hostname.padEnd(28)} tier ${a.criticality} ${a.exposure.padEnd(9)} ${(a.platform ?? '-').padEnd(10)} ${(a.patchGroup ?? '-').padEnd(12)} ${a.tags.join(',')}`,
+    )
     .join('\n');
 }
 
@@ -19,7 +22,12 @@ export const assetCommands: CliCommand[] = [
     path: ['assets', 'list'],
     summary: 'list assets, optionally those matching a query (e.g. "tier<=2 and exposure=internet") or a saved group',
     usage: '[--query "<expr>"] [--group <name>] [--limit <n>] [--json]',
-    options: { query: { type: 'string' }, group: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      query: { type: 'string' },
+      group: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     async run({ values }) {
       const params = new URLSearchParams();
       for (const name of ['query', 'group', 'limit']) {
@@ -51,9 +59,21 @@ export const assetCommands: CliCommand[] = [
     async run({ values, positionals }) {
       const file = requirePositional(positionals, 0, 'file');
       const extension = path.extname(file).slice(1).toLowerCase();
-      const format = parseInput(assetFileFormatSchema, values['format'] ?? (extension === 'json' ? 'json' : 'csv'), '--format');
-      const result = await uploadFile<AssetImportResult>(`/api/assets/import?format=${format}`, file, format === 'json' ? 'application/octet-stream' : 'text/csv');
-      printJsonOr(values, result, () => `imported ${result.imported} asset(s): ${result.created} new, ${result.updated} updated`);
+      const format = parseInput(
+        assetFileFormatSchema,
+        values['format'] ?? (extension === 'json' ? 'json' : 'csv'),
+        '--format',
+      );
+      const result = await uploadFile<AssetImportResult>(
+        `/api/assets/import?format=${format}`,
+        file,
+        format === 'json' ? 'application/octet-stream' : 'text/csv',
+      );
+      printJsonOr(
+        values,
+        result,
+        () => `imported ${result.imported} asset(s): ${result.created} new, ${result.updated} updated`,
+      );
       return 0;
     },
   },

@@ -12,7 +12,14 @@ export const auditCommands: CliCommand[] = [
     async run({ values }) {
       const q = typeof values['subject'] === 'string' ? `?subject=${encodeURIComponent(values['subject'])}` : '';
       const { events } = await apiRequest<{ events: AuditRow[] }>('GET', `/api/audit${q}`);
-      printJsonOr(values, events, () => events.map((e) => `${String(e.seq).padStart(6)} ${new Date(e.at).toISOString()} ${e.actor.padEnd(12)} ${e.action.padEnd(22)} ${e.subject_id}`).join('\n'));
+      printJsonOr(values, events, () =>
+        events
+          .map(
+            (e) =>
+              `${String(e.seq).padStart(6)} ${new Date(e.at).toISOString()} ${e.actor.padEnd(12)} ${e.action.padEnd(22)} ${e.subject_id}`,
+          )
+          .join('\n'),
+      );
       return 0;
     },
   },
@@ -23,7 +30,9 @@ export const auditCommands: CliCommand[] = [
     options: { json: { type: 'boolean' } },
     async run({ values }) {
       const v = await apiRequest<ChainVerification>('GET', '/api/audit/verify');
-      printJsonOr(values, v, () => (v.ok ? `audit trail intact: ${v.events} events` : `AUDIT TRAIL BROKEN at event ${v.brokenAt}: ${v.reason}`));
+      printJsonOr(values, v, () =>
+        v.ok ? `audit trail intact: ${v.events} events` : `AUDIT TRAIL BROKEN at event ${v.brokenAt}: ${v.reason}`,
+      );
       return v.ok ? 0 : 1;
     },
   },

@@ -13,7 +13,14 @@ export const baselineCommands: CliCommand[] = [
     options: { json: { type: 'boolean' } },
     async run({ values }) {
       const { baselines } = await apiRequest<{ baselines: Baseline[] }>('GET', '/api/baselines');
-      printJsonOr(values, baselines, () => baselines.map((b) => `${b.id.padEnd(20)} ${b.platform.padEnd(28)} ${b.rules.length} rule(s), ${b.approve.length} approved, ${b.reject.length} rejected`).join('\n'));
+      printJsonOr(values, baselines, () =>
+        baselines
+          .map(
+            (b) =>
+              `${b.id.padEnd(20)} ${b.platform.padEnd(28)} ${b.rules.length} rule(s), ${b.approve.length} approved, ${b.reject.length} rejected`,
+          )
+          .join('\n'),
+      );
       return 0;
     },
   },
@@ -29,7 +36,9 @@ export const baselineCommands: CliCommand[] = [
       try {
         body = JSON.parse(await readFile(file, 'utf8')) as unknown;
       } catch (err) {
-        throw new InputError(`cannot read ${file} as JSON: ${(err as Error).message}`, [{ path: ['<file>'], message: 'unreadable or not JSON' }]);
+        throw new InputError(`cannot read ${file} as JSON: ${(err as Error).message}`, [
+          { path: ['<file>'], message: 'unreadable or not JSON' },
+        ]);
       }
       const saved = await apiRequest<Baseline>('PUT', `/api/baselines/${encodeURIComponent(id)}`, body);
       printJsonOr(values, saved, () => `baseline ${saved.id} saved for ${saved.platform}`);
@@ -43,8 +52,13 @@ export const baselineCommands: CliCommand[] = [
     options: { json: { type: 'boolean' } },
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');
-      const { results } = await apiRequest<{ results: ({ patchId: string } & BaselineVerdict)[] }>('GET', `/api/baselines/${encodeURIComponent(id)}/evaluate`);
-      printJsonOr(values, results, () => results.map((r) => `${r.approved ? 'APPROVED' : 'held   '} ${r.patchId.padEnd(24)} ${r.reason}`).join('\n'));
+      const { results } = await apiRequest<{ results: ({ patchId: string } & BaselineVerdict)[] }>(
+        'GET',
+        `/api/baselines/${encodeURIComponent(id)}/evaluate`,
+      );
+      printJsonOr(values, results, () =>
+        results.map((r) => `${r.approved ? 'APPROVED' : 'held   '} ${r.patchId.padEnd(24)} ${r.reason}`).join('\n'),
+      );
       return 0;
     },
   },

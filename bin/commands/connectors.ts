@@ -11,19 +11,31 @@ export const connectorCommands: CliCommand[] = [
     usage: '[--json]',
     options: { json: { type: 'boolean' } },
     async run({ values }) {
-      const { connectors } = parseInput(connectorListSchema, await apiRequest('GET', '/api/connectors'), 'server answer');
-      printJsonOr(values, connectors, () => (connectors.length ? connectors.map((c) => `${c.id.padEnd(12)} ${c.title.padEnd(48)} ${c.capabilities.join(', ')}`).join('\n') : 'no connectors are configured'));
+      const { connectors } = parseInput(
+        connectorListSchema,
+        await apiRequest('GET', '/api/connectors'),
+        'server answer',
+      );
+      printJsonOr(values, connectors, () =>
+        connectors.length
+          ? connectors.map((c) => `${c.id.padEnd(12)} ${c.title.padEnd(48)} ${c.capabilities.join(', ')}`).join('\n')
+          : 'no connectors are configured',
+      );
       return 0;
     },
   },
   {
     path: ['connectors', 'test'],
-    summary: "check that a connector reaches its system with its credentials",
+    summary: 'check that a connector reaches its system with its credentials',
     usage: '<id> [--json]',
     options: { json: { type: 'boolean' } },
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');
-      const result = parseInput(connectionTestSchema, await apiRequest('POST', `/api/connectors/${encodeURIComponent(id)}/test`), 'server answer');
+      const result = parseInput(
+        connectionTestSchema,
+        await apiRequest('POST', `/api/connectors/${encodeURIComponent(id)}/test`),
+        'server answer',
+      );
       printJsonOr(values, result, () => `${result.id}: ${result.ok ? 'ok' : 'FAILED'} — ${result.message}`);
       return result.ok ? 0 : 1;
     },

@@ -16,8 +16,17 @@ export const cycleControlCommands: CliCommand[] = (['pause', 'resume', 'cancel']
   options: { as: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     const id = requirePositional(positionals, 0, 'id');
-    const state = await apiRequest<CycleControlState>('POST', `/api/cycles/${encodeURIComponent(id)}/${verb}`, { by: requireOption(values, 'as'), reason: values['reason'], channel: 'cli' });
-    printJsonOr(values, state, () => `cycle ${state.cycleId}: ${state.status}${state.paused ? ' (paused)' : ''}${state.cancelled ? ' (cancelling before the next ring)' : ''}`);
+    const state = await apiRequest<CycleControlState>('POST', `/api/cycles/${encodeURIComponent(id)}/${verb}`, {
+      by: requireOption(values, 'as'),
+      reason: values['reason'],
+      channel: 'cli',
+    });
+    printJsonOr(
+      values,
+      state,
+      () =>
+        `cycle ${state.cycleId}: ${state.status}${state.paused ? ' (paused)' : ''}${state.cancelled ? ' (cancelling before the next ring)' : ''}`,
+    );
     return 0;
   },
 }));

@@ -7,17 +7,24 @@ import { apiRequest } from '../api.ts';
 import { printJsonOr, requireOption, requirePositional } from './args.ts';
 import type { CliCommand, CliValues } from './types.ts';
 
-
 export function renderCycle(d: CycleDetail): string {
   const c = d.cycle;
-  const lines = [`${c.id}  ${c.name}`, `  status ${c.status} · phase ${c.phase} · requested by ${c.requester} at ${c.createdAt}${c.completedAt ? ` · finished ${c.completedAt}` : ''}`];
+  const lines = [
+    `${c.id}  ${c.name}`,
+    `  status ${c.status} · phase ${c.phase} · requested by ${c.requester} at ${c.createdAt}${c.completedAt ? ` · finished ${c.completedAt}` : ''}`,
+  ];
   if (typeof c.summary['reason'] === 'string') lines.push(`  reason: ${c.summary['reason']}`);
-  for (const a of d.approvals) lines.push(`  ${a.by} ${a.decision === 'approve' ? 'approved' : 'rejected'} via ${a.channel}${a.reason ? `: ${a.reason}` : ''}`);
+  for (const a of d.approvals)
+    lines.push(
+      `  ${a.by} ${a.decision === 'approve' ? 'approved' : 'rejected'} via ${a.channel}${a.reason ? `: ${a.reason}` : ''}`,
+    );
   for (const r of d.rings) {
     lines.push(`  ring ${r.ring}`);
     for (const h of r.hosts) {
       const verified = h.verified === null ? '' : h.verified ? ' · verified' : ' · NOT verified';
-      lines.push(`    ${h.hostname.padEnd(14)} ${h.status.padEnd(18)} ${String(h.attempts).padStart(2)} attempt(s)${verified}  ${h.message}`);
+      lines.push(
+        `    ${h.hostname.padEnd(14)} ${h.status.padEnd(18)} ${String(h.attempts).padStart(2)} attempt(s)${verified}  ${h.message}`,
+      );
     }
   }
   return lines.join('\n');
@@ -37,10 +44,20 @@ const scopeOptions = {
 const fromFindingsUsage = '[--from-findings [--view all|overdue|due-soon] [--min-score <0-100>]]';
 
 function scopeBody(values: CliValues) {
-  const fromFindings = values['from-findings'] === true
-    ? { ...(values['view'] === undefined ? {} : { view: values['view'] }), ...(values['min-score'] === undefined ? {} : { minScore: Number(values['min-score']) }) }
-    : undefined;
-  return { demo: values['demo'] === true, requester: values['as'], patches: values['patch'] ?? [], hosts: values['host'] ?? [], ...(fromFindings ? { fromFindings } : {}) };
+  const fromFindings =
+    values['from-findings'] === true
+      ? {
+          ...(values['view'] === undefined ? {} : { view: values['view'] }),
+          ...(values['min-score'] === undefined ? {} : { minScore: Number(values['min-score']) }),
+        }
+      : undefined;
+  return {
+    demo: values['demo'] === true,
+    requester: values['as'],
+    patches: values['patch'] ?? [],
+    hosts: values['host'] ?? [],
+    ...(fromFindings ? { fromFindings } : {}),
+  };
 }
 
 export const cycleCommands: CliCommand[] = [
@@ -52,7 +69,12 @@ export const cycleCommands: CliCommand[] = [
     async run({ values }) {
       const body = { ...scopeBody(values), name: values['name'] };
       const detail = await apiRequest<CycleDetail>('POST', '/api/cycles', body);
-      printJsonOr(values, detail, () => `${renderCycle(detail)}\n\nfollow it:  npx patchflow cycle status ${detail.cycle.id} --watch\napprove it: npx patchflow cycle approve ${detail.cycle.id} --as <approver>`);
+      printJsonOr(
+        values,
+        detail,
+        () =>
+          `${renderCycle(detail)}\n\nfollow it:  npx patchflow cycle status ${detail.cycle.id} --watch\napprove it: npx patchflow cycle approve ${detail.cycle.id} --as <approver>`,
+      );
       return 0;
     },
   },
@@ -92,8 +114,16 @@ export const cycleCommands: CliCommand[] = [
     usage: '[--json]',
     options: { json: { type: 'boolean' } },
     async run({ values }) {
-      const { cycles } = await apiRequest<{ cycles: { id: string; name: string; status: string; phase: string; requester: string; createdAt: string }[] }>('GET', '/api/cycles');
-      printJsonOr(values, cycles, () => (cycles.length ? cycles.map((c) => `${c.id}  ${c.status.padEnd(22)} ${c.phase.padEnd(13)} ${c.requester.padEnd(10)} ${c.name}`).join('\n') : 'no cycles yet; start one with: npx patchflow cycle start --demo'));
+      const { cycles } = await apiRequest<{
+        cycles: { id: string; name: string; status: string; phase: string; requester: string; createdAt: string }[];
+      }>('GET', '/api/cycles');
+      printJsonOr(values, cycles, () =>
+        cycles.length
+          ? cycles
+              .map((c) => `${c.id}  ${c.status.padEnd(22)} ${c.phase.padEnd(13)} ${c.requester.padEnd(10)} ${c.name}`)
+              .join('\n')
+          : 'no cycles yet; start one with: npx patchflow cycle start --demo',
+      );
       return 0;
     },
   },
@@ -101,10 +131,20 @@ export const cycleCommands: CliCommand[] = [
     path: ['cycle', 'approve'],
     summary: 'approve a change awaiting CAB approval (--not-before: approve now, deploy from that time)',
     usage: '<id> --as <approver> [--comment <text>] [--not-before <ISO time>] [--json]',
-    options: { as: { type: 'string' }, comment: { type: 'string' }, 'not-before': { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      as: { type: 'string' },
+      comment: { type: 'string' },
+      'not-before': { type: 'string' },
+      json: { type: 'boolean' },
+    },
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');
-      const body = { by: requireOption(values, 'as'), comment: values['comment'], notBefore: values['not-before'], channel: 'cli' };
+      const body = {
+        by: requireOption(values, 'as'),
+        comment: values['comment'],
+        notBefore: values['not-before'],
+        channel: 'cli',
+      };
       const state = await apiRequest<ApprovalState>('POST', `/api/cycles/${encodeURIComponent(id)}/approve`, body);
       printJsonOr(values, state, () => describeApproval(state));
       return 0;
@@ -117,7 +157,11 @@ export const cycleCommands: CliCommand[] = [
     options: { as: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } },
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');
-      const state = await apiRequest<ApprovalState>('POST', `/api/cycles/${encodeURIComponent(id)}/reject`, { by: requireOption(values, 'as'), reason: requireOption(values, 'reason'), channel: 'cli' });
+      const state = await apiRequest<ApprovalState>('POST', `/api/cycles/${encodeURIComponent(id)}/reject`, {
+        by: requireOption(values, 'as'),
+        reason: requireOption(values, 'reason'),
+        channel: 'cli',
+      });
       printJsonOr(values, state, () => describeApproval(state));
       return 0;
     },
@@ -130,29 +174,53 @@ const PLAN_HOSTS_SHOWN = 8;
 const PLAN_PAIRS_SHOWN = 25;
 
 export function renderPlan(p: CyclePlan): string {
-  const lines = [`dry run for ${p.requester}: ${p.patches.map((x) => `${x.id} (${x.title})`).join(', ')}`, `  staging: ${p.staging.note}`];
+  const lines = [
+    `dry run for ${p.requester}: ${p.patches.map((x) => `${x.id} (${x.title})`).join(', ')}`,
+    `  staging: ${p.staging.note}`,
+  ];
   for (const r of p.rings) {
     if (!r.hosts.length) {
       lines.push(`  ring ${r.order} ${r.ring}: no hosts`);
       continue;
     }
-    const names = r.hosts.slice(0, PLAN_HOSTS_SHOWN).map((h) => h.hostname).join(', ') + (r.hosts.length > PLAN_HOSTS_SHOWN ? `, … ${r.hosts.length - PLAN_HOSTS_SHOWN} more` : '');
-    lines.push(`  ring ${r.order} ${r.ring}: ${r.hosts.length} host(s) in ${r.batches} batch(es) of up to ${r.maxConcurrency}, halts over ${r.errorThreshold} failed`);
+    const names =
+      r.hosts
+        .slice(0, PLAN_HOSTS_SHOWN)
+        .map((h) => h.hostname)
+        .join(', ') + (r.hosts.length > PLAN_HOSTS_SHOWN ? `, … ${r.hosts.length - PLAN_HOSTS_SHOWN} more` : '');
+    lines.push(
+      `  ring ${r.order} ${r.ring}: ${r.hosts.length} host(s) in ${r.batches} batch(es) of up to ${r.maxConcurrency}, halts over ${r.errorThreshold} failed`,
+    );
     lines.push(`    hosts: ${names}`);
-    lines.push(`    ${r.windows.length ? `window(s): ${r.windows.join('; ')}` : `estimated ${r.startsAt} → ${r.endsAt}`}`);
+    lines.push(
+      `    ${r.windows.length ? `window(s): ${r.windows.join('; ')}` : `estimated ${r.startsAt} → ${r.endsAt}`}`,
+    );
   }
   lines.push(`  approvals: ${p.approvals.note}`);
-  const rollback = [p.policy.rollback.failedRing ? 'a failed ring' : '', p.policy.rollback.completedRings ? 'completed rings on a global failure' : ''].filter(Boolean).join(' and ') || 'nothing';
-  const soak = /^0[a-z]+$/.test(p.policy.soak) ? 'no soak' : `soak ${p.policy.soak}${p.policy.healthCheck ? ' then health check' : ''}`;
-  lines.push(`  safety: failure budget ${p.policy.failureBudget}; ${soak} between rings; backup ${p.policy.backup ? 'before patching' : 'off'}; rolls back ${rollback}; reboot ${p.policy.reboot}`);
+  const rollback =
+    [
+      p.policy.rollback.failedRing ? 'a failed ring' : '',
+      p.policy.rollback.completedRings ? 'completed rings on a global failure' : '',
+    ]
+      .filter(Boolean)
+      .join(' and ') || 'nothing';
+  const soak = /^0[a-z]+$/.test(p.policy.soak)
+    ? 'no soak'
+    : `soak ${p.policy.soak}${p.policy.healthCheck ? ' then health check' : ''}`;
+  lines.push(
+    `  safety: failure budget ${p.policy.failureBudget}; ${soak} between rings; backup ${p.policy.backup ? 'before patching' : 'off'}; rolls back ${rollback}; reboot ${p.policy.reboot}`,
+  );
   lines.push(`  schedule: ${p.schedule.note} (estimated ${p.schedule.estimatedStart} → ${p.schedule.estimatedEnd})`);
   if (p.findings) {
     lines.push(`  scope from the findings: ${p.findings.targets.length} asset × patch pair(s), highest risk first`);
     for (const t of p.findings.targets.slice(0, PLAN_PAIRS_SHOWN)) {
-      lines.push(`    ${t.hostname.padEnd(14)} ${t.patchId.padEnd(16)} ring ${t.ring.padEnd(9)} risk ${String(t.score).padStart(3)}  due ${t.dueAt ?? 'no deadline'}`);
+      lines.push(
+        `    ${t.hostname.padEnd(14)} ${t.patchId.padEnd(16)} ring ${t.ring.padEnd(9)} risk ${String(t.score).padStart(3)}  due ${t.dueAt ?? 'no deadline'}`,
+      );
       lines.push(`      ${t.why}`);
     }
-    if (p.findings.targets.length > PLAN_PAIRS_SHOWN) lines.push(`    … ${p.findings.targets.length - PLAN_PAIRS_SHOWN} more (--json lists them all)`);
+    if (p.findings.targets.length > PLAN_PAIRS_SHOWN)
+      lines.push(`    … ${p.findings.targets.length - PLAN_PAIRS_SHOWN} more (--json lists them all)`);
     for (const [patchId, reason] of Object.entries(p.findings.approvedBy)) lines.push(`    ${patchId}: ${reason}`);
     for (const h of p.findings.heldBack) lines.push(`  held back: ${h.patchId} on ${h.hosts} host(s): ${h.reason}`);
   }

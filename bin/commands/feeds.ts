@@ -19,8 +19,14 @@ export const feedCommands: CliCommand[] = [
     usage: '[--json]',
     options: { json: { type: 'boolean' } },
     async run({ values }) {
-      const { feeds } = await apiRequest<{ feeds: { kind: string; title: string; configured: boolean; state: { syncedAt?: string; cursor?: string } }[] }>('GET', '/api/feeds');
-      printJsonOr(values, feeds, () => feeds.map((f) => `${f.kind.padEnd(6)} ${(f.state.syncedAt ?? 'never synced').padEnd(26)} ${f.title}`).join('\n'));
+      const { feeds } = await apiRequest<{
+        feeds: { kind: string; title: string; configured: boolean; state: { syncedAt?: string; cursor?: string } }[];
+      }>('GET', '/api/feeds');
+      printJsonOr(values, feeds, () =>
+        feeds
+          .map((f) => `${f.kind.padEnd(6)} ${(f.state.syncedAt ?? 'never synced').padEnd(26)} ${f.title}`)
+          .join('\n'),
+      );
       return 0;
     },
   },
@@ -33,7 +39,12 @@ export const feedCommands: CliCommand[] = [
       const kind = positionals[0];
       const results = kind
         ? [await apiRequest<FeedRunResult>('POST', `/api/feeds/${encodeURIComponent(kind)}/sync`)]
-        : (await apiRequest<{ results: (FeedRunResult | { feed: string; error: string })[] }>('POST', '/api/feeds/sync')).results;
+        : (
+            await apiRequest<{ results: (FeedRunResult | { feed: string; error: string })[] }>(
+              'POST',
+              '/api/feeds/sync',
+            )
+          ).results;
       printJsonOr(values, kind ? results[0] : results, () => results.map(describeRun).join('\n'));
       return results.some((r) => 'error' in r) ? 1 : 0;
     },
@@ -49,10 +60,15 @@ export const feedCommands: CliCommand[] = [
       const body = await readFile(file).catch((err: Error) => {
         throw new InputError(`cannot read ${file}: ${err.message}`, [{ path: ['<file>'], message: 'unreadable' }]);
       });
-      const result = await apiRequest<FeedRunResult>('POST', `/api/feeds/${encodeURIComponent(kind)}/import`, undefined, {
-        rawBody: body,
-        headers: { 'content-type': 'application/octet-stream' },
-      });
+      const result = await apiRequest<FeedRunResult>(
+        'POST',
+        `/api/feeds/${encodeURIComponent(kind)}/import`,
+        undefined,
+        {
+          rawBody: body,
+          headers: { 'content-type': 'application/octet-stream' },
+        },
+      );
       printJsonOr(values, result, () => describeRun(result));
       return 0;
     },

@@ -5,7 +5,8 @@ import { printJsonOr, requireOption, requirePositional } from './args.ts';
 import { assetTable } from './assets.ts';
 import type { CliCommand } from './types.ts';
 
-const groupPath = (positionals: string[]) => `/api/groups/${encodeURIComponent(requirePositional(positionals, 0, 'name'))}`;
+const groupPath = (positionals: string[]) =>
+  `/api/groups/${encodeURIComponent(requirePositional(positionals, 0, 'name'))}`;
 
 export const groupCommands: CliCommand[] = [
   {
@@ -15,7 +16,11 @@ export const groupCommands: CliCommand[] = [
     options: { json: { type: 'boolean' } },
     async run({ values }) {
       const { groups } = await apiRequest<{ groups: AssetGroup[] }>('GET', '/api/groups');
-      printJsonOr(values, groups, () => (groups.length ? groups.map((g) => `${g.name.padEnd(20)} ${String(g.members).padStart(5)}  ${g.query}`).join('\n') : '(no groups)'));
+      printJsonOr(values, groups, () =>
+        groups.length
+          ? groups.map((g) => `${g.name.padEnd(20)} ${String(g.members).padStart(5)}  ${g.query}`).join('\n')
+          : '(no groups)',
+      );
       return 0;
     },
   },
@@ -26,7 +31,11 @@ export const groupCommands: CliCommand[] = [
     options: { json: { type: 'boolean' } },
     async run({ values, positionals }) {
       const group = await apiRequest<AssetGroup & { assets: Asset[] }>('GET', groupPath(positionals));
-      printJsonOr(values, group, () => `${group.name}: ${group.query} (${group.members} assets)\n${assetTable(group.assets)}`);
+      printJsonOr(
+        values,
+        group,
+        () => `${group.name}: ${group.query} (${group.members} assets)\n${assetTable(group.assets)}`,
+      );
       return 0;
     },
   },
@@ -36,7 +45,10 @@ export const groupCommands: CliCommand[] = [
     usage: '<name> --query "<expr>" [--description <text>] [--json]',
     options: { query: { type: 'string' }, description: { type: 'string' }, json: { type: 'boolean' } },
     async run({ values, positionals }) {
-      const group = await apiRequest<AssetGroup>('PUT', groupPath(positionals), { query: requireOption(values, 'query'), description: values['description'] });
+      const group = await apiRequest<AssetGroup>('PUT', groupPath(positionals), {
+        query: requireOption(values, 'query'),
+        description: values['description'],
+      });
       printJsonOr(values, group, () => `saved ${group.name}: ${group.members} asset(s) match now`);
       return 0;
     },

@@ -58,7 +58,8 @@ async function startWorkerAndServer(settings: Settings, parts: { worker: boolean
 export const runtimeCommands: CliCommand[] = [
   {
     path: ['start'],
-    summary: 'everything in one process: Temporal dev server, worker and HTTP server (embedded database unless DATABASE_URL is set)',
+    summary:
+      'everything in one process: Temporal dev server, worker and HTTP server (embedded database unless DATABASE_URL is set)',
     usage: '',
     async run() {
       const logger = createLogger();
@@ -120,11 +121,15 @@ export const runtimeCommands: CliCommand[] = [
     usage: '[--out <file>]',
     options: { out: { type: 'string' } },
     async run({ values }) {
-      const out = path.resolve(typeof values['out'] === 'string' ? values['out'] : path.join('.patchflow', 'workflow-bundle.js'));
+      const out = path.resolve(
+        typeof values['out'] === 'string' ? values['out'] : path.join('.patchflow', 'workflow-bundle.js'),
+      );
       const { code } = await bundleWorkflowCode({ workflowsPath });
       mkdirSync(path.dirname(out), { recursive: true });
       writeFileSync(out, code);
-      process.stdout.write(`workflow bundle written to ${out} (${Math.round(code.length / 1024)} KiB)\nstart workers with PATCHFLOW_WORKFLOW_BUNDLE=${out}\n`);
+      process.stdout.write(
+        `workflow bundle written to ${out} (${Math.round(code.length / 1024)} KiB)\nstart workers with PATCHFLOW_WORKFLOW_BUNDLE=${out}\n`,
+      );
       return 0;
     },
   },
@@ -137,7 +142,9 @@ export const runtimeCommands: CliCommand[] = [
       const db = openSettingsDatabase(settings);
       try {
         const applied = await migrateToLatest(db);
-        process.stdout.write(`${describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir })}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`);
+        process.stdout.write(
+          `${describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir })}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}\n`,
+        );
       } finally {
         await db.destroy();
       }

@@ -8,7 +8,8 @@ import { uploadFile } from './upload.ts';
 export const scanCommands: CliCommand[] = [
   {
     path: ['scan', 'import'],
-    summary: 'import a Nessus (.nessus) or OpenVAS/Greenbone XML report; findings are matched to assets by hostname, FQDN or IP',
+    summary:
+      'import a Nessus (.nessus) or OpenVAS/Greenbone XML report; findings are matched to assets by hostname, FQDN or IP',
     usage: '<file> [--format auto|nessus|openvas] [--json]',
     options: { format: { type: 'string' }, json: { type: 'boolean' } },
     async run({ values, positionals }) {
@@ -16,8 +17,12 @@ export const scanCommands: CliCommand[] = [
       const format = parseInput(scanFormatOptionSchema, values['format'] ?? 'auto', '--format');
       const s = await uploadFile<ScanImportSummary>(`/api/scans/import?format=${format}`, file, 'application/xml');
       printJsonOr(values, s, () => {
-        const severities = Object.entries(s.bySeverity).map(([name, n]) => `${name} ${n}`).join(', ');
-        const unmatched = s.unmatchedHosts.length ? `\nnot in the inventory (findings not stored): ${s.unmatchedHosts.join(', ')}` : '';
+        const severities = Object.entries(s.bySeverity)
+          .map(([name, n]) => `${name} ${n}`)
+          .join(', ');
+        const unmatched = s.unmatchedHosts.length
+          ? `\nnot in the inventory (findings not stored): ${s.unmatchedHosts.join(', ')}`
+          : '';
         return `${s.hosts} host(s), ${s.findings} finding(s) (${severities}), ${s.cves} CVE(s)${unmatched}`;
       });
       return 0;

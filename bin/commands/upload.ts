@@ -11,5 +11,8 @@ export async function uploadFile<T>(path: string, file: string, contentType: str
   });
   if (!info.isFile()) throw new InputError(`${file} is not a file`, [{ path: ['<file>'], message: 'not a file' }]);
   const body = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
-  return apiRequest<T>('POST', path, undefined, { headers: { 'content-type': contentType, 'content-length': String(info.size) }, rawBody: body });
+  return apiRequest<T>('POST', path, undefined, {
+    headers: { 'content-type': contentType, 'content-length': String(info.size) },
+    rawBody: body,
+  });
 }

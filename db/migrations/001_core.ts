@@ -218,8 +218,24 @@ export async function up(db: Knex): Promise<void> {
 }
 
 export async function down(db: Knex): Promise<void> {
-  for (const table of ['audit_events', 'reviews', 'verifications', 'deployments', 'approvals', 'cycle_targets', 'cycles',
-    'feed_state', 'findings', 'patch_cves', 'patches', 'advisory_cves', 'advisories', 'cves', 'assets', 'users']) {
+  for (const table of [
+    'audit_events',
+    'reviews',
+    'verifications',
+    'deployments',
+    'approvals',
+    'cycle_targets',
+    'cycles',
+    'feed_state',
+    'findings',
+    'patch_cves',
+    'patches',
+    'advisory_cves',
+    'advisories',
+    'cves',
+    'assets',
+    'users',
+  ]) {
     await db.schema.dropTableIfExists(table);
   }
   await db.raw('drop function if exists audit_events_append_only() cascade');

@@ -10,7 +10,9 @@ export async function up(db: Knex): Promise<void> {
     // 'poc' (public exploit, exploit-tagged reference) or 'active' (exploited in the wild per a vendor or CISA ADP); KEV is kept apart in cves.kev.
     t.text('exploit_evidence');
   });
-  await db.raw(`alter table cves add constraint cves_exploit_evidence_kind check (exploit_evidence in ('poc','active'))`);
+  await db.raw(
+    `alter table cves add constraint cves_exploit_evidence_kind check (exploit_evidence in ('poc','active'))`,
+  );
   // SSVC decision points that follow from the CVSS vector alone, kept beside it so that scoring a
   // million findings reads two booleans instead of matching regexes per finding.
   const has = (col: string, metric: string) => `${col} ~ '/${metric}(/|$)'`;

@@ -31,7 +31,16 @@ export async function upsertAdvisories(db: Knex, advisories: AdvisoryFacts[]): P
   const counts: AdvisoryUpsertCounts = { advisories: 0, advisoryCves: 0, patches: 0, patchCves: 0 };
   for (const a of advisories) {
     await db('advisories')
-      .insert({ id: a.id, source: a.source, vendor: a.vendor ?? null, title: a.title, severity: a.severity ?? null, published: a.published ?? null, url: a.url ?? null, data: advisoryData(a) })
+      .insert({
+        id: a.id,
+        source: a.source,
+        vendor: a.vendor ?? null,
+        title: a.title,
+        severity: a.severity ?? null,
+        published: a.published ?? null,
+        url: a.url ?? null,
+        data: advisoryData(a),
+      })
       .onConflict('id')
       .merge({
         source: db.raw('excluded.source'),
@@ -44,7 +53,11 @@ export async function upsertAdvisories(db: Knex, advisories: AdvisoryFacts[]): P
         updated_at: db.fn.now(),
       });
     counts.advisories += 1;
-    counts.advisoryCves += await insertLinks(db, 'advisory_cves', [...new Set(a.cves)].map((cve) => ({ advisory_id: a.id, cve_id: cve })));
+    counts.advisoryCves += await insertLinks(
+      db,
+      'advisory_cves',
+      [...new Set(a.cves)].map((cve) => ({ advisory_id: a.id, cve_id: cve })),
+    );
   }
 
   const patches = patchRows(advisories);
@@ -63,17 +76,35 @@ export async function upsertAdvisories(db: Knex, advisories: AdvisoryFacts[]): P
       });
     counts.patches += 1;
   }
-  counts.patchCves += await insertLinks(db, 'patch_cves', [...patches.values()].flatMap((p) => [...p.cves].map((cve) => ({ patch_id: p.row.id, cve_id: cve }))));
+  counts.patchCves += await insertLinks(
+    db,
+    'patch_cves',
+    [...patches.values()].flatMap((p) => [...p.cves].map((cve) => ({ patch_id: p.row.id, cve_id: cve }))),
+  );
   return counts;
 }
 
 /** The patches table has no product column; which products each remediation covers is kept with the advisory. */
 function advisoryData(a: AdvisoryFacts): Record<string, unknown> {
-  return { ...a.data, remediations: a.remediations.map((r) => ({ vendorRef: r.vendorRef, product: r.product, url: r.url })) };
+  return {
+    ...a.data,
+    remediations: a.remediations.map((r) => ({ vendorRef: r.vendorRef, product: r.product, url: r.url })),
+  };
 }
 
 interface PatchRow {
-  row: { id: string; title: string; vendor_ref: string; vendor: string | null; classification: string | null; severity: string | null; platform: string | null; target_version: string | null; released_at: string | null; advisory_id: string };
+  row: {
+    id: string;
+    title: string;
+    vendor_ref: string;
+    vendor: string | null;
+    classification: string | null;
+    severity: string | null;
+    platform: string | null;
+    target_version: string | null;
+    released_at: string | null;
+    advisory_id: string;
+  };
   cves: Set<string>;
 }
 
@@ -109,10 +140,18 @@ function patchRows(advisories: AdvisoryFacts[]): Map<string, PatchRow> {
   return byId;
 }
 
-async function insertLinks(db: Knex, table: 'advisory_cves' | 'patch_cves', rows: Record<string, string>[]): Promise<number> {
+async function insertLinks(
+  db: Knex,
+  table: 'advisory_cves' | 'patch_cves',
+  rows: Record<string, string>[],
+): Promise<number> {
   let inserted = 0;
   for (let i = 0; i < rows.length; i += chunkSize) {
-    const result = (await db(table).insert(rows.slice(i, i + chunkSize)).onConflict().ignore().returning('*')) as unknown[];
+    const result = (await db(table)
+      .insert(rows.slice(i, i + chunkSize))
+      .onConflict()
+      .ignore()
+      .returning('*')) as unknown[];
     inserted += result.length;
   }
   return inserted;

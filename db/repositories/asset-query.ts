@@ -70,7 +70,9 @@ const MAX_DEPTH = 32;
 const wordChar = /[A-Za-z0-9_.*?:/@+-]/;
 
 function queryError(column: number, message: string): InputError {
-  return new InputError(`invalid query at column ${column}: ${message}`, [{ path: ['query'], message: `column ${column}: ${message}` }]);
+  return new InputError(`invalid query at column ${column}: ${message}`, [
+    { path: ['query'], message: `column ${column}: ${message}` },
+  ]);
 }
 
 function tokenize(text: string): Token[] {
@@ -115,7 +117,8 @@ function tokenize(text: string): Token[] {
 
 /** Parses a query; anything wrong is an InputError naming the column where it went wrong. */
 export function parseAssetQuery(text: string): AssetQuery {
-  if (text.length > MAX_QUERY_LENGTH) throw queryError(MAX_QUERY_LENGTH + 1, `longer than ${MAX_QUERY_LENGTH} characters`);
+  if (text.length > MAX_QUERY_LENGTH)
+    throw queryError(MAX_QUERY_LENGTH + 1, `longer than ${MAX_QUERY_LENGTH} characters`);
   const tokens = tokenize(text);
   let pos = 0;
   const peek = (): Token => tokens[pos] ?? tokens[tokens.length - 1]!;
@@ -145,7 +148,8 @@ export function parseAssetQuery(text: string): AssetQuery {
     if (t.kind === '(') {
       const inner = expr(depth + 1);
       const close = next();
-      if (close.kind !== ')') throw queryError(close.column, `expected ")" to close the "(" at column ${t.column}, found ${describe(close)}`);
+      if (close.kind !== ')')
+        throw queryError(close.column, `expected ")" to close the "(" at column ${t.column}, found ${describe(close)}`);
       return inner;
     }
     if (t.kind !== 'word') throw queryError(t.column, `expected a field name, found ${describe(t)}`);
@@ -153,16 +157,30 @@ export function parseAssetQuery(text: string): AssetQuery {
   };
   const comparison = (fieldToken: Token): AssetQuery => {
     const field = fieldByKey.get(fieldKey(fieldToken.text));
-    if (!field) throw queryError(fieldToken.column, `unknown field "${fieldToken.text}"; known fields: ${Object.keys(fieldDefs).join(', ')}`);
+    if (!field)
+      throw queryError(
+        fieldToken.column,
+        `unknown field "${fieldToken.text}"; known fields: ${Object.keys(fieldDefs).join(', ')}`,
+      );
     const def = fieldDefs[field]!;
     const opToken = next();
-    if (opToken.kind !== 'op') throw queryError(opToken.column, `expected an operator (${opsByKind[def.kind].join(' ')}) after "${fieldToken.text}", found ${describe(opToken)}`);
+    if (opToken.kind !== 'op')
+      throw queryError(
+        opToken.column,
+        `expected an operator (${opsByKind[def.kind].join(' ')}) after "${fieldToken.text}", found ${describe(opToken)}`,
+      );
     const op = opToken.text as Operator;
-    if (!opsByKind[def.kind].includes(op)) throw queryError(opToken.column, `operator ${op} does not apply to ${field}; use ${opsByKind[def.kind].join(' ')}`);
+    if (!opsByKind[def.kind].includes(op))
+      throw queryError(
+        opToken.column,
+        `operator ${op} does not apply to ${field}; use ${opsByKind[def.kind].join(' ')}`,
+      );
     const valueToken = next();
-    if (valueToken.kind !== 'word' && valueToken.kind !== 'string') throw queryError(valueToken.column, `expected a value after "${op}", found ${describe(valueToken)}`);
+    if (valueToken.kind !== 'word' && valueToken.kind !== 'string')
+      throw queryError(valueToken.column, `expected a value after "${op}", found ${describe(valueToken)}`);
     const value = valueToken.text;
-    if (def.kind === 'number' && !/^\d+$/.test(value)) throw queryError(valueToken.column, `${field} compares with a whole number, not "${value}"`);
+    if (def.kind === 'number' && !/^\d+$/.test(value))
+      throw queryError(valueToken.column, `${field} compares with a whole number, not "${value}"`);
     if (def.values && (op === '=' || op === '!=') && !def.values.includes(value.toLowerCase())) {
       throw queryError(valueToken.column, `${field} is one of ${def.values.join(', ')}, not "${value}"`);
     }
@@ -171,7 +189,8 @@ export function parseAssetQuery(text: string): AssetQuery {
 
   const query = expr(0);
   const rest = peek();
-  if (rest.kind !== 'end') throw queryError(rest.column, `expected "and", "or" or the end of the query, found ${describe(rest)}`);
+  if (rest.kind !== 'end')
+    throw queryError(rest.column, `expected "and", "or" or the end of the query, found ${describe(rest)}`);
   return query;
 }
 
@@ -200,13 +219,23 @@ function applyComparison(qb: Knex.QueryBuilder, c: Extract<AssetQuery, { kind: '
   const glob = c.op === '~' || c.op === '!~';
   const pattern = glob ? likePattern(c.value.toLowerCase()) : c.value.toLowerCase();
   // Missing values compare as '' so that `platform!=windows` includes hosts with no platform.
-  const sql = def.kind === 'text'
-    ? (glob ? `coalesce(lower(??), '') like ? escape '\\'` : `coalesce(lower(??), '') = ?`)
-    : (glob ? `exists (select 1 from unnest(??) as v where lower(v) like ? escape '\\')` : `exists (select 1 from unnest(??) as v where lower(v) = ?)`);
-  return negated ? qb.whereNot((b) => void b.whereRaw(sql, [def.column, pattern])) : qb.whereRaw(sql, [def.column, pattern]);
+  const sql =
+    def.kind === 'text'
+      ? glob
+        ? `coalesce(lower(??), '') like ? escape '\\'`
+        : `coalesce(lower(??), '') = ?`
+      : glob
+        ? `exists (select 1 from unnest(??) as v where lower(v) like ? escape '\\')`
+        : `exists (select 1 from unnest(??) as v where lower(v) = ?)`;
+  return negated
+    ? qb.whereNot((b) => void b.whereRaw(sql, [def.column, pattern]))
+    : qb.whereRaw(sql, [def.column, pattern]);
 }
 
 /** Glob to LIKE: `*` and `?` become `%` and `_`; LIKE's own wildcards in the value are escaped. */
 function likePattern(glob: string): string {
-  return glob.replace(/[\\%_]/g, (ch) => `\\${ch}`).replace(/\*/g, '%').replace(/\?/g, '_');
+  return glob
+    .replace(/[\\%_]/g, (ch) => `\\${ch}`)
+    .replace(/\*/g, '%')
+    .replace(/\?/g, '_');
 }

@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { ConflictError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
 import { applyAssetQuery, type AssetQuery } from './asset-query.ts';
 
-export const criticalitySchema = z.coerce.number().int().min(1, 'tier 1 (most critical) to 4').max(4, 'tier 1 (most critical) to 4');
+export const criticalitySchema = z.coerce
+  .number()
+  .int()
+  .min(1, 'tier 1 (most critical) to 4')
+  .max(4, 'tier 1 (most critical) to 4');
 export const exposureSchema = z.enum(['internet', 'internal', 'isolated']);
 
 const hostnameSchema = z
@@ -13,7 +17,11 @@ const hostnameSchema = z
   .max(253)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dots, dashes and underscores')
   .transform((h) => h.toLowerCase());
-const fqdnSchema = z.string().trim().max(253).transform((h) => h.toLowerCase());
+const fqdnSchema = z
+  .string()
+  .trim()
+  .max(253)
+  .transform((h) => h.toLowerCase());
 // Lower-case so that scanner IPv6 addresses match whatever case the inventory was typed in.
 const ipsSchema = z.array(z.union([z.ipv4(), z.ipv6()], 'an IPv4 or IPv6 address').transform((ip) => ip.toLowerCase()));
 const textSchema = (max: number) => z.string().trim().max(max);
@@ -138,7 +146,12 @@ export interface UpsertedAsset {
 /** Inserts or updates by hostname, in chunks; callers validate with assetInputSchema first. A hostname listed twice keeps its last entry. */
 export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInputSchema>[]): Promise<UpsertedAsset[]> {
   const now = new Date().toISOString();
-  const rows = [...new Map(assets.map((a) => [a.hostname, a])).values()].map((a) => ({ ...allColumnsNull, ...toColumns(a), last_seen: now, updated_at: now }));
+  const rows = [...new Map(assets.map((a) => [a.hostname, a])).values()].map((a) => ({
+    ...allColumnsNull,
+    ...toColumns(a),
+    last_seen: now,
+    updated_at: now,
+  }));
   const upserted: UpsertedAsset[] = [];
   for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
     const result = (await db('assets')
@@ -152,7 +165,10 @@ export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInp
 }
 
 /** Inserts or updates by hostname; callers validate with assetInputSchema first. Returns ids by hostname. */
-export async function upsertAssets(db: Knex, assets: z.output<typeof assetInputSchema>[]): Promise<Map<string, string>> {
+export async function upsertAssets(
+  db: Knex,
+  assets: z.output<typeof assetInputSchema>[],
+): Promise<Map<string, string>> {
   return new Map((await upsertAssetRows(db, assets)).map((r) => [r.hostname, r.id]));
 }
 
@@ -163,7 +179,9 @@ export interface AssetListOptions {
 }
 
 export async function listAssets(db: Knex, options: AssetListOptions = {}): Promise<Asset[]> {
-  const qb = db('assets').select('*').orderBy([{ column: 'criticality', order: 'desc' }, 'hostname']);
+  const qb = db('assets')
+    .select('*')
+    .orderBy([{ column: 'criticality', order: 'desc' }, 'hostname']);
   const { query } = options;
   // Wrapped, so that a top-level `or` cannot escape conditions added to the builder later.
   if (query) qb.where((b) => void applyAssetQuery(b, query));
@@ -195,7 +213,9 @@ export async function getAsset(db: Knex, ref: string): Promise<Asset> {
 
 export async function patchAsset(db: Knex, ref: string, patch: AssetPatch): Promise<Asset> {
   const rows = await refusingConflicts(
-    whereRef(db('assets'), ref).update({ ...toColumns(patch), updated_at: new Date().toISOString() }).returning('*'),
+    whereRef(db('assets'), ref)
+      .update({ ...toColumns(patch), updated_at: new Date().toISOString() })
+      .returning('*'),
     `cannot rename asset "${ref}" to "${patch.hostname}": that hostname is taken`,
   );
   if (!rows[0]) throw new NotFoundError(`no asset "${ref}"`);
@@ -203,7 +223,10 @@ export async function patchAsset(db: Knex, ref: string, patch: AssetPatch): Prom
 }
 
 export async function deleteAsset(db: Knex, ref: string): Promise<Asset> {
-  const rows = await refusingConflicts(whereRef(db('assets'), ref).delete().returning('*'), `asset "${ref}" is a target of a patch cycle and cannot be deleted`);
+  const rows = await refusingConflicts(
+    whereRef(db('assets'), ref).delete().returning('*'),
+    `asset "${ref}" is a target of a patch cycle and cannot be deleted`,
+  );
   if (!rows[0]) throw new NotFoundError(`no asset "${ref}"`);
   return assetFromRow(rows[0]);
 }

@@ -60,7 +60,13 @@ export async function appendAudit(db: Knex, entry: AuditEntry): Promise<AuditRow
 }
 
 async function writeQueued(db: Knex, queue: { queued: QueuedAppend[]; writing: boolean }): Promise<void> {
-  const write = (batch: QueuedAppend[]) => db.transaction((trx) => appendChained(trx, batch.map((a) => a.entry)));
+  const write = (batch: QueuedAppend[]) =>
+    db.transaction((trx) =>
+      appendChained(
+        trx,
+        batch.map((a) => a.entry),
+      ),
+    );
   queue.writing = true;
   try {
     while (queue.queued.length > 0) {
@@ -94,8 +100,24 @@ async function appendChained(trx: Knex.Transaction, entries: AuditEntry[]): Prom
   const at = new Date().toISOString();
   const rows = entries.map((entry) => {
     const data = entry.data ?? {};
-    const hash = chainHash(prevHash, { at, actor: entry.actor, action: entry.action, subjectType: entry.subjectType, subjectId: entry.subjectId, data });
-    const row = { at, actor: entry.actor, action: entry.action, subject_type: entry.subjectType, subject_id: entry.subjectId, data, prev_hash: prevHash, hash };
+    const hash = chainHash(prevHash, {
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      subjectType: entry.subjectType,
+      subjectId: entry.subjectId,
+      data,
+    });
+    const row = {
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      subject_type: entry.subjectType,
+      subject_id: entry.subjectId,
+      data,
+      prev_hash: prevHash,
+      hash,
+    };
     prevHash = hash;
     return row;
   });
@@ -106,8 +128,13 @@ async function appendChained(trx: Knex.Transaction, entries: AuditEntry[]): Prom
 }
 
 /** Whether the trail already holds an event by `actor` of `action` on the subject. */
-export async function hasAudited(db: Knex, event: Pick<AuditEntry, 'actor' | 'action' | 'subjectType' | 'subjectId'>): Promise<boolean> {
-  const row = await db('audit_events').where({ actor: event.actor, action: event.action, subject_type: event.subjectType, subject_id: event.subjectId }).first('seq');
+export async function hasAudited(
+  db: Knex,
+  event: Pick<AuditEntry, 'actor' | 'action' | 'subjectType' | 'subjectId'>,
+): Promise<boolean> {
+  const row = await db('audit_events')
+    .where({ actor: event.actor, action: event.action, subject_type: event.subjectType, subject_id: event.subjectId })
+    .first('seq');
   return row !== undefined;
 }
 
@@ -123,17 +150,39 @@ export async function verifyAuditChain(db: Knex): Promise<ChainVerification> {
   const rows = (await db('audit_events').select('*').orderBy('seq', 'asc')) as AuditRow[];
   let prev = GENESIS;
   for (const row of rows) {
-    if (row.prev_hash !== prev) return { ok: false, events: rows.length, brokenAt: row.seq, reason: 'link to the previous event does not match (an event was removed or reordered)' };
+    if (row.prev_hash !== prev)
+      return {
+        ok: false,
+        events: rows.length,
+        brokenAt: row.seq,
+        reason: 'link to the previous event does not match (an event was removed or reordered)',
+      };
     const at = new Date(row.at).toISOString();
-    const expected = chainHash(prev, { at, actor: row.actor, action: row.action, subjectType: row.subject_type, subjectId: row.subject_id, data: row.data });
-    if (expected !== row.hash) return { ok: false, events: rows.length, brokenAt: row.seq, reason: 'content does not match its hash (the event was edited)' };
+    const expected = chainHash(prev, {
+      at,
+      actor: row.actor,
+      action: row.action,
+      subjectType: row.subject_type,
+      subjectId: row.subject_id,
+      data: row.data,
+    });
+    if (expected !== row.hash)
+      return {
+        ok: false,
+        events: rows.length,
+        brokenAt: row.seq,
+        reason: 'content does not match its hash (the event was edited)',
+      };
     prev = row.hash;
   }
   return { ok: true, events: rows.length };
 }
 
 export async function listAudit(db: Knex, filter: { subjectId?: string; limit?: number } = {}): Promise<AuditRow[]> {
-  const q = db('audit_events').select('*').orderBy('seq', 'asc').limit(filter.limit ?? 1000);
+  const q = db('audit_events')
+    .select('*')
+    .orderBy('seq', 'asc')
+    .limit(filter.limit ?? 1000);
   if (filter.subjectId) q.where({ subject_id: filter.subjectId });
   return (await q) as AuditRow[];
 }
@@ -146,7 +195,9 @@ function chainHash(prevHash: string, content: Record<string, unknown>): string {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

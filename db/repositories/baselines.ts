@@ -9,12 +9,25 @@ interface BaselineRow {
   reject: string[];
 }
 
-const fromRow = (r: BaselineRow): Baseline => ({ id: r.id, platform: r.platform, rules: r.rules, approve: r.approve, reject: r.reject });
+const fromRow = (r: BaselineRow): Baseline => ({
+  id: r.id,
+  platform: r.platform,
+  rules: r.rules,
+  approve: r.approve,
+  reject: r.reject,
+});
 
 /** Callers validate with baselineSchema first. */
 export async function saveBaseline(db: Knex, b: Baseline): Promise<void> {
   await db('patch_baselines')
-    .insert({ id: b.id, platform: b.platform, rules: JSON.stringify(b.rules), approve: b.approve, reject: b.reject, updated_at: db.fn.now() })
+    .insert({
+      id: b.id,
+      platform: b.platform,
+      rules: JSON.stringify(b.rules),
+      approve: b.approve,
+      reject: b.reject,
+      updated_at: db.fn.now(),
+    })
     .onConflict('id')
     .merge();
 }
@@ -29,11 +42,23 @@ export async function getBaseline(db: Knex, id: string): Promise<Baseline | unde
 }
 
 /** The facts baselines judge patches by: for the patches of one platform ("*" for all), or for the patches named. */
-export async function baselinePatches(db: Knex, which: { platform: string } | { ids: string[] }): Promise<BaselinePatch[]> {
-  const q = db('patches').select('id', 'vendor_ref', 'classification', 'severity', 'platform', 'released_at').orderBy('id');
+export async function baselinePatches(
+  db: Knex,
+  which: { platform: string } | { ids: string[] },
+): Promise<BaselinePatch[]> {
+  const q = db('patches')
+    .select('id', 'vendor_ref', 'classification', 'severity', 'platform', 'released_at')
+    .orderBy('id');
   if ('ids' in which) q.whereIn('id', which.ids);
   else if (which.platform !== '*') q.whereRaw('lower(platform) = lower(?)', [which.platform]);
-  const rows = (await q) as { id: string; vendor_ref: string; classification: string | null; severity: string | null; platform: string | null; released_at: Date | null }[];
+  const rows = (await q) as {
+    id: string;
+    vendor_ref: string;
+    classification: string | null;
+    severity: string | null;
+    platform: string | null;
+    released_at: Date | null;
+  }[];
   return rows.map((r) => ({
     id: r.id,
     vendorRef: r.vendor_ref,
@@ -41,6 +66,8 @@ export async function baselinePatches(db: Knex, which: { platform: string } | { 
     severity: r.severity,
     platform: r.platform,
     // A date column arrives as local midnight; keep the calendar date.
-    releasedAt: r.released_at ? `${r.released_at.getFullYear()}-${String(r.released_at.getMonth() + 1).padStart(2, '0')}-${String(r.released_at.getDate()).padStart(2, '0')}` : null,
+    releasedAt: r.released_at
+      ? `${r.released_at.getFullYear()}-${String(r.released_at.getMonth() + 1).padStart(2, '0')}-${String(r.released_at.getDate()).padStart(2, '0')}`
+      : null,
   }));
 }

@@ -61,10 +61,14 @@ const upsertSql = `
  * KEV deadline and score boost go too. Returns how many left the catalogue.
  */
 export async function clearKevExcept(db: Knex, listed: string[]): Promise<number> {
-  return db('cves')
-    .where({ kev: true })
-    .whereRaw('not (id = any(?::text[]))', [listed])
-    .update({ kev: false, kev_date_added: null, kev_due_date: null, kev_ransomware: false, kev_notes: null, updated_at: db.fn.now() });
+  return db('cves').where({ kev: true }).whereRaw('not (id = any(?::text[]))', [listed]).update({
+    kev: false,
+    kev_date_added: null,
+    kev_due_date: null,
+    kev_ransomware: false,
+    kev_notes: null,
+    updated_at: db.fn.now(),
+  });
 }
 
 /** Inserts or merges CVE facts; a field a feed does not state keeps whatever another feed stored. */
@@ -72,7 +76,9 @@ export async function upsertCves(db: Knex, cves: CveFacts[]): Promise<UpsertCoun
   const rows = [...mergeById(cves).values()].map(toRow);
   const counts: UpsertCounts = { inserted: 0, updated: 0 };
   for (let i = 0; i < rows.length; i += chunkSize) {
-    const result = (await db.raw(upsertSql, [JSON.stringify(rows.slice(i, i + chunkSize))])) as { rows: { inserted: boolean }[] };
+    const result = (await db.raw(upsertSql, [JSON.stringify(rows.slice(i, i + chunkSize))])) as {
+      rows: { inserted: boolean }[];
+    };
     for (const r of result.rows) counts[r.inserted ? 'inserted' : 'updated'] += 1;
   }
   return counts;

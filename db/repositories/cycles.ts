@@ -37,7 +37,10 @@ export function idempotencyKey(cycleId: string, assetId: string, patchId: string
   return `${cycleId}:${assetId}:${patchId}`;
 }
 
-export async function insertCycle(db: Knex, row: { id: string; request: CycleRequest; policy: CyclePolicy; workflowId: string }): Promise<void> {
+export async function insertCycle(
+  db: Knex,
+  row: { id: string; request: CycleRequest; policy: CyclePolicy; workflowId: string },
+): Promise<void> {
   await db('cycles').insert({
     id: row.id,
     name: row.request.name,
@@ -60,7 +63,11 @@ export async function listCycles(db: Knex, limit = 50): Promise<CycleRow[]> {
   return (await db('cycles').select('*').orderBy('created_at', 'desc').limit(limit)) as CycleRow[];
 }
 
-export async function setCycleState(db: Knex, id: string, state: { phase: CyclePhase; status: CycleStatus; summary?: Record<string, unknown> }): Promise<void> {
+export async function setCycleState(
+  db: Knex,
+  id: string,
+  state: { phase: CyclePhase; status: CycleStatus; summary?: Record<string, unknown> },
+): Promise<void> {
   const done = state.phase === 'done';
   const query = db('cycles').where({ id });
   // A finished cycle stays finished: a late write (a pause or cancel note racing the end) must not reopen it.
@@ -83,8 +90,14 @@ export async function scopeCycle(db: Knex, cycleId: string): Promise<CycleScope>
   await db.transaction(async (trx) => {
     const assetsQuery = trx('assets').select('id', 'hostname', 'criticality', 'patch_group');
     if (cycle.request.hostnames.length) assetsQuery.whereIn('hostname', cycle.request.hostnames);
-    const assets = (await assetsQuery) as { id: string; hostname: string; criticality: number; patch_group: string | null }[];
-    if (assets.length === 0) throw new InputError('the cycle matches no assets', [{ path: ['hostnames'], message: 'no matching assets' }]);
+    const assets = (await assetsQuery) as {
+      id: string;
+      hostname: string;
+      criticality: number;
+      patch_group: string | null;
+    }[];
+    if (assets.length === 0)
+      throw new InputError('the cycle matches no assets', [{ path: ['hostnames'], message: 'no matching assets' }]);
     // Findings-scoped cycles name their pairs; grouped once, since a scope can hold tens of thousands.
     let pairsByHost: Map<string, string[]> | undefined;
     if (cycle.request.targets) {
@@ -96,16 +109,32 @@ export async function scopeCycle(db: Knex, cycleId: string): Promise<CycleScope>
       }
     }
     const rows = assets.flatMap((a) => {
-      const placement = a.patch_group === STAGING_PATCH_GROUP ? { ring: STAGING_RING, order: 0 } : placeAsset(cycle.policy.deployment.rings, a.criticality);
+      const placement =
+        a.patch_group === STAGING_PATCH_GROUP
+          ? { ring: STAGING_RING, order: 0 }
+          : placeAsset(cycle.policy.deployment.rings, a.criticality);
       const patchIds = pairsByHost ? (pairsByHost.get(a.hostname) ?? []) : cycle.request.patchIds;
-      return patchIds.map((patchId) => ({ cycle_id: cycleId, asset_id: a.id, patch_id: patchId, ring: placement.ring, ring_order: placement.order }));
+      return patchIds.map((patchId) => ({
+        cycle_id: cycleId,
+        asset_id: a.id,
+        patch_id: patchId,
+        ring: placement.ring,
+        ring_order: placement.order,
+      }));
     });
     await trx('cycle_targets').insert(rows).onConflict(['cycle_id', 'asset_id', 'patch_id']).ignore();
   });
-  const counts = (await db('cycle_targets').where({ cycle_id: cycleId }).select('ring', 'ring_order').count('* as targets').groupBy('ring', 'ring_order').orderBy('ring_order')) as { ring: string; ring_order: number; targets: number }[];
+  const counts = (await db('cycle_targets')
+    .where({ cycle_id: cycleId })
+    .select('ring', 'ring_order')
+    .count('* as targets')
+    .groupBy('ring', 'ring_order')
+    .orderBy('ring_order')) as { ring: string; ring_order: number; targets: number }[];
   return {
     stagingTargets: counts.find((c) => c.ring === STAGING_RING)?.targets ?? 0,
-    rings: counts.filter((c) => c.ring !== STAGING_RING).map((c) => ({ ring: c.ring, order: c.ring_order, targets: Number(c.targets) })),
+    rings: counts
+      .filter((c) => c.ring !== STAGING_RING)
+      .map((c) => ({ ring: c.ring, order: c.ring_order, targets: Number(c.targets) })),
   };
 }
 
@@ -129,8 +158,26 @@ export async function ringTargets(db: Knex, cycleId: string, ring: string, asset
     .where({ 't.cycle_id': cycleId, 't.ring': ring });
   if (assetIds) query.whereIn('t.asset_id', assetIds);
   const rows = (await query
-    .select('t.asset_id', 'a.hostname', 'a.ips', 'a.platform', 't.patch_id', 'p.title', 'p.vendor_ref', 'p.target_version')
-    .orderBy('a.hostname')) as { asset_id: string; hostname: string; ips: string[]; platform: string | null; patch_id: string; title: string; vendor_ref: string; target_version: string | null }[];
+    .select(
+      't.asset_id',
+      'a.hostname',
+      'a.ips',
+      'a.platform',
+      't.patch_id',
+      'p.title',
+      'p.vendor_ref',
+      'p.target_version',
+    )
+    .orderBy('a.hostname')) as {
+    asset_id: string;
+    hostname: string;
+    ips: string[];
+    platform: string | null;
+    patch_id: string;
+    title: string;
+    vendor_ref: string;
+    target_version: string | null;
+  }[];
   return rows.map((r) => ({
     assetId: r.asset_id,
     hostname: r.hostname,
@@ -147,7 +194,11 @@ export async function ringTargets(db: Knex, cycleId: string, ring: string, asset
 /** Keys that already have a successful install recorded: a retry must not touch those hosts again. */
 export async function succeededKeys(db: Knex, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = (await db('deployments').whereIn('idempotency_key', keys).whereIn('outcome', ['patched', 'already_compliant']).whereIn('phase', ['testing', 'deployment']).select('idempotency_key')) as { idempotency_key: string }[];
+  const rows = (await db('deployments')
+    .whereIn('idempotency_key', keys)
+    .whereIn('outcome', ['patched', 'already_compliant'])
+    .whereIn('phase', ['testing', 'deployment'])
+    .select('idempotency_key')) as { idempotency_key: string }[];
   return new Set(rows.map((r) => r.idempotency_key));
 }
 
@@ -155,19 +206,44 @@ export async function succeededKeys(db: Knex, keys: string[]): Promise<Set<strin
  * Attempts left `running` by an earlier activity attempt whose worker died: recorded as
  * interrupted so that the history shows what happened, then retried by the current attempt.
  */
-export async function markInterrupted(db: Knex, keys: string[], phase: string, currentAttempt: number): Promise<number> {
+export async function markInterrupted(
+  db: Knex,
+  keys: string[],
+  phase: string,
+  currentAttempt: number,
+): Promise<number> {
   if (keys.length === 0) return 0;
   return db('deployments')
     .whereIn('idempotency_key', keys)
     .where({ phase, outcome: 'running' })
     .where('attempt', '<', currentAttempt)
-    .update({ outcome: 'interrupted', message: 'the worker running this attempt was lost; the host was handed to the next attempt', finished_at: db.fn.now() });
+    .update({
+      outcome: 'interrupted',
+      message: 'the worker running this attempt was lost; the host was handed to the next attempt',
+      finished_at: db.fn.now(),
+    });
 }
 
-export async function startAttempts(db: Knex, cycleId: string, targets: RingTarget[], phase: string, attempt: number): Promise<Map<string, number>> {
+export async function startAttempts(
+  db: Knex,
+  cycleId: string,
+  targets: RingTarget[],
+  phase: string,
+  attempt: number,
+): Promise<Map<string, number>> {
   if (targets.length === 0) return new Map();
   const rows = (await db('deployments')
-    .insert(targets.map((t) => ({ cycle_id: cycleId, asset_id: t.assetId, patch_id: t.patchId, idempotency_key: t.key, phase, attempt, outcome: 'running' })))
+    .insert(
+      targets.map((t) => ({
+        cycle_id: cycleId,
+        asset_id: t.assetId,
+        patch_id: t.patchId,
+        idempotency_key: t.key,
+        phase,
+        attempt,
+        outcome: 'running',
+      })),
+    )
     .returning(['id', 'idempotency_key'])) as { id: number; idempotency_key: string }[];
   return new Map(rows.map((r) => [r.idempotency_key, r.id]));
 }
@@ -177,24 +253,55 @@ export async function startAttempts(db: Knex, cycleId: string, targets: RingTarg
  * meanwhile (a retry racing an earlier attempt), the partial unique index refuses a second
  * success and this attempt is recorded as a duplicate instead.
  */
-export async function finishAttempt(db: Knex, attemptId: number, result: HostResult): Promise<HostOutcome | 'duplicate'> {
+export async function finishAttempt(
+  db: Knex,
+  attemptId: number,
+  result: HostResult,
+): Promise<HostOutcome | 'duplicate'> {
   try {
-    await db('deployments').where({ id: attemptId }).update({ outcome: result.outcome, message: result.message, evidence: result.evidence ?? {}, finished_at: db.fn.now() });
+    await db('deployments')
+      .where({ id: attemptId })
+      .update({
+        outcome: result.outcome,
+        message: result.message,
+        evidence: result.evidence ?? {},
+        finished_at: db.fn.now(),
+      });
     return result.outcome;
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    await db('deployments').where({ id: attemptId }).update({ outcome: 'skipped', message: 'a success was already recorded for this host and patch', finished_at: db.fn.now() });
+    await db('deployments').where({ id: attemptId }).update({
+      outcome: 'skipped',
+      message: 'a success was already recorded for this host and patch',
+      finished_at: db.fn.now(),
+    });
     return 'duplicate';
   }
 }
 
-export async function setTargetStatus(db: Knex, cycleId: string, assetId: string, patchId: string, status: string): Promise<void> {
+export async function setTargetStatus(
+  db: Knex,
+  cycleId: string,
+  assetId: string,
+  patchId: string,
+  status: string,
+): Promise<void> {
   await db('cycle_targets').where({ cycle_id: cycleId, asset_id: assetId, patch_id: patchId }).update({ status });
 }
 
 /** The ring's outcome from the recorded latest attempt per target, so a retried activity reports the same totals. */
-export async function ringOutcome(db: Knex, cycleId: string, ring: string, phase: RingOutcome['phase'], assetIds?: string[]): Promise<RingOutcome> {
-  const query = db('cycle_targets').where({ cycle_id: cycleId, ring }).select('status').count('* as n').groupBy('status');
+export async function ringOutcome(
+  db: Knex,
+  cycleId: string,
+  ring: string,
+  phase: RingOutcome['phase'],
+  assetIds?: string[],
+): Promise<RingOutcome> {
+  const query = db('cycle_targets')
+    .where({ cycle_id: cycleId, ring })
+    .select('status')
+    .count('* as n')
+    .groupBy('status');
   if (assetIds) query.whereIn('asset_id', assetIds);
   return tallyRing(ring, phase, (await query) as StatusCount[]);
 }
@@ -214,7 +321,10 @@ export async function ringOutcomes(db: Knex, cycleId: string): Promise<(RingOutc
     tally.counts.push(r);
     rings.set(key, tally);
   }
-  return [...rings.values()].map((r) => ({ ...tallyRing(r.ring, r.ring === STAGING_RING ? 'testing' : 'deployment', r.counts), order: r.order }));
+  return [...rings.values()].map((r) => ({
+    ...tallyRing(r.ring, r.ring === STAGING_RING ? 'testing' : 'deployment', r.counts),
+    order: r.order,
+  }));
 }
 
 type StatusCount = { status: string; n: string | number };
@@ -222,8 +332,15 @@ type StatusCount = { status: string; n: string | number };
 function tallyRing(ring: string, phase: RingOutcome['phase'], rows: StatusCount[]): RingOutcome {
   const count = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
   return {
-    ring, phase, total: rows.reduce((n, r) => n + Number(r.n), 0), patched: count('patched'), alreadyCompliant: count('already_compliant'), failed: count('failed'), unreachable: count('unreachable'),
-    skipped: count('skipped'), rolledBack: count('rolled_back'),
+    ring,
+    phase,
+    total: rows.reduce((n, r) => n + Number(r.n), 0),
+    patched: count('patched'),
+    alreadyCompliant: count('already_compliant'),
+    failed: count('failed'),
+    unreachable: count('unreachable'),
+    skipped: count('skipped'),
+    rolledBack: count('rolled_back'),
   };
 }
 
@@ -242,13 +359,21 @@ export async function ringAssetIds(db: Knex, cycleId: string, ring: string): Pro
  * Records many hosts' results at once. When a success for one of the keys was recorded meanwhile,
  * the statement is refused as a whole and each row is recorded on its own, the duplicate as such.
  */
-export async function finishAttempts(db: Knex, rows: { attemptId: number; result: HostResult }[]): Promise<(HostOutcome | 'duplicate')[]> {
+export async function finishAttempts(
+  db: Knex,
+  rows: { attemptId: number; result: HostResult }[],
+): Promise<(HostOutcome | 'duplicate')[]> {
   if (rows.length === 0) return [];
   try {
     await db.raw(
       `update deployments d set outcome = v.outcome, message = v.message, evidence = v.evidence::jsonb, finished_at = now()
        from unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) as v(id, outcome, message, evidence) where d.id = v.id`,
-      [rows.map((r) => r.attemptId), rows.map((r) => r.result.outcome), rows.map((r) => r.result.message), rows.map((r) => JSON.stringify(r.result.evidence ?? {}))],
+      [
+        rows.map((r) => r.attemptId),
+        rows.map((r) => r.result.outcome),
+        rows.map((r) => r.result.message),
+        rows.map((r) => JSON.stringify(r.result.evidence ?? {})),
+      ],
     );
     return rows.map((r) => r.result.outcome);
   } catch (err) {
@@ -259,7 +384,11 @@ export async function finishAttempts(db: Knex, rows: { attemptId: number; result
   }
 }
 
-export async function setTargetStatuses(db: Knex, cycleId: string, rows: { assetId: string; patchId: string; status: string }[]): Promise<void> {
+export async function setTargetStatuses(
+  db: Knex,
+  cycleId: string,
+  rows: { assetId: string; patchId: string; status: string }[],
+): Promise<void> {
   if (rows.length === 0) return;
   await db.raw(
     `update cycle_targets t set status = v.status from unnest(?::uuid[], ?::text[], ?::text[]) as v(asset_id, patch_id, status)
@@ -268,15 +397,36 @@ export async function setTargetStatuses(db: Knex, cycleId: string, rows: { asset
   );
 }
 
-export async function recordVerification(db: Knex, cycleId: string, rows: { assetId: string; patchId: string; compliant: boolean; message: string }[]): Promise<void> {
+export async function recordVerification(
+  db: Knex,
+  cycleId: string,
+  rows: { assetId: string; patchId: string; compliant: boolean; message: string }[],
+): Promise<void> {
   if (rows.length === 0) return;
-  await db('verifications').insert(rows.map((r) => ({ cycle_id: cycleId, asset_id: r.assetId, patch_id: r.patchId, compliant: r.compliant, message: r.message })));
+  await db('verifications').insert(
+    rows.map((r) => ({
+      cycle_id: cycleId,
+      asset_id: r.assetId,
+      patch_id: r.patchId,
+      compliant: r.compliant,
+      message: r.message,
+    })),
+  );
 }
 
 /** Records one person's decision; false when it was already recorded (a retried attempt), and the first record stands. */
-export async function recordApproval(db: Knex, row: { cycleId: string; decision: 'approve' | 'reject'; by: string; reason?: string | undefined; channel: string }): Promise<boolean> {
+export async function recordApproval(
+  db: Knex,
+  row: { cycleId: string; decision: 'approve' | 'reject'; by: string; reason?: string | undefined; channel: string },
+): Promise<boolean> {
   try {
-    await db('approvals').insert({ cycle_id: row.cycleId, decision: row.decision, decided_by: row.by, reason: row.reason ?? null, channel: row.channel });
+    await db('approvals').insert({
+      cycle_id: row.cycleId,
+      decision: row.decision,
+      decided_by: row.by,
+      reason: row.reason ?? null,
+      channel: row.channel,
+    });
     return true;
   } catch (err) {
     if (isUniqueViolation(err)) return false;
@@ -286,7 +436,8 @@ export async function recordApproval(db: Knex, row: { cycleId: string; decision:
 
 export async function requireCycleInPhase(db: Knex, id: string, phase: CyclePhase): Promise<CycleRow> {
   const cycle = await getCycle(db, id);
-  if (cycle.phase !== phase) throw new ConflictError(`cycle ${id} is in phase "${cycle.phase}" (${cycle.status}), not awaiting approval`);
+  if (cycle.phase !== phase)
+    throw new ConflictError(`cycle ${id} is in phase "${cycle.phase}" (${cycle.status}), not awaiting approval`);
   return cycle;
 }
 
@@ -303,26 +454,66 @@ export interface CycleDetail {
     policy: CyclePolicy;
   };
   approvals: { decision: string; by: string; reason: string | null; channel: string; at: string }[];
-  rings: { ring: string; order: number; hosts: { hostname: string; patchId: string; status: string; attempts: number; message: string; verified: boolean | null }[] }[];
+  rings: {
+    ring: string;
+    order: number;
+    hosts: {
+      hostname: string;
+      patchId: string;
+      status: string;
+      attempts: number;
+      message: string;
+      verified: boolean | null;
+    }[];
+  }[];
 }
 
 export async function cycleDetail(db: Knex, id: string): Promise<CycleDetail> {
   const c = await getCycle(db, id);
-  const approvals = (await db('approvals').where({ cycle_id: id }).orderBy('decided_at')) as { decision: string; decided_by: string; reason: string | null; channel: string; decided_at: Date }[];
+  const approvals = (await db('approvals').where({ cycle_id: id }).orderBy('decided_at')) as {
+    decision: string;
+    decided_by: string;
+    reason: string | null;
+    channel: string;
+    decided_at: Date;
+  }[];
   const targets = (await db('cycle_targets as t')
     .join('assets as a', 'a.id', 't.asset_id')
     .where({ 't.cycle_id': id })
     .select('t.ring', 't.ring_order', 't.status', 't.patch_id', 't.asset_id', 'a.hostname')
-    .orderBy(['t.ring_order', 'a.hostname'])) as { ring: string; ring_order: number; status: string; patch_id: string; asset_id: string; hostname: string }[];
-  const attempts = (await db('deployments').where({ cycle_id: id }).orderBy('id')) as { asset_id: string; patch_id: string; message: string; outcome: string }[];
-  const verifications = (await db('verifications').where({ cycle_id: id }).orderBy('id')) as { asset_id: string; patch_id: string; compliant: boolean }[];
+    .orderBy(['t.ring_order', 'a.hostname'])) as {
+    ring: string;
+    ring_order: number;
+    status: string;
+    patch_id: string;
+    asset_id: string;
+    hostname: string;
+  }[];
+  const attempts = (await db('deployments').where({ cycle_id: id }).orderBy('id')) as {
+    asset_id: string;
+    patch_id: string;
+    message: string;
+    outcome: string;
+  }[];
+  const verifications = (await db('verifications').where({ cycle_id: id }).orderBy('id')) as {
+    asset_id: string;
+    patch_id: string;
+    compliant: boolean;
+  }[];
   const rings = new Map<string, CycleDetail['rings'][number]>();
   for (const t of targets) {
     const ring = rings.get(t.ring) ?? { ring: t.ring, order: t.ring_order, hosts: [] };
     rings.set(t.ring, ring);
     const mine = attempts.filter((a) => a.asset_id === t.asset_id && a.patch_id === t.patch_id);
     const verified = verifications.filter((v) => v.asset_id === t.asset_id && v.patch_id === t.patch_id).at(-1);
-    ring.hosts.push({ hostname: t.hostname, patchId: t.patch_id, status: t.status, attempts: mine.length, message: mine.at(-1)?.message ?? '', verified: verified ? verified.compliant : null });
+    ring.hosts.push({
+      hostname: t.hostname,
+      patchId: t.patch_id,
+      status: t.status,
+      attempts: mine.length,
+      message: mine.at(-1)?.message ?? '',
+      verified: verified ? verified.compliant : null,
+    });
   }
   return {
     cycle: {
@@ -336,7 +527,13 @@ export async function cycleDetail(db: Knex, id: string): Promise<CycleDetail> {
       summary: c.summary,
       policy: c.policy,
     },
-    approvals: approvals.map((a) => ({ decision: a.decision, by: a.decided_by, reason: a.reason, channel: a.channel, at: new Date(a.decided_at).toISOString() })),
+    approvals: approvals.map((a) => ({
+      decision: a.decision,
+      by: a.decided_by,
+      reason: a.reason,
+      channel: a.channel,
+      at: new Date(a.decided_at).toISOString(),
+    })),
     rings: [...rings.values()],
   };
 }

@@ -22,7 +22,13 @@ export async function getFeedState(db: Knex, feed: string): Promise<FeedSyncStat
 
 export async function saveFeedState(db: Knex, feed: string, state: FeedSyncState): Promise<void> {
   await db('feed_state')
-    .insert({ feed, etag: state.etag ?? null, last_modified: state.lastModified ?? null, cursor: state.cursor ?? null, synced_at: db.fn.now() })
+    .insert({
+      feed,
+      etag: state.etag ?? null,
+      last_modified: state.lastModified ?? null,
+      cursor: state.cursor ?? null,
+      synced_at: db.fn.now(),
+    })
     .onConflict('feed')
     .merge();
 }

@@ -46,7 +46,8 @@ export async function lockFindingsForImport(trx: Knex.Transaction): Promise<void
   await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['findings:import']);
 }
 
-const findingColumns = 'asset_id, source, plugin_id, cve_id, severity, title, port, protocol, status, first_seen, last_seen, evidence';
+const findingColumns =
+  'asset_id, source, plugin_id, cve_id, severity, title, port, protocol, status, first_seen, last_seen, evidence';
 /** A batch's finding rows: each entry expanded to one row per CVE, or one row with cve_id '' when it names none. */
 const findingRowsSql = `
   select r.asset_id, ?::text, r.plugin_id, c.cve_id, r.severity, r.title, r.port, r.protocol, 'open', ?::timestamptz, ?::timestamptz, r.evidence
@@ -86,12 +87,26 @@ const writeScanBatchSql = `
     last_seen = greatest(f.last_seen, excluded.last_seen),
     status = case when f.status = 'fixed' then 'open' else f.status end`;
 
-export async function writeScanBatch(trx: Knex.Transaction, source: string, batch: ScanBatch, seenAt: string): Promise<void> {
+export async function writeScanBatch(
+  trx: Knex.Transaction,
+  source: string,
+  batch: ScanBatch,
+  seenAt: string,
+): Promise<void> {
   if (batch.cves.length + batch.findingsOfNewAssets.length + batch.findings.length === 0) return;
-  const cves = batch.cves.map((c) => ({ id: c.id, cvss_v3_vector: c.cvssV3Vector ?? null, cvss_v3_score: c.cvssV3Score ?? null }));
+  const cves = batch.cves.map((c) => ({
+    id: c.id,
+    cvss_v3_vector: c.cvssV3Vector ?? null,
+    cvss_v3_score: c.cvssV3Score ?? null,
+  }));
   await trx.raw(writeScanBatchSql, [
     JSON.stringify(cves),
-    ...[batch.findingsOfNewAssets, batch.findings].flatMap((findings) => [source, seenAt, seenAt, JSON.stringify(findings)]),
+    ...[batch.findingsOfNewAssets, batch.findings].flatMap((findings) => [
+      source,
+      seenAt,
+      seenAt,
+      JSON.stringify(findings),
+    ]),
   ]);
 }
 
@@ -120,11 +135,21 @@ export interface AssetMatch {
  * query for the whole set, whose conditions each have an index. Hosts without an asset map to
  * null. Says too whether each asset has findings from `source`, one index probe per asset.
  */
-export async function matchHostsToAssets(db: Knex, hosts: HostIdentity[], source: string): Promise<Map<string, AssetMatch | null>> {
+export async function matchHostsToAssets(
+  db: Knex,
+  hosts: HostIdentity[],
+  source: string,
+): Promise<Map<string, AssetMatch | null>> {
   const names = [...new Set(hosts.flatMap((h) => h.names))];
   const ips = [...new Set(hosts.flatMap((h) => h.ips))];
   const rows = (await db('assets as a')
-    .select('a.id', 'a.hostname', 'a.fqdn', 'a.ips', db.raw('exists (select 1 from findings f where f.asset_id = a.id and f.source = ?) as has_findings', [source]))
+    .select(
+      'a.id',
+      'a.hostname',
+      'a.fqdn',
+      'a.ips',
+      db.raw('exists (select 1 from findings f where f.asset_id = a.id and f.source = ?) as has_findings', [source]),
+    )
     .whereRaw('a.hostname = any(?::text[])', [names])
     .orWhereRaw('lower(a.fqdn) = any(?::text[])', [names])
     .orWhereRaw('a.ips && ?::text[]', [ips])
@@ -137,7 +162,8 @@ export async function matchHostsToAssets(db: Knex, hosts: HostIdentity[], source
     if (r.fqdn && !byFqdn.has(r.fqdn.toLowerCase())) byFqdn.set(r.fqdn.toLowerCase(), r);
     for (const ip of r.ips) if (!byIp.has(ip.toLowerCase())) byIp.set(ip.toLowerCase(), r);
   }
-  const lookup = (map: Map<string, MatchRow>, keys: string[]) => keys.map((k) => map.get(k)).find((r) => r !== undefined);
+  const lookup = (map: Map<string, MatchRow>, keys: string[]) =>
+    keys.map((k) => map.get(k)).find((r) => r !== undefined);
   return new Map(
     hosts.map((h) => {
       const r = lookup(byHostname, h.names) ?? lookup(byFqdn, h.names) ?? lookup(byIp, h.ips);

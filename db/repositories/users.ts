@@ -5,14 +5,30 @@ import { NotAllowedError, NotFoundError } from '../../kernel/errors.ts';
 export const roleSchema = z.enum(['approver', 'coordinator', 'manager', 'viewer']);
 export type Role = z.infer<typeof roleSchema>;
 
-export const groupNameSchema = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits and . _ -');
+export const groupNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits and . _ -');
 
 export const userInputSchema = z.object({
-  id: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ -'),
+  id: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ -'),
   displayName: z.string().trim().min(1).max(200).optional(),
   roles: z.array(roleSchema).min(1, 'at least one role'),
-  slackUserId: z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id such as U012AB3CD').optional(),
-  teamsAadId: z.uuid('an Entra (AAD) object id').transform((id) => id.toLowerCase()).optional(),
+  slackUserId: z
+    .string()
+    .regex(/^[UW][A-Z0-9]+$/, 'a Slack user id such as U012AB3CD')
+    .optional(),
+  teamsAadId: z
+    .uuid('an Entra (AAD) object id')
+    .transform((id) => id.toLowerCase())
+    .optional(),
   /** Approver groups (CAB, emergency, escalation) that approval policies name. */
   groups: z.array(groupNameSchema).default([]),
 });
@@ -36,12 +52,26 @@ interface UserRow {
   groups: string[];
 }
 
-const fromRow = (r: UserRow): User => ({ id: r.id, displayName: r.display_name, roles: r.roles, slackUserId: r.slack_user_id, teamsAadId: r.teams_aad_id, groups: r.groups });
+const fromRow = (r: UserRow): User => ({
+  id: r.id,
+  displayName: r.display_name,
+  roles: r.roles,
+  slackUserId: r.slack_user_id,
+  teamsAadId: r.teams_aad_id,
+  groups: r.groups,
+});
 
 export async function upsertUser(db: Knex, input: UserInput): Promise<User> {
   const u = userInputSchema.parse(input);
   const [row] = (await db('users')
-    .insert({ id: u.id, display_name: u.displayName ?? u.id, roles: u.roles, slack_user_id: u.slackUserId ?? null, teams_aad_id: u.teamsAadId ?? null, groups: u.groups })
+    .insert({
+      id: u.id,
+      display_name: u.displayName ?? u.id,
+      roles: u.roles,
+      slack_user_id: u.slackUserId ?? null,
+      teams_aad_id: u.teamsAadId ?? null,
+      groups: u.groups,
+    })
     .onConflict('id')
     .merge()
     .returning('*')) as UserRow[];
@@ -64,14 +94,22 @@ export async function usersWithRole(db: Knex, role: Role): Promise<User[]> {
 /** The person must exist and hold the role; the refusal says which. */
 export async function requireRole(db: Knex, userId: string, role: Role, action: string): Promise<User> {
   const user = await findUser(db, userId);
-  if (!user) throw new NotAllowedError(`unknown user "${userId}" may not ${action}; add them with \`patchflow users add\``);
-  if (!user.roles.includes(role)) throw new NotAllowedError(`${userId} may not ${action}: needs the ${role} role (has ${user.roles.join(', ')})`);
+  if (!user)
+    throw new NotAllowedError(`unknown user "${userId}" may not ${action}; add them with \`patchflow users add\``);
+  if (!user.roles.includes(role))
+    throw new NotAllowedError(`${userId} may not ${action}: needs the ${role} role (has ${user.roles.join(', ')})`);
   return user;
 }
 
 /** The Patchflow user behind a chat identity (a Slack user id or a Teams/Entra object id). */
-export async function findUserByChatId(db: Knex, chat: 'slack' | 'teams', externalId: string): Promise<User | undefined> {
-  const row = (await db('users').where(chat === 'slack' ? { slack_user_id: externalId } : { teams_aad_id: externalId.toLowerCase() }).first()) as UserRow | undefined;
+export async function findUserByChatId(
+  db: Knex,
+  chat: 'slack' | 'teams',
+  externalId: string,
+): Promise<User | undefined> {
+  const row = (await db('users')
+    .where(chat === 'slack' ? { slack_user_id: externalId } : { teams_aad_id: externalId.toLowerCase() })
+    .first()) as UserRow | undefined;
   return row ? fromRow(row) : undefined;
 }
 

@@ -25,9 +25,22 @@ export interface PlaybookRun {
  */
 export async function runPlaybook(config: AnsibleConfig, run: PlaybookRun): Promise<PlaybookJson> {
   mkdirSync(run.workDir, { recursive: true });
-  const varsFile = path.join(run.workDir, `vars-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  const varsFile = path.join(
+    run.workDir,
+    `vars-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`,
+  );
   writeFileSync(varsFile, JSON.stringify({ ...config.extraVars, ...run.extraVars }));
-  const args = ['-i', run.inventory, run.playbook, '--limit', run.hosts.join(','), '-e', `@${varsFile}`, '--forks', String(config.forks)];
+  const args = [
+    '-i',
+    run.inventory,
+    run.playbook,
+    '--limit',
+    run.hosts.join(','),
+    '-e',
+    `@${varsFile}`,
+    '--forks',
+    String(config.forks),
+  ];
   const env = {
     ...process.env,
     ANSIBLE_STDOUT_CALLBACK: 'patchflow_json',
@@ -40,42 +53,55 @@ export async function runPlaybook(config: AnsibleConfig, run: PlaybookRun): Prom
     ANSIBLE_LOCAL_TEMP: path.join(run.workDir, 'ansible-tmp'),
   };
   const started = Date.now();
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    // Own process group, so that a cancel or timeout stops ansible's forks too.
-    const child = spawn(config.ansiblePlaybookBin, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    const killGroup = () => {
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGTERM');
-        } catch {
-          // already gone
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      // Own process group, so that a cancel or timeout stops ansible's forks too.
+      const child = spawn(config.ansiblePlaybookBin, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+      child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+      const killGroup = () => {
+        if (child.pid) {
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
         }
-      }
-    };
-    const progress = setInterval(() => run.onProgress?.(`ansible-playbook on ${run.hosts.length} host(s), ${Math.round((Date.now() - started) / 1000)}s`), 2000);
-    const timeout = setTimeout(killGroup, config.runTimeoutSeconds * 1000);
-    run.signal?.addEventListener('abort', killGroup, { once: true });
-    child.on('error', (e) => {
-      clearInterval(progress);
-      clearTimeout(timeout);
-      reject(new UpstreamError(`cannot run ${config.ansiblePlaybookBin}: ${e.message}`, { retryable: false, cause: e }));
-    });
-    child.on('close', (c) => {
-      clearInterval(progress);
-      clearTimeout(timeout);
-      run.signal?.removeEventListener('abort', killGroup);
-      resolve({ code: c, stdout: out, stderr: err });
-    });
-  });
+      };
+      const progress = setInterval(
+        () =>
+          run.onProgress?.(
+            `ansible-playbook on ${run.hosts.length} host(s), ${Math.round((Date.now() - started) / 1000)}s`,
+          ),
+        2000,
+      );
+      const timeout = setTimeout(killGroup, config.runTimeoutSeconds * 1000);
+      run.signal?.addEventListener('abort', killGroup, { once: true });
+      child.on('error', (e) => {
+        clearInterval(progress);
+        clearTimeout(timeout);
+        reject(
+          new UpstreamError(`cannot run ${config.ansiblePlaybookBin}: ${e.message}`, { retryable: false, cause: e }),
+        );
+      });
+      child.on('close', (c) => {
+        clearInterval(progress);
+        clearTimeout(timeout);
+        run.signal?.removeEventListener('abort', killGroup);
+        resolve({ code: c, stdout: out, stderr: err });
+      });
+    },
+  );
   if (run.signal?.aborted) throw new UpstreamError('ansible-playbook run cancelled', { retryable: false });
   if (code === 0 || code === 2 || code === 4) return parsePlaybookJson(stdout);
   // "--limit leaves us with no hosts": none of the hosts is in the inventory; report each of them.
   if (/no hosts to target|no hosts matched/i.test(stderr + stdout)) return { plays: [], stats: {} };
-  throw new UpstreamError(`ansible-playbook exited with ${code === null ? 'a signal' : code}: ${lastLines(stderr || stdout)}`, { retryable: code === null });
+  throw new UpstreamError(
+    `ansible-playbook exited with ${code === null ? 'a signal' : code}: ${lastLines(stderr || stdout)}`,
+    { retryable: code === null },
+  );
 }
 
 function lastLines(text: string): string {

@@ -21,7 +21,10 @@ export const ansibleConnector = defineConnector({
   create(config: AnsibleConfig, deps) {
     const inventory = config.inventory ?? path.join(deps.workDir, 'demo', 'inventory.ini');
     const playbook = config.playbook ?? demoPlaybook;
-    const run = async (action: Action, req: Pick<DeployRequest, 'cycleId' | 'patch' | 'targets' | 'reboot' | 'onProgress' | 'signal'>): Promise<HostResult[]> => {
+    const run = async (
+      action: Action,
+      req: Pick<DeployRequest, 'cycleId' | 'patch' | 'targets' | 'reboot' | 'onProgress' | 'signal'>,
+    ): Promise<HostResult[]> => {
       if (req.targets.length === 0) return [];
       const hosts = [...new Set(req.targets.map((t) => t.hostname))];
       const doc = await runPlaybook(config, {
@@ -49,7 +52,9 @@ export const ansibleConnector = defineConnector({
           if (!req.dryRun) return run('deploy', req);
           // Check mode for shell-based patches changes nothing and reports nothing useful; a verify run says exactly what would change.
           const verified = await run('verify', req);
-          return verified.map((r) => (r.outcome === 'failed' ? { ...r, outcome: 'skipped', message: `would patch: ${r.message}` } : r));
+          return verified.map((r) =>
+            r.outcome === 'failed' ? { ...r, outcome: 'skipped', message: `would patch: ${r.message}` } : r,
+          );
         },
         async verify(req) {
           const verified = await run('verify', req);
@@ -73,7 +78,8 @@ export const ansibleConnector = defineConnector({
       },
       async testConnection() {
         const r = spawnSync(config.ansiblePlaybookBin, ['--version'], { encoding: 'utf8' });
-        if (r.status !== 0) return { ok: false, message: `${config.ansiblePlaybookBin} not runnable: ${r.error?.message ?? r.stderr}` };
+        if (r.status !== 0)
+          return { ok: false, message: `${config.ansiblePlaybookBin} not runnable: ${r.error?.message ?? r.stderr}` };
         return { ok: true, message: `${r.stdout.split('\n')[0]}; inventory ${inventory}; playbook ${playbook}` };
       },
     };

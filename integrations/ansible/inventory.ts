@@ -33,10 +33,15 @@ export async function listAnsibleInventory(opts: AnsibleInventoryOptions): Promi
   try {
     json = JSON.parse(output);
   } catch (err) {
-    throw new UpstreamError(`ansible-inventory printed something that is not JSON: ${(err as Error).message}`, { retryable: false });
+    throw new UpstreamError(`ansible-inventory printed something that is not JSON: ${(err as Error).message}`, {
+      retryable: false,
+    });
   }
   const parsed = inventoryListSchema.safeParse(json);
-  if (!parsed.success) throw new UpstreamError(`ansible-inventory output has an unexpected shape: ${parsed.error.issues[0]?.message}`, { retryable: false });
+  if (!parsed.success)
+    throw new UpstreamError(`ansible-inventory output has an unexpected shape: ${parsed.error.issues[0]?.message}`, {
+      retryable: false,
+    });
   const { _meta, ...groupEntries } = parsed.data;
   const groups = new Map<string, z.output<typeof groupSchema>>();
   for (const [name, value] of Object.entries(groupEntries)) {
@@ -45,7 +50,11 @@ export async function listAnsibleInventory(opts: AnsibleInventoryOptions): Promi
   }
   const groupsOfHost = hostGroups(groups);
   const hostnames = new Set([...Object.keys(_meta.hostvars), ...groupsOfHost.keys()]);
-  return [...hostnames].sort().map((hostname) => discoveredAsset(hostname, _meta.hostvars[hostname] ?? {}, groupsOfHost.get(hostname) ?? new Set()));
+  return [...hostnames]
+    .sort()
+    .map((hostname) =>
+      discoveredAsset(hostname, _meta.hostvars[hostname] ?? {}, groupsOfHost.get(hostname) ?? new Set()),
+    );
 }
 
 function runAnsibleInventory(opts: AnsibleInventoryOptions): Promise<string> {
@@ -53,14 +62,37 @@ function runAnsibleInventory(opts: AnsibleInventoryOptions): Promise<string> {
   // Without this, an unreadable inventory is only a warning and the list is silently empty.
   const env = { ...process.env, ...opts.env, ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true', ANSIBLE_NOCOLOR: 'true' };
   return new Promise((resolve, reject) => {
-    execFile(bin, ['-i', opts.inventoryPath, '--list'], { env, timeout: RUN_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      const e = err as NodeJS.ErrnoException & { killed?: boolean };
-      if (e.code === 'ENOENT') return reject(new UpstreamError(`${bin} is not installed or not on PATH (install ansible-core)`, { retryable: false, cause: err }));
-      if (e.killed) return reject(new UpstreamError(`${bin} did not finish within ${RUN_TIMEOUT_MS / 1000}s`, { retryable: true, cause: err }));
-      const why = stderr.trim().split('\n').slice(-4).join(' ').replace(/\s+/g, ' ');
-      reject(new InputError(`cannot read Ansible inventory ${opts.inventoryPath}: ${why}`, [{ path: ['inventory'], message: why }], err));
-    });
+    execFile(
+      bin,
+      ['-i', opts.inventoryPath, '--list'],
+      { env, timeout: RUN_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const e = err as NodeJS.ErrnoException & { killed?: boolean };
+        if (e.code === 'ENOENT')
+          return reject(
+            new UpstreamError(`${bin} is not installed or not on PATH (install ansible-core)`, {
+              retryable: false,
+              cause: err,
+            }),
+          );
+        if (e.killed)
+          return reject(
+            new UpstreamError(`${bin} did not finish within ${RUN_TIMEOUT_MS / 1000}s`, {
+              retryable: true,
+              cause: err,
+            }),
+          );
+        const why = stderr.trim().split('\n').slice(-4).join(' ').replace(/\s+/g, ' ');
+        reject(
+          new InputError(
+            `cannot read Ansible inventory ${opts.inventoryPath}: ${why}`,
+            [{ path: ['inventory'], message: why }],
+            err,
+          ),
+        );
+      },
+    );
   });
 }
 
@@ -97,7 +129,8 @@ function discoveredAsset(hostname: string, hostvars: Record<string, unknown>, gr
     hostname,
     fqdn: dotted(addressIsIp ? undefined : address) ?? dotted(hostname),
     ips: addressIsIp ? [address] : [],
-    platform: stringVar(hostvars, 'platform') ?? (connection && windowsConnections.has(connection) ? 'windows' : undefined),
+    platform:
+      stringVar(hostvars, 'platform') ?? (connection && windowsConnections.has(connection) ? 'windows' : undefined),
     patchGroup: stringVar(hostvars, 'patch_group'),
     tags: [...groups].sort(),
     vars: Object.fromEntries(Object.entries(hostvars).filter(([name]) => !secretVar.test(name))),

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { requestJson, sendHttp, errorForStatus, type HttpRequest } from '../kit/support/http.ts';
 
-const page = <S extends z.ZodType>(row: S) => z.object({ count: z.number(), next: z.string().nullable(), results: z.array(row) });
+const page = <S extends z.ZodType>(row: S) =>
+  z.object({ count: z.number(), next: z.string().nullable(), results: z.array(row) });
 
 export const launchPromptsSchema = z.object({
   ask_limit_on_launch: z.boolean(),
@@ -52,8 +53,16 @@ export class AwxClient {
     return this.get(`${this.opts.apiPath}job_templates/${templateId}/launch/`, launchPromptsSchema, signal);
   }
 
-  launch(templateId: number, body: { limit: string; extra_vars: Record<string, unknown>; job_type?: 'run' | 'check' }, signal?: AbortSignal) {
-    return requestJson(`AWX launch of job template ${templateId}`, this.request('POST', `${this.opts.apiPath}job_templates/${templateId}/launch/`, signal, JSON.stringify(body)), launchedSchema);
+  launch(
+    templateId: number,
+    body: { limit: string; extra_vars: Record<string, unknown>; job_type?: 'run' | 'check' },
+    signal?: AbortSignal,
+  ) {
+    return requestJson(
+      `AWX launch of job template ${templateId}`,
+      this.request('POST', `${this.opts.apiPath}job_templates/${templateId}/launch/`, signal, JSON.stringify(body)),
+      launchedSchema,
+    );
   }
 
   job(id: number, signal?: AbortSignal) {
@@ -62,7 +71,10 @@ export class AwxClient {
 
   /** Asks AWX to cancel a job; a job that already finished (405) needs nothing. */
   async cancel(id: number): Promise<void> {
-    const res = await sendHttp(`AWX cancel of job ${id}`, this.request('POST', `${this.opts.apiPath}jobs/${id}/cancel/`));
+    const res = await sendHttp(
+      `AWX cancel of job ${id}`,
+      this.request('POST', `${this.opts.apiPath}jobs/${id}/cancel/`),
+    );
     if (res.status !== 202 && res.status !== 405) throw errorForStatus(`AWX cancel of job ${id}`, res.status, res.text);
   }
 
@@ -72,7 +84,11 @@ export class AwxClient {
 
   /** The failed and unreachable runner events, which carry the message a person needs. */
   failureEvents(id: number, signal?: AbortSignal): Promise<HostEvent[]> {
-    return this.all(`${this.opts.apiPath}jobs/${id}/job_events/?event__in=runner_on_failed,runner_on_unreachable&page_size=200`, eventSchema, signal);
+    return this.all(
+      `${this.opts.apiPath}jobs/${id}/job_events/?event__in=runner_on_failed,runner_on_unreachable&page_size=200`,
+      eventSchema,
+      signal,
+    );
   }
 
   private async all<S extends z.ZodType>(first: string, row: S, signal?: AbortSignal): Promise<z.output<S>[]> {
@@ -94,7 +110,11 @@ export class AwxClient {
     return {
       method,
       url: new URL(path, this.opts.url).toString(),
-      headers: { authorization: `Bearer ${this.opts.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${this.opts.token}`,
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body,
       timeoutMs: this.opts.timeoutMs,
       signal,

@@ -8,7 +8,10 @@ export const awxConfigSchema = z.object({
   /** Controller base URL, e.g. `https://awx.corp.example` (the API lives under /api/v2/). */
   url: z.url(),
   /** Where the controller API lives: `/api/v2/` for AWX and AAP up to 2.4, `/api/controller/v2/` behind the AAP 2.5 gateway. */
-  apiPath: z.string().regex(/^\/.*\/$/, 'a path starting and ending with /').default('/api/v2/'),
+  apiPath: z
+    .string()
+    .regex(/^\/.*\/$/, 'a path starting and ending with /')
+    .default('/api/v2/'),
   /** An OAuth2 / personal access token of a user that may execute the job template. */
   token: secret(),
   /** The job template that runs the patch playbook; it must prompt on launch for limit and variables. */

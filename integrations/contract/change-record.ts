@@ -3,7 +3,16 @@
  * Vendors name these differently (ServiceNow states, Jira workflow statuses); each connector maps
  * them to its own, and skips the ones its process has no step for.
  */
-export const changeStages = ['new', 'assess', 'authorize', 'scheduled', 'implement', 'review', 'closed', 'canceled'] as const;
+export const changeStages = [
+  'new',
+  'assess',
+  'authorize',
+  'scheduled',
+  'implement',
+  'review',
+  'closed',
+  'canceled',
+] as const;
 export type ChangeStage = (typeof changeStages)[number];
 
 /** How a closed change ended, as ITSM close codes say it. */

@@ -49,7 +49,9 @@ export interface ConnectorDefinition<S extends z.ZodType = z.ZodType, C extends 
 }
 
 /** Identity function that lets TypeScript infer a connector's config type and roles from its parts. */
-export function defineConnector<S extends z.ZodType, C extends Capabilities>(def: ConnectorDefinition<S, C>): ConnectorDefinition<S, C> {
+export function defineConnector<S extends z.ZodType, C extends Capabilities>(
+  def: ConnectorDefinition<S, C>,
+): ConnectorDefinition<S, C> {
   return def;
 }
 

@@ -11,7 +11,8 @@ export interface CveUpsert {
   epss?: number | undefined;
   epssPercentile?: number | undefined;
   epssDate?: string | undefined;
-  kev?: { dateAdded: string; dueDate?: string | undefined; ransomware: boolean; notes?: string | undefined } | undefined;
+  kev?:
+    { dateAdded: string; dueDate?: string | undefined; ransomware: boolean; notes?: string | undefined } | undefined;
 }
 
 export interface AdvisoryUpsert {
@@ -42,5 +43,8 @@ export interface FeedSyncState {
 
 export interface AdvisoryFeed {
   /** Fetches what changed since `state`; `notModified` when the source says nothing changed. */
-  sync(state: FeedSyncState, signal?: AbortSignal): Promise<{ notModified: boolean; state: FeedSyncState; batch: AdvisoryBatch }>;
+  sync(
+    state: FeedSyncState,
+    signal?: AbortSignal,
+  ): Promise<{ notModified: boolean; state: FeedSyncState; batch: AdvisoryBatch }>;
 }

@@ -33,10 +33,17 @@ export class ConnectorRegistry {
   configure(settings: Record<string, unknown>, deps: ConnectorDeps): this {
     for (const [id, raw] of Object.entries(settings)) {
       const def = this.definitions.get(id);
-      if (!def) throw new InputError(`unknown connector "${id}" in connectors settings; known: ${[...this.definitions.keys()].join(', ')}`, [{ path: ['connectors', id], message: 'unknown connector' }]);
+      if (!def)
+        throw new InputError(
+          `unknown connector "${id}" in connectors settings; known: ${[...this.definitions.keys()].join(', ')}`,
+          [{ path: ['connectors', id], message: 'unknown connector' }],
+        );
       const parsed = def.configSchema.safeParse(raw ?? {});
       if (!parsed.success) {
-        throw inputErrorFromZod(`settings for connector ${id}`, parsed.error.issues.map((i) => ({ ...i, path: ['connectors', id, ...i.path] })));
+        throw inputErrorFromZod(
+          `settings for connector ${id}`,
+          parsed.error.issues.map((i) => ({ ...i, path: ['connectors', id, ...i.path] })),
+        );
       }
       this.configured.set(id, {
         definition: def,
@@ -68,7 +75,10 @@ export class ConnectorRegistry {
   role<R extends RoleName>(id: string, role: R): ConnectorRoles[R] {
     const c = this.get(id);
     const impl = (c.instance as Partial<ConnectorRoles>)[role];
-    if (!c.definition.capabilities[role] || !impl) throw new InputError(`connector "${id}" cannot act as ${role}`, [{ path: ['connectors', id], message: `no ${role} capability` }]);
+    if (!c.definition.capabilities[role] || !impl)
+      throw new InputError(`connector "${id}" cannot act as ${role}`, [
+        { path: ['connectors', id], message: `no ${role} capability` },
+      ]);
     return impl as ConnectorRoles[R];
   }
 }

@@ -31,21 +31,36 @@ function withCvssV4Score<T extends Pick<CveFacts, 'cvssV4Vector' | 'cvssV4Score'
   }
 }
 
-export const cveFactsSchema = z.object({
-  id: cveIdSchema,
-  description: z.string().optional(),
-  published: timestamp.optional(),
-  lastModified: timestamp.optional(),
-  cvssV3Vector: z.string().regex(/^CVSS:3\.[01]\//, 'a CVSS:3.x vector').optional(),
-  cvssV3Score: score.optional(),
-  cvssV4Vector: z.string().regex(/^CVSS:4\.0\//, 'a CVSS:4.0 vector').optional(),
-  cvssV4Score: score.optional(),
-  epss: probability.optional(),
-  epssPercentile: probability.optional(),
-  epssDate: isoDate.optional(),
-  kev: z.object({ dateAdded: isoDate, dueDate: isoDate.optional(), ransomware: z.boolean(), notes: z.string().optional() }).optional(),
-  exploitEvidence: z.enum(['poc', 'active']).optional(),
-}).transform(withCvssV4Score) satisfies z.ZodType<CveFacts>;
+export const cveFactsSchema = z
+  .object({
+    id: cveIdSchema,
+    description: z.string().optional(),
+    published: timestamp.optional(),
+    lastModified: timestamp.optional(),
+    cvssV3Vector: z
+      .string()
+      .regex(/^CVSS:3\.[01]\//, 'a CVSS:3.x vector')
+      .optional(),
+    cvssV3Score: score.optional(),
+    cvssV4Vector: z
+      .string()
+      .regex(/^CVSS:4\.0\//, 'a CVSS:4.0 vector')
+      .optional(),
+    cvssV4Score: score.optional(),
+    epss: probability.optional(),
+    epssPercentile: probability.optional(),
+    epssDate: isoDate.optional(),
+    kev: z
+      .object({
+        dateAdded: isoDate,
+        dueDate: isoDate.optional(),
+        ransomware: z.boolean(),
+        notes: z.string().optional(),
+      })
+      .optional(),
+    exploitEvidence: z.enum(['poc', 'active']).optional(),
+  })
+  .transform(withCvssV4Score) satisfies z.ZodType<CveFacts>;
 
 const remediationFactsSchema = z.object({
   vendorRef: z.string().min(1).max(200),

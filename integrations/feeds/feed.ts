@@ -81,7 +81,11 @@ export async function syncWholeDocument(
   opts: { retry: RetryPolicy; logger: Logger; signal?: AbortSignal | undefined },
   parse: (body: Buffer) => { version: string; batch: FeedBatch },
 ): Promise<FeedSyncResult> {
-  const fetched = await conditionalGet(url, state, { retry: opts.retry, signal: opts.signal, onWait: (note) => opts.logger.warn(note) });
+  const fetched = await conditionalGet(url, state, {
+    retry: opts.retry,
+    signal: opts.signal,
+    onWait: (note) => opts.logger.warn(note),
+  });
   if (!fetched) return { notModified: true, state, batch: emptyBatch() };
   const { version, batch } = parse(fetched.body);
   const next = { etag: fetched.etag, lastModified: fetched.lastModified, cursor: version };
@@ -98,7 +102,13 @@ export async function syncWholeDocument(
 export async function syncDocumentIndex(
   indexUrl: string,
   state: FeedSyncState,
-  opts: { retry: RetryPolicy; logger: Logger; signal?: AbortSignal | undefined; maxDocuments: number; documentHeaders?: Record<string, string> },
+  opts: {
+    retry: RetryPolicy;
+    logger: Logger;
+    signal?: AbortSignal | undefined;
+    maxDocuments: number;
+    documentHeaders?: Record<string, string>;
+  },
   parseIndex: (body: Buffer) => DocumentEntry[],
   parseDocument: (body: Buffer, url: string) => FeedBatch,
 ): Promise<FeedSyncResult> {
@@ -106,7 +116,11 @@ export async function syncDocumentIndex(
   const index = await conditionalGet(indexUrl, state, fetchOpts);
   if (!index) return { notModified: true, state, batch: emptyBatch() };
   const todo = documentsToFetch(parseIndex(index.body), state.cursor, opts.maxDocuments);
-  const next: FeedSyncState = { etag: index.etag, lastModified: index.lastModified, cursor: todo.at(-1)?.changedAt ?? state.cursor };
+  const next: FeedSyncState = {
+    etag: index.etag,
+    lastModified: index.lastModified,
+    cursor: todo.at(-1)?.changedAt ?? state.cursor,
+  };
   if (todo.length === 0) return { notModified: true, state: next, batch: emptyBatch() };
   const batch = emptyBatch();
   for (const entry of todo) {

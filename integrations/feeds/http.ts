@@ -56,10 +56,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason as Error);
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason as Error);
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
   });
 }
 
@@ -71,20 +75,28 @@ async function getWithRetry(url: string, opts: FetchOptions): Promise<Response> 
     try {
       res = await fetch(url, { headers: opts.headers, signal: opts.signal ?? null, redirect: 'follow' });
     } catch (err) {
-      if (opts.signal?.aborted || attempt >= attempts) throw new UpstreamError(`GET ${redact(url)} failed: ${(err as Error).message}`, { cause: err });
+      if (opts.signal?.aborted || attempt >= attempts)
+        throw new UpstreamError(`GET ${redact(url)} failed: ${(err as Error).message}`, { cause: err });
       await sleep(durationMs(backoff) * 2 ** (attempt - 1), opts.signal);
       continue;
     }
     if (res.ok || res.status === 304) return res;
     const snippet = (await res.text()).slice(0, 200).replace(/\s+/g, ' ');
     if (!isRetryable(res.status, res) || attempt >= attempts) {
-      throw new UpstreamError(`GET ${redact(url)} answered ${res.status}${attempt > 1 ? ` after ${attempt} attempts` : ''}: ${snippet}`, { retryable: isRetryable(res.status, res) });
+      throw new UpstreamError(
+        `GET ${redact(url)} answered ${res.status}${attempt > 1 ? ` after ${attempt} attempts` : ''}: ${snippet}`,
+        { retryable: isRetryable(res.status, res) },
+      );
     }
     const wait = retryAfterMs(res) ?? durationMs(backoff) * 2 ** (attempt - 1);
     if (wait > durationMs(maxWait)) {
-      throw new UpstreamError(`GET ${redact(url)} is rate-limited for ${Math.ceil(wait / 1000)}s, longer than retry.maxWait ${maxWait}`);
+      throw new UpstreamError(
+        `GET ${redact(url)} is rate-limited for ${Math.ceil(wait / 1000)}s, longer than retry.maxWait ${maxWait}`,
+      );
     }
-    opts.onWait?.(`${res.status} from ${redact(url)}; retrying in ${Math.ceil(wait / 1000)}s (attempt ${attempt + 1} of ${attempts})`);
+    opts.onWait?.(
+      `${res.status} from ${redact(url)}; retrying in ${Math.ceil(wait / 1000)}s (attempt ${attempt + 1} of ${attempts})`,
+    );
     await sleep(wait, opts.signal);
   }
 }
@@ -93,7 +105,11 @@ async function getWithRetry(url: string, opts: FetchOptions): Promise<Response> 
  * A GET that says "only if changed since" when the previous sync left an ETag or Last-Modified.
  * Returns undefined on 304.
  */
-export async function conditionalGet(url: string, state: FeedSyncState, opts: FetchOptions): Promise<FetchedBody | undefined> {
+export async function conditionalGet(
+  url: string,
+  state: FeedSyncState,
+  opts: FetchOptions,
+): Promise<FetchedBody | undefined> {
   const headers: Record<string, string> = { ...opts.headers };
   if (state.etag) headers['if-none-match'] = state.etag;
   if (state.lastModified) headers['if-modified-since'] = state.lastModified;
@@ -111,13 +127,23 @@ async function readBody(url: string, res: Response): Promise<FetchedBody> {
   const contentType = res.headers.get('content-type') ?? '';
   // Portals and CDNs answer outages with a friendly HTML page and status 200; that is not a feed.
   if (/text\/html/i.test(contentType) || looksLikeHtml(body)) {
-    throw new UpstreamError(`GET ${redact(url)} returned an HTML page instead of feed data${htmlTitle(body)}`, { retryable: false });
+    throw new UpstreamError(`GET ${redact(url)} returned an HTML page instead of feed data${htmlTitle(body)}`, {
+      retryable: false,
+    });
   }
-  return { body, etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined, contentType };
+  return {
+    body,
+    etag: res.headers.get('etag') ?? undefined,
+    lastModified: res.headers.get('last-modified') ?? undefined,
+    contentType,
+  };
 }
 
 /** For testConnection: one HEAD request, no retries; says what answered rather than throwing. */
-export async function probe(url: string, headers: Record<string, string> = {}): Promise<{ ok: boolean; message: string }> {
+export async function probe(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ ok: boolean; message: string }> {
   try {
     const res = await fetch(url, { method: 'HEAD', headers, signal: AbortSignal.timeout(10_000) });
     return { ok: res.ok || res.status === 405, message: `${redact(url)} answered ${res.status}` };
@@ -132,12 +158,16 @@ export function maybeGunzip(body: Buffer): Buffer {
 }
 
 export function looksLikeHtml(body: Buffer | string): boolean {
-  const head = (typeof body === 'string' ? body.slice(0, 512) : body.subarray(0, 512).toString('utf8')).replace(/^\uFEFF/, '').trimStart();
+  const head = (typeof body === 'string' ? body.slice(0, 512) : body.subarray(0, 512).toString('utf8'))
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   return /^<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])/i.test(head);
 }
 
 export function htmlTitle(body: Buffer | string): string {
-  const m = /<title[^>]*>([^<]{1,120})<\/title>/i.exec(typeof body === 'string' ? body : body.subarray(0, 4096).toString('utf8'));
+  const m = /<title[^>]*>([^<]{1,120})<\/title>/i.exec(
+    typeof body === 'string' ? body : body.subarray(0, 4096).toString('utf8'),
+  );
   return m?.[1] ? ` ("${m[1].trim()}")` : '';
 }
 

@@ -12,7 +12,10 @@ export function feedText(body: Buffer | string, what: string): string {
   const text = (typeof body === 'string' ? body : maybeGunzip(body).toString('utf8')).replace(/^\uFEFF/, '');
   if (text.trim() === '') throw new InputError(`${what} is empty`, [{ path: [], message: 'empty' }]);
   if (looksLikeHtml(text)) {
-    throw new InputError(`${what} is an HTML page${htmlTitle(text)}, not feed data; was an error page saved instead of the file?`, [{ path: [], message: 'HTML instead of feed data' }]);
+    throw new InputError(
+      `${what} is an HTML page${htmlTitle(text)}, not feed data; was an error page saved instead of the file?`,
+      [{ path: [], message: 'HTML instead of feed data' }],
+    );
   }
   return text;
 }
@@ -21,7 +24,11 @@ export function parseJsonText(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new InputError(`${what} is not valid JSON (${(err as Error).message}); the file may be truncated`, [{ path: [], message: 'not valid JSON' }], err);
+    throw new InputError(
+      `${what} is not valid JSON (${(err as Error).message}); the file may be truncated`,
+      [{ path: [], message: 'not valid JSON' }],
+      err,
+    );
   }
 }
 
@@ -44,10 +51,17 @@ export function parseXml(text: string, what: string): XmlElement {
   const stack: XmlElement[] = [root];
   let refusal: InputError | undefined;
   parser.on('doctype', () => {
-    refusal ??= new InputError(`${what} declares a DOCTYPE; refused because DTDs enable XML external-entity attacks`, [{ path: [], message: 'DOCTYPE not allowed' }]);
+    refusal ??= new InputError(`${what} declares a DOCTYPE; refused because DTDs enable XML external-entity attacks`, [
+      { path: [], message: 'DOCTYPE not allowed' },
+    ]);
   });
   parser.on('opentag', (tag) => {
-    const el: XmlElement = { name: tag.local, attrs: Object.fromEntries(Object.values(tag.attributes).map((a) => [a.local, a.value])), children: [], text: '' };
+    const el: XmlElement = {
+      name: tag.local,
+      attrs: Object.fromEntries(Object.values(tag.attributes).map((a) => [a.local, a.value])),
+      children: [],
+      text: '',
+    };
     stack.at(-1)?.children.push(el);
     stack.push(el);
   });
@@ -70,7 +84,11 @@ export function parseXml(text: string, what: string): XmlElement {
     // The DOCTYPE is the cause even when saxes trips over the undeclared entity first.
     if (refusal) throw refusal;
     if (err instanceof InputError) throw err;
-    throw new InputError(`${what} is not well-formed XML (${(err as Error).message}); the file may be truncated`, [{ path: [], message: 'not well-formed XML' }], err);
+    throw new InputError(
+      `${what} is not well-formed XML (${(err as Error).message}); the file may be truncated`,
+      [{ path: [], message: 'not well-formed XML' }],
+      err,
+    );
   }
   if (refusal) throw refusal;
   const top = root.children[0];

@@ -30,7 +30,11 @@ function jiraError(body: string): string {
     const parsed = jiraErrorSchema.safeParse(JSON.parse(body));
     if (parsed.success) {
       const e = parsed.data;
-      return 'errorMessage' in e ? e.errorMessage : [...e.errorMessages, ...Object.entries(e.errors).map(([field, message]) => `${field}: ${message}`)].join('; ');
+      return 'errorMessage' in e
+        ? e.errorMessage
+        : [...e.errorMessages, ...Object.entries(e.errors).map(([field, message]) => `${field}: ${message}`)].join(
+            '; ',
+          );
     }
   } catch {
     // Not Jira answering (a proxy, an HTML error page): the body as it is says more.
@@ -46,7 +50,9 @@ export function atlassianDocument(text: string) {
   return {
     type: 'doc',
     version: 1,
-    content: text.split('\n').map((line) => ({ type: 'paragraph', content: line ? [{ type: 'text', text: line }] : [] })),
+    content: text
+      .split('\n')
+      .map((line) => ({ type: 'paragraph', content: line ? [{ type: 'text', text: line }] : [] })),
   };
 }
 
@@ -57,29 +63,45 @@ export class JiraServiceManagementClient {
   constructor(private readonly opts: { siteUrl: string; email: string; apiToken: string; timeoutMs: number }) {}
 
   async createRequest(serviceDeskId: string, requestTypeId: string, fields: { summary: string; description: string }) {
-    return this.call('POST', '/rest/servicedeskapi/request', customerRequestSchema, { serviceDeskId, requestTypeId, requestFieldValues: fields });
+    return this.call('POST', '/rest/servicedeskapi/request', customerRequestSchema, {
+      serviceDeskId,
+      requestTypeId,
+      requestFieldValues: fields,
+    });
   }
 
   async editIssue(key: string, fields: { summary: string; description: string }): Promise<void> {
-    await this.call('PUT', `/rest/api/3/issue/${encodeURIComponent(key)}`, noContent, { fields: { summary: fields.summary, description: atlassianDocument(fields.description) } });
+    await this.call('PUT', `/rest/api/3/issue/${encodeURIComponent(key)}`, noContent, {
+      fields: { summary: fields.summary, description: atlassianDocument(fields.description) },
+    });
   }
 
   async transitions(key: string): Promise<JiraTransition[]> {
-    return (await this.call('GET', `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, transitionsSchema)).transitions;
+    return (await this.call('GET', `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, transitionsSchema))
+      .transitions;
   }
 
   async transition(key: string, transitionId: string): Promise<void> {
-    await this.call('POST', `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, noContent, { transition: { id: transitionId } });
+    await this.call('POST', `/rest/api/3/issue/${encodeURIComponent(key)}/transitions`, noContent, {
+      transition: { id: transitionId },
+    });
   }
 
   /** `public: false` makes it an internal comment: agents see it, customers on the portal do not. */
   async comment(key: string, body: string, visibleToCustomers: boolean) {
-    return this.call('POST', `/rest/servicedeskapi/request/${encodeURIComponent(key)}/comment`, commentSchema, { body, public: visibleToCustomers });
+    return this.call('POST', `/rest/servicedeskapi/request/${encodeURIComponent(key)}/comment`, commentSchema, {
+      body,
+      public: visibleToCustomers,
+    });
   }
 
   /** The issue's entity property `name`, or undefined when it has never been set. */
   async property(key: string, name: string): Promise<unknown> {
-    const res = await this.call('GET', `/rest/api/3/issue/${encodeURIComponent(key)}/properties/${encodeURIComponent(name)}`, propertySchema).catch((err: unknown) => {
+    const res = await this.call(
+      'GET',
+      `/rest/api/3/issue/${encodeURIComponent(key)}/properties/${encodeURIComponent(name)}`,
+      propertySchema,
+    ).catch((err: unknown) => {
       // A missing issue is not found either; the next call on it says so.
       if (err instanceof NotFoundError) return undefined;
       throw err;
@@ -88,7 +110,12 @@ export class JiraServiceManagementClient {
   }
 
   async setProperty(key: string, name: string, value: unknown): Promise<void> {
-    await this.call('PUT', `/rest/api/3/issue/${encodeURIComponent(key)}/properties/${encodeURIComponent(name)}`, noContent, value);
+    await this.call(
+      'PUT',
+      `/rest/api/3/issue/${encodeURIComponent(key)}/properties/${encodeURIComponent(name)}`,
+      noContent,
+      value,
+    );
   }
 
   serviceDesk(id: string) {
@@ -96,16 +123,29 @@ export class JiraServiceManagementClient {
   }
 
   requestType(serviceDeskId: string, requestTypeId: string) {
-    return this.call('GET', `/rest/servicedeskapi/servicedesk/${encodeURIComponent(serviceDeskId)}/requesttype/${encodeURIComponent(requestTypeId)}`, requestTypeSchema);
+    return this.call(
+      'GET',
+      `/rest/servicedeskapi/servicedesk/${encodeURIComponent(serviceDeskId)}/requesttype/${encodeURIComponent(requestTypeId)}`,
+      requestTypeSchema,
+    );
   }
 
-  private call<S extends z.ZodType>(method: HttpRequest['method'], path: string, schema: S, body?: unknown): Promise<z.output<S>> {
+  private call<S extends z.ZodType>(
+    method: HttpRequest['method'],
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
     return requestJson(
       `Jira ${method} ${path.replace(/\/[A-Z][A-Z0-9_]*-\d+(?=\/|$)/, '/{issue}')}`,
       {
         method,
         url: `${this.opts.siteUrl.replace(/\/+$/, '')}${path}`,
-        headers: { authorization: basicAuth(this.opts.email, this.opts.apiToken), accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: basicAuth(this.opts.email, this.opts.apiToken),
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         timeoutMs: this.opts.timeoutMs,
       },

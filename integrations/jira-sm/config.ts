@@ -22,10 +22,18 @@ export const jiraTransitionsSchema = z
       canceled: transitionName,
     },
     // Only a missing setting gets this wording; unknown stage names keep zod's, which names the key.
-    { error: (issue) => (issue.input === undefined ? 'the workflow transition into each stage (JIRA_SM_TRANSITION_<STAGE>), e.g. { "implement": "Implement", "closed": "Complete" }' : undefined) },
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'the workflow transition into each stage (JIRA_SM_TRANSITION_<STAGE>), e.g. { "implement": "Implement", "closed": "Complete" }'
+          : undefined,
+    },
   )
   .strict()
-  .refine((t) => Object.values(t).some((name) => name !== undefined), 'name at least one workflow transition (JIRA_SM_TRANSITION_<STAGE>), e.g. implement: "Implement"');
+  .refine(
+    (t) => Object.values(t).some((name) => name !== undefined),
+    'name at least one workflow transition (JIRA_SM_TRANSITION_<STAGE>), e.g. implement: "Implement"',
+  );
 export type JiraTransitions = z.infer<typeof jiraTransitionsSchema>;
 
 export const jiraSmConfigSchema = z.object({
@@ -50,7 +58,11 @@ export type JiraSmConfig = z.infer<typeof jiraSmConfigSchema>;
 
 /** JIRA_SM_* environment variables as the connector's settings (JIRA_SM_SITE_URL …, JIRA_SM_TRANSITION_<STAGE>); nothing when none is set. */
 export function jiraSmSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
-  const settings = settingsFromEnv(env, 'JIRA_SM', Object.keys(jiraSmConfigSchema.shape).filter((k) => k !== 'transitions'));
+  const settings = settingsFromEnv(
+    env,
+    'JIRA_SM',
+    Object.keys(jiraSmConfigSchema.shape).filter((k) => k !== 'transitions'),
+  );
   const transitions = settingsFromEnv(env, 'JIRA_SM_TRANSITION', Object.keys(jiraTransitionsSchema.shape));
   if (!settings && !transitions) return undefined;
   return { ...settings, ...(transitions ? { transitions } : {}) };

@@ -32,7 +32,9 @@ function requestDescription(change: ChangeRecordContent): string {
     '',
     'Backout plan:',
     change.backoutPlan,
-    ...(change.window ? ['', `Maintenance window: ${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}`] : []),
+    ...(change.window
+      ? ['', `Maintenance window: ${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}`]
+      : []),
     '',
     `Type: ${change.emergency ? 'emergency' : 'normal'} change; risk ${change.risk}`,
   ].join('\n');
@@ -44,13 +46,25 @@ export const jiraSmConnector = defineConnector({
   configSchema: jiraSmConfigSchema,
   capabilities: { changeRecord: true },
   create(config: JiraSmConfig) {
-    const jira = new JiraServiceManagementClient({ siteUrl: config.siteUrl, email: config.email, apiToken: config.apiToken, timeoutMs: durationMs(config.requestTimeout) });
+    const jira = new JiraServiceManagementClient({
+      siteUrl: config.siteUrl,
+      email: config.email,
+      apiToken: config.apiToken,
+      timeoutMs: durationMs(config.requestTimeout),
+    });
     const keyOf = (ref: ChangeRecordRef) => parseInput(refSchema, ref, 'Jira change record reference').issueKey;
     // Summary holds 255 characters.
-    const fields = (change: ChangeRecordContent) => ({ summary: change.title.slice(0, 255), description: requestDescription(change) });
+    const fields = (change: ChangeRecordContent) => ({
+      summary: change.title.slice(0, 255),
+      description: requestDescription(change),
+    });
     /** Which `transitions` setting moves the issue into `stage`; nothing moves an issue back into its first status. */
     const transitionSetting = (stage: ChangeStage, change: ChangeRecordContent): keyof JiraTransitions | undefined =>
-      stage === 'new' ? undefined : stage === 'closed' && change.closure?.code === 'unsuccessful' && config.transitions.failed ? 'failed' : stage;
+      stage === 'new'
+        ? undefined
+        : stage === 'closed' && change.closure?.code === 'unsuccessful' && config.transitions.failed
+          ? 'failed'
+          : stage;
 
     /** Takes the configured transition if the issue's current status offers it; otherwise says which it does offer. */
     async function transition(key: string, stage: ChangeStage, change: ChangeRecordContent): Promise<void> {
@@ -61,7 +75,9 @@ export const jiraSmConnector = defineConnector({
       const match = available.find((t) => t.name.trim().toLowerCase() === name.trim().toLowerCase());
       if (!match) {
         const offered = available.map((t) => `"${t.name}"`).join(', ') || 'none';
-        throw new ConflictError(`Jira ${key}: its status offers no transition "${name}" (connectors.jira-sm.transitions.${setting}, for Patchflow stage ${stage}); it offers ${offered}`);
+        throw new ConflictError(
+          `Jira ${key}: its status offers no transition "${name}" (connectors.jira-sm.transitions.${setting}, for Patchflow stage ${stage}); it offers ${offered}`,
+        );
       }
       await jira.transition(key, match.id);
     }
@@ -93,7 +109,10 @@ export const jiraSmConnector = defineConnector({
         try {
           const desk = await jira.serviceDesk(config.serviceDeskId);
           const type = await jira.requestType(config.serviceDeskId, config.requestTypeId);
-          return { ok: true, message: `Jira Service Management project ${desk.projectKey} (${desk.projectName}) at ${config.siteUrl}; changes are raised as "${type.name}"` };
+          return {
+            ok: true,
+            message: `Jira Service Management project ${desk.projectKey} (${desk.projectName}) at ${config.siteUrl}; changes are raised as "${type.name}"`,
+          };
         } catch (err) {
           return { ok: false, message: (err as Error).message };
         }

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { cveIds, cvssScore, hostIdentifiers, type ScannedFinding, type ScanReportSink, type Severity } from '../kit/scanners/types.ts';
+import {
+  cveIds,
+  cvssScore,
+  hostIdentifiers,
+  type ScannedFinding,
+  type ScanReportSink,
+  type Severity,
+} from '../kit/scanners/types.ts';
 import { detached, type XmlElementHandler, type XmlPosition } from '../kit/scanners/xml.ts';
 
 /**
@@ -15,12 +22,27 @@ const identifyingTags = new Set(['host-ip', 'host-fqdn', 'hostname', 'netbios-na
 const itemTextElements = new Set(['cve', 'cvss3_vector', 'cvss3_base_score']);
 
 /** The longest value, once trimmed, of each ReportItem attribute read. */
-const attributeLimits = { pluginID: 64, pluginName: 1000, port: 20, protocol: 20, svc_name: 100, pluginFamily: 200 } as const;
+const attributeLimits = {
+  pluginID: 64,
+  pluginName: 1000,
+  port: 20,
+  protocol: 20,
+  svc_name: 100,
+  pluginFamily: 200,
+} as const;
 const optionalAttributes = ['pluginName', 'port', 'protocol', 'svc_name', 'pluginFamily'] as const;
-const severities = new Map<string, Severity>([['0', 0], ['1', 1], ['2', 2], ['3', 3], ['4', 4]]);
+const severities = new Map<string, Severity>([
+  ['0', 0],
+  ['1', 1],
+  ['2', 2],
+  ['3', 3],
+  ['4', 4],
+]);
 
 export const reportItemSchema = z.object({
-  severity: z.enum(['0', '1', '2', '3', '4'], 'a severity from 0 (informational) to 4 (critical)').transform((s) => Number(s) as Severity),
+  severity: z
+    .enum(['0', '1', '2', '3', '4'], 'a severity from 0 (informational) to 4 (critical)')
+    .transform((s) => Number(s) as Severity),
   pluginID: z.string().trim().min(1, 'a plugin id').max(attributeLimits.pluginID),
   pluginName: z.string().trim().max(attributeLimits.pluginName).optional(),
   port: z.string().trim().max(attributeLimits.port).optional(),

@@ -9,7 +9,19 @@ import { detached, type XmlElementHandler, type XmlPosition } from '../kit/scann
 export const openvasRootElements: readonly string[] = ['report', 'get_reports_response'];
 
 /** Elements below a `<result>` whose text is read; paths are relative to the result. */
-const resultTextPaths = new Set(['name', 'host', 'host/hostname', 'port', 'threat', 'severity', 'qod/value', 'nvt/name', 'nvt/cve', 'nvt/severities/severity/value', 'nvt/severities/severity/score']);
+const resultTextPaths = new Set([
+  'name',
+  'host',
+  'host/hostname',
+  'port',
+  'threat',
+  'severity',
+  'qod/value',
+  'nvt/name',
+  'nvt/cve',
+  'nvt/severities/severity/value',
+  'nvt/severities/severity/score',
+]);
 /** Elements below a report-level `<host>` whose text is read. */
 const hostTextPaths = new Set(['ip', 'detail/name', 'detail/value']);
 
@@ -52,14 +64,18 @@ export function openvasReportHandler(sink: ScanReportSink, position: XmlPosition
       if (result) {
         const rel = below(result.depth);
         if (rel === 'nvt') result.oid = detached(attributes['oid']?.trim() ?? '') || undefined;
-        else if (rel === 'nvt/refs/ref' && attributes['type']?.toLowerCase() === 'cve') result.cves.push(...cveIds(detached(attributes['id'] ?? '')));
-        else if (rel === 'nvt/severities/severity') result.inCvssV3 = (attributes['type'] ?? '').startsWith('cvss_base_v3');
+        else if (rel === 'nvt/refs/ref' && attributes['type']?.toLowerCase() === 'cve')
+          result.cves.push(...cveIds(detached(attributes['id'] ?? '')));
+        else if (rel === 'nvt/severities/severity')
+          result.inCvssV3 = (attributes['type'] ?? '').startsWith('cvss_base_v3');
         return resultTextPaths.has(rel);
       }
       if (hostSummary) return hostTextPaths.has(below(hostSummary.depth));
       // Only results directly in <results>: a <delta> or note nests other <result> elements that are not findings of this report.
-      if (name === 'result' && parent === 'results') result = { depth: path.length - 1, text: new Map(), cves: [], inCvssV3: false };
-      else if (name === 'host' && parent === 'report') hostSummary = { depth: path.length - 1, ip: '', names: [], detailName: '' };
+      if (name === 'result' && parent === 'results')
+        result = { depth: path.length - 1, text: new Map(), cves: [], inCvssV3: false };
+      else if (name === 'host' && parent === 'report')
+        hostSummary = { depth: path.length - 1, ip: '', names: [], detailName: '' };
       return false;
     },
     close(name, text) {
@@ -85,7 +101,12 @@ export function openvasReportHandler(sink: ScanReportSink, position: XmlPosition
         else if (rel === 'detail/name') hostSummary.detailName = text.trim();
         else if (rel === 'detail/value' && hostSummary.detailName === 'hostname') hostSummary.names.push(text);
         else if (rel === '') {
-          if (hostSummary.ip) sink.host({ key: hostSummary.ip, label: hostSummary.ip, ...hostIdentifiers([hostSummary.ip, ...hostSummary.names]) });
+          if (hostSummary.ip)
+            sink.host({
+              key: hostSummary.ip,
+              label: hostSummary.ip,
+              ...hostIdentifiers([hostSummary.ip, ...hostSummary.names]),
+            });
           hostSummary = undefined;
         }
         return;
@@ -116,7 +137,11 @@ export function openvasReportHandler(sink: ScanReportSink, position: XmlPosition
       cvssV3Score: cvssScore(r.text.get('nvt/severities/severity/score')),
       port: port || undefined,
       protocol: protocol || undefined,
-      evidence: Object.fromEntries(Object.entries({ threat, score: Number.isFinite(score) ? score : undefined, qod: t('qod/value') }).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string | number>,
+      evidence: Object.fromEntries(
+        Object.entries({ threat, score: Number.isFinite(score) ? score : undefined, qod: t('qod/value') }).filter(
+          ([, v]) => v !== undefined && v !== '',
+        ),
+      ) as Record<string, string | number>,
     });
   }
 }

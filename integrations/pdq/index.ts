@@ -10,9 +10,15 @@ import { pdqConfigSchema, type PdqConfig } from './config.ts';
 type Kind = 'install' | 'verify' | 'uninstall';
 
 /** PDQ reports a host it could not reach as a failure; these errors mean the host was never touched. */
-const unreachableError = /offline|resolve host|network path was not found|ping|RPC server is unavailable|timed out connecting/i;
+const unreachableError =
+  /offline|resolve host|network path was not found|ping|RPC server is unavailable|timed out connecting/i;
 
-function interpret(target: DeployTarget, c: DeploymentComputer | undefined, kind: Kind, evidence: Record<string, unknown>): HostResult {
+function interpret(
+  target: DeployTarget,
+  c: DeploymentComputer | undefined,
+  kind: Kind,
+  evidence: Record<string, unknown>,
+): HostResult {
   if (!c) return hostResult(target, 'unreachable', 'PDQ Deploy recorded no result for this target', evidence);
   const step = c.steps[0];
   if (c.Status !== 'Successful') {
@@ -20,9 +26,11 @@ function interpret(target: DeployTarget, c: DeploymentComputer | undefined, kind
     if (unreachableError.test(error)) return hostResult(target, 'unreachable', error, evidence);
     return hostResult(target, 'failed', kind === 'verify' ? `not at the target state: ${error}` : error, evidence);
   }
-  if (kind === 'verify') return hostResult(target, 'already_compliant', `${step?.Title ?? 'verify package'} succeeded`, evidence);
+  if (kind === 'verify')
+    return hostResult(target, 'already_compliant', `${step?.Title ?? 'verify package'} succeeded`, evidence);
   // The package's step condition skips the install (or uninstall) when there is nothing to do.
-  if (step?.Status === 'Skipped') return hostResult(target, 'already_compliant', `${step.Title}: skipped, nothing to change`, evidence);
+  if (step?.Status === 'Skipped')
+    return hostResult(target, 'already_compliant', `${step.Title}: skipped, nothing to change`, evidence);
   return hostResult(target, 'patched', `${step?.Title ?? 'package'} succeeded`, evidence);
 }
 
@@ -32,18 +40,35 @@ export const pdqConnector = defineConnector({
   configSchema: pdqConfigSchema,
   capabilities: { deployer: true },
   create(config: PdqConfig) {
-    const winrm = new WinRmClient({ endpoint: config.endpoint, username: config.username, password: config.password, requestTimeoutMs: durationMs(config.requestTimeout), operationTimeoutSec: 20 });
+    const winrm = new WinRmClient({
+      endpoint: config.endpoint,
+      username: config.username,
+      password: config.password,
+      requestTimeoutMs: durationMs(config.requestTimeout),
+      operationTimeoutSec: 20,
+    });
     const pdq = new PdqClient(winrm, config);
     const packageFor = (kind: Kind, vendorRef: string) =>
-      kind === 'install' ? vendorRef : (kind === 'verify' ? config.verifyPackageTemplate : config.rollbackPackageTemplate).replaceAll('{package}', vendorRef);
+      kind === 'install'
+        ? vendorRef
+        : (kind === 'verify' ? config.verifyPackageTemplate : config.rollbackPackageTemplate).replaceAll(
+            '{package}',
+            vendorRef,
+          );
 
     async function run(kind: Kind, req: DeployRequest): Promise<HostResult[]> {
       const targets = distinctTargets(req.targets);
-      const decided: HostResult[] = targets.filter((t) => !isPlainHostname(t.hostname)).map((t) => hostResult(t, 'failed', 'not a plain hostname; it was not passed to PDQDeploy.exe'));
+      const decided: HostResult[] = targets
+        .filter((t) => !isPlainHostname(t.hostname))
+        .map((t) => hostResult(t, 'failed', 'not a plain hostname; it was not passed to PDQDeploy.exe'));
       const plain = targets.filter((t) => isPlainHostname(t.hostname));
       if (plain.length === 0) return inRequestOrder(req.targets, decided);
       const packageName = packageFor(kind, req.patch.vendorRef);
-      const deploymentId = await pdq.deploy(packageName, plain.map((t) => t.hostname), req.signal);
+      const deploymentId = await pdq.deploy(
+        packageName,
+        plain.map((t) => t.hostname),
+        req.signal,
+      );
       req.onProgress?.(`PDQ deployment ${deploymentId} of "${packageName}" started for ${plain.length} target(s)`);
       const waited = await pollUntilDone({
         check: async () => {
@@ -57,7 +82,15 @@ export const pdqConnector = defineConnector({
       });
       const evidence = { pdqDeploymentId: deploymentId, package: packageName };
       if (!waited.done) {
-        for (const t of plain) decided.push(hostResult(t, 'failed', `PDQ deployment ${deploymentId} was still ${waited.value ?? 'queued'} after ${config.deploymentTimeout}`, evidence));
+        for (const t of plain)
+          decided.push(
+            hostResult(
+              t,
+              'failed',
+              `PDQ deployment ${deploymentId} was still ${waited.value ?? 'queued'} after ${config.deploymentTimeout}`,
+              evidence,
+            ),
+          );
         return inRequestOrder(req.targets, decided);
       }
       const computers = new HostIndex(await pdq.computers(deploymentId, req.signal), (c) => [c.Name]);
@@ -71,13 +104,21 @@ export const pdqConnector = defineConnector({
           if (!req.dryRun) return run('install', req);
           // PDQ has no check mode: the verify package says which hosts an install would change.
           const verified = await run('verify', req);
-          return verified.map((r) => (r.outcome === 'failed' ? { ...r, outcome: 'skipped', message: `would install: ${r.message}` } : r));
+          return verified.map((r) =>
+            r.outcome === 'failed' ? { ...r, outcome: 'skipped', message: `would install: ${r.message}` } : r,
+          );
         },
         verify: (req) => run('verify', req),
         async rollback(req) {
           if (!req.dryRun) return run('uninstall', req);
           const verified = await run('verify', req);
-          return verified.map((r) => (r.outcome === 'already_compliant' ? { ...r, outcome: 'skipped', message: 'would uninstall' } : r.outcome === 'failed' ? { ...r, outcome: 'skipped', message: `nothing to uninstall: ${r.message}` } : r));
+          return verified.map((r) =>
+            r.outcome === 'already_compliant'
+              ? { ...r, outcome: 'skipped', message: 'would uninstall' }
+              : r.outcome === 'failed'
+                ? { ...r, outcome: 'skipped', message: `nothing to uninstall: ${r.message}` }
+                : r,
+          );
         },
       },
       async testConnection() {

@@ -14,7 +14,10 @@ export const sccmConfigSchema = z.object({
   username: z.string().min(1),
   password: secret(),
   /** The device collection each ring deploys to, e.g. `{ "ring1": "PS100012" }`; targets outside it are skipped. */
-  collections: z.record(z.string().min(1), z.string().regex(/^[A-Z0-9]{3}[0-9A-F]{5}$/, 'a collection ID such as PS100012')),
+  collections: z.record(
+    z.string().min(1),
+    z.string().regex(/^[A-Z0-9]{3}[0-9A-F]{5}$/, 'a collection ID such as PS100012'),
+  ),
   /** Prefix of the software update groups and deployments Patchflow creates, so that they are recognisable and reused. */
   namePrefix: z.string().min(1).default('Patchflow'),
   pollInterval: durationSchema.default(d('60s')),

@@ -2,7 +2,14 @@ import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/ind
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError, NotFoundError } from '../../kernel/errors.ts';
-import { distinctTargets, HostIndex, hostResult, inRequestOrder, resolveTargets, type Resolved as ResolvedTarget } from '../kit/support/hosts.ts';
+import {
+  distinctTargets,
+  HostIndex,
+  hostResult,
+  inRequestOrder,
+  resolveTargets,
+  type Resolved as ResolvedTarget,
+} from '../kit/support/hosts.ts';
 import { pollUntilDone } from '../kit/support/poll.ts';
 import { AdminServiceClient, type ComplianceRow, type SmsSystem, type SoftwareUpdate } from './client.ts';
 import { sccmConfigSchema, type SccmConfig } from './config.ts';
@@ -20,7 +27,13 @@ function combine(rows: ComplianceRow[]): HostState {
   return 'required';
 }
 
-const describe = { installed: 'installed', notRequired: 'not required on this device', required: 'required and not installed', failed: 'failed to install (general failure)', unknown: 'not yet reported by the client' } as const;
+const describe = {
+  installed: 'installed',
+  notRequired: 'not required on this device',
+  required: 'required and not installed',
+  failed: 'failed to install (general failure)',
+  unknown: 'not yet reported by the client',
+} as const;
 
 type Resolved = ResolvedTarget<SmsSystem>;
 
@@ -30,36 +43,76 @@ export const sccmConnector = defineConnector({
   configSchema: sccmConfigSchema,
   capabilities: { deployer: true, inventory: true },
   create(config: SccmConfig) {
-    const api = new AdminServiceClient({ url: config.url, username: config.username, password: config.password, timeoutMs: durationMs(config.requestTimeout) });
+    const api = new AdminServiceClient({
+      url: config.url,
+      username: config.username,
+      password: config.password,
+      timeoutMs: durationMs(config.requestTimeout),
+    });
     const article = (vendorRef: string) => vendorRef.replace(/^KB/i, '');
     const groupName = (req: DeployRequest) => `${config.namePrefix} ${req.patch.vendorRef}`;
     const deploymentName = (req: DeployRequest) => `${config.namePrefix} ${req.patch.vendorRef} ${req.ring}`;
 
-    async function prepare(req: DeployRequest): Promise<{ resolved: Resolved[]; unknown: HostResult[]; updates: SoftwareUpdate[] }> {
+    async function prepare(
+      req: DeployRequest,
+    ): Promise<{ resolved: Resolved[]; unknown: HostResult[]; updates: SoftwareUpdate[] }> {
       const targets = distinctTargets(req.targets);
-      const systems = targets.length ? await api.systemsNamed([...new Set(targets.map((t) => t.hostname.split('.')[0]!))], req.signal) : [];
-      const { resolved, unknown } = resolveTargets(targets, new HostIndex(systems, (s) => [s.Name, ...(s.ResourceNames ?? [])]), (t) => `ConfigMgr has no device named ${t.hostname}; it has no client or has not been discovered`);
-      const updates = resolved.length ? (await api.updatesForArticle(article(req.patch.vendorRef), req.signal)).filter((u) => u.IsDeployable) : [];
-      if (resolved.length && updates.length === 0) throw new NotFoundError(`ConfigMgr has no deployable software update for article ${article(req.patch.vendorRef)}; synchronise the software update point or check that it is not expired`);
+      const systems = targets.length
+        ? await api.systemsNamed([...new Set(targets.map((t) => t.hostname.split('.')[0]!))], req.signal)
+        : [];
+      const { resolved, unknown } = resolveTargets(
+        targets,
+        new HostIndex(systems, (s) => [s.Name, ...(s.ResourceNames ?? [])]),
+        (t) => `ConfigMgr has no device named ${t.hostname}; it has no client or has not been discovered`,
+      );
+      const updates = resolved.length
+        ? (await api.updatesForArticle(article(req.patch.vendorRef), req.signal)).filter((u) => u.IsDeployable)
+        : [];
+      if (resolved.length && updates.length === 0)
+        throw new NotFoundError(
+          `ConfigMgr has no deployable software update for article ${article(req.patch.vendorRef)}; synchronise the software update point or check that it is not expired`,
+        );
       return { resolved, unknown, updates };
     }
 
-    async function statesOf(resolved: Resolved[], updates: SoftwareUpdate[], signal?: AbortSignal): Promise<Map<Resolved, HostState>> {
-      const rows = await api.compliance(updates.map((u) => u.CI_ID), resolved.map((r) => r.record.ResourceId), signal);
+    async function statesOf(
+      resolved: Resolved[],
+      updates: SoftwareUpdate[],
+      signal?: AbortSignal,
+    ): Promise<Map<Resolved, HostState>> {
+      const rows = await api.compliance(
+        updates.map((u) => u.CI_ID),
+        resolved.map((r) => r.record.ResourceId),
+        signal,
+      );
       return new Map(resolved.map((r) => [r, combine(rows.filter((row) => row.MachineID === r.record.ResourceId))]));
     }
 
     function collectionFor(ring: string): string {
       const id = config.collections[ring];
-      if (!id) throw new InputError(`no ConfigMgr collection is configured for ring "${ring}"`, [{ path: ['connectors', 'sccm', 'collections', ring], message: 'missing collection ID' }]);
+      if (!id)
+        throw new InputError(`no ConfigMgr collection is configured for ring "${ring}"`, [
+          { path: ['connectors', 'sccm', 'collections', ring], message: 'missing collection ID' },
+        ]);
       return id;
     }
 
     /** Reuses Patchflow's software update group and deployment for this patch and ring, creating them once. */
-    async function ensureDeployment(req: DeployRequest, updates: SoftwareUpdate[], collectionId: string): Promise<number> {
+    async function ensureDeployment(
+      req: DeployRequest,
+      updates: SoftwareUpdate[],
+      collectionId: string,
+    ): Promise<number> {
       const cis = updates.map((u) => u.CI_ID);
-      const groupId = await api.findOrCreateUpdateGroup(groupName(req), `Created by Patchflow for ${req.patch.title}`, cis, req.signal);
-      const existing = (await api.findAssignments(deploymentName(req), req.signal)).find((a) => a.TargetCollectionID === collectionId);
+      const groupId = await api.findOrCreateUpdateGroup(
+        groupName(req),
+        `Created by Patchflow for ${req.patch.title}`,
+        cis,
+        req.signal,
+      );
+      const existing = (await api.findAssignments(deploymentName(req), req.signal)).find(
+        (a) => a.TargetCollectionID === collectionId,
+      );
       if (existing) return existing.AssignmentID;
       const now = new Date().toISOString();
       const created = await api.createAssignment(
@@ -97,34 +150,94 @@ export const sccmConnector = defineConnector({
           const collectionId = collectionFor(req.ring);
           const members = new Set((await api.members(collectionId, req.signal)).map((m) => m.ResourceID));
           const before = await statesOf(prepared.resolved, prepared.updates, req.signal);
-          const evidence = (extra: Record<string, unknown> = {}) => ({ ciIds: prepared.updates.map((u) => u.CI_ID), collectionId, ...extra });
+          const evidence = (extra: Record<string, unknown> = {}) => ({
+            ciIds: prepared.updates.map((u) => u.CI_ID),
+            collectionId,
+            ...extra,
+          });
           const needing: Resolved[] = [];
           for (const [r, s] of before) {
-            if (s === 'installed' || s === 'notRequired') decided.push(hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is ${describe[s]}`, evidence()));
-            else if (!members.has(r.record.ResourceId)) decided.push(hostResult(r.target, 'skipped', `not a member of collection ${collectionId}, which ring ${req.ring} deploys to`, evidence()));
-            else if (req.dryRun) decided.push(hostResult(r.target, 'skipped', `would deploy ${req.patch.vendorRef} (currently ${describe[s]})`, evidence()));
+            if (s === 'installed' || s === 'notRequired')
+              decided.push(
+                hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is ${describe[s]}`, evidence()),
+              );
+            else if (!members.has(r.record.ResourceId))
+              decided.push(
+                hostResult(
+                  r.target,
+                  'skipped',
+                  `not a member of collection ${collectionId}, which ring ${req.ring} deploys to`,
+                  evidence(),
+                ),
+              );
+            else if (req.dryRun)
+              decided.push(
+                hostResult(
+                  r.target,
+                  'skipped',
+                  `would deploy ${req.patch.vendorRef} (currently ${describe[s]})`,
+                  evidence(),
+                ),
+              );
             else needing.push(r);
           }
           if (needing.length) {
             const assignmentId = await ensureDeployment(req, prepared.updates, collectionId);
-            req.onProgress?.(`ConfigMgr deployment ${assignmentId} targets collection ${collectionId}; waiting for ${needing.length} device(s)`);
+            req.onProgress?.(
+              `ConfigMgr deployment ${assignmentId} targets collection ${collectionId}; waiting for ${needing.length} device(s)`,
+            );
             const waited = await pollUntilDone({
               check: async () => {
                 const states = await statesOf(needing, prepared.updates, req.signal);
-                return { done: [...states.values()].every((s) => s === 'installed' || s === 'notRequired' || s === 'failed'), value: states };
+                return {
+                  done: [...states.values()].every((s) => s === 'installed' || s === 'notRequired' || s === 'failed'),
+                  value: states,
+                };
               },
-              backoff: { initialMs: durationMs(config.pollInterval), maxMs: durationMs(config.maxPollInterval), factor: 1.5 },
+              backoff: {
+                initialMs: durationMs(config.pollInterval),
+                maxMs: durationMs(config.maxPollInterval),
+                factor: 1.5,
+              },
               deadlineMs: durationMs(config.installTimeout),
               signal: req.signal,
-              onWait: (states) => req.onProgress?.(`${[...states.values()].filter((s) => s === 'installed').length}/${needing.length} devices installed`),
+              onWait: (states) =>
+                req.onProgress?.(
+                  `${[...states.values()].filter((s) => s === 'installed').length}/${needing.length} devices installed`,
+                ),
             });
             for (const r of needing) {
               const s = waited.value.get(r) ?? 'unknown';
               const ev = evidence({ assignmentId });
-              if (s === 'installed') decided.push(hostResult(r.target, 'patched', `installed ${req.patch.vendorRef}`, ev));
-              else if (s === 'notRequired') decided.push(hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is not required on this device`, ev));
-              else if (s === 'failed') decided.push(hostResult(r.target, 'failed', `the ConfigMgr client reported that installing ${req.patch.vendorRef} failed (state 402/6, general failure); see WUAHandler.log and UpdatesDeployment.log`, ev));
-              else decided.push(hostResult(r.target, 'failed', `${describe[s]} after ${config.installTimeout}; devices install at their next software update evaluation`, ev));
+              if (s === 'installed')
+                decided.push(hostResult(r.target, 'patched', `installed ${req.patch.vendorRef}`, ev));
+              else if (s === 'notRequired')
+                decided.push(
+                  hostResult(
+                    r.target,
+                    'already_compliant',
+                    `${req.patch.vendorRef} is not required on this device`,
+                    ev,
+                  ),
+                );
+              else if (s === 'failed')
+                decided.push(
+                  hostResult(
+                    r.target,
+                    'failed',
+                    `the ConfigMgr client reported that installing ${req.patch.vendorRef} failed (state 402/6, general failure); see WUAHandler.log and UpdatesDeployment.log`,
+                    ev,
+                  ),
+                );
+              else
+                decided.push(
+                  hostResult(
+                    r.target,
+                    'failed',
+                    `${describe[s]} after ${config.installTimeout}; devices install at their next software update evaluation`,
+                    ev,
+                  ),
+                );
             }
           }
           return inRequestOrder(req.targets, decided);
@@ -135,7 +248,14 @@ export const sccmConnector = defineConnector({
           const decided: HostResult[] = [...prepared.unknown];
           for (const [r, s] of await statesOf(prepared.resolved, prepared.updates, req.signal)) {
             const compliant = s === 'installed' || s === 'notRequired';
-            decided.push(hostResult(r.target, compliant ? 'already_compliant' : 'failed', `ConfigMgr reports ${req.patch.vendorRef} ${describe[s]}`, { ciIds: prepared.updates.map((u) => u.CI_ID) }));
+            decided.push(
+              hostResult(
+                r.target,
+                compliant ? 'already_compliant' : 'failed',
+                `ConfigMgr reports ${req.patch.vendorRef} ${describe[s]}`,
+                { ciIds: prepared.updates.map((u) => u.CI_ID) },
+              ),
+            );
           }
           return inRequestOrder(req.targets, decided);
         },
@@ -146,14 +266,28 @@ export const sccmConnector = defineConnector({
           if (targets.length === 0) return [];
           const deployments = await api.findAssignments(deploymentName(req), req.signal);
           if (!req.dryRun) for (const d of deployments) await api.deleteAssignment(d.AssignmentID, req.signal);
-          const removed = deployments.length ? `deployment ${deployments.map((d) => d.AssignmentID).join(', ')} ${req.dryRun ? 'would be' : 'was'} removed so no further device installs it` : 'there was no Patchflow deployment to remove';
-          return targets.map((t) => hostResult(t, 'skipped', `ConfigMgr cannot uninstall software updates; ${removed}. Uninstall ${req.patch.vendorRef} with wusa /uninstall or a task sequence if it must come off`, { removedAssignments: deployments.map((d) => d.AssignmentID) }));
+          const removed = deployments.length
+            ? `deployment ${deployments.map((d) => d.AssignmentID).join(', ')} ${req.dryRun ? 'would be' : 'was'} removed so no further device installs it`
+            : 'there was no Patchflow deployment to remove';
+          return targets.map((t) =>
+            hostResult(
+              t,
+              'skipped',
+              `ConfigMgr cannot uninstall software updates; ${removed}. Uninstall ${req.patch.vendorRef} with wusa /uninstall or a task sequence if it must come off`,
+              { removedAssignments: deployments.map((d) => d.AssignmentID) },
+            ),
+          );
         },
       },
 
       inventory: {
         async listAssets(): Promise<DiscoveredAsset[]> {
-          const [devices, systems, collections, members] = await Promise.all([api.devices(), api.allSystems(), api.collections(), api.members(undefined)]);
+          const [devices, systems, collections, members] = await Promise.all([
+            api.devices(),
+            api.allSystems(),
+            api.collections(),
+            api.members(undefined),
+          ]);
           const systemById = new Map(systems.map((s) => [s.ResourceId, s]));
           const collectionName = new Map(collections.map((c) => [c.CollectionID, c.Name]));
           const ringByCollection = new Map(Object.entries(config.collections).map(([ring, id]) => [id, ring]));
@@ -177,7 +311,12 @@ export const sccmConnector = defineConnector({
       async testConnection() {
         try {
           const [site] = await api.site();
-          return { ok: true, message: site ? `ConfigMgr site ${site.SiteCode} (${site.SiteName}, ${site.Version}) at ${config.url}` : `AdminService at ${config.url} answered` };
+          return {
+            ok: true,
+            message: site
+              ? `ConfigMgr site ${site.SiteCode} (${site.SiteName}, ${site.Version}) at ${config.url}`
+              : `AdminService at ${config.url} answered`,
+          };
         } catch (err) {
           return { ok: false, message: (err as Error).message };
         }

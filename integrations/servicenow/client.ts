@@ -8,7 +8,10 @@ import { requestJson, type HttpRequest } from '../kit/support/http.ts';
 export const changeRequestRowSchema = z.object({
   sys_id: z.string().regex(/^[0-9a-f]{32}$/),
   number: z.string().min(1),
-  state: z.string().regex(/^-?\d+$/).transform(Number),
+  state: z
+    .string()
+    .regex(/^-?\d+$/)
+    .transform(Number),
   type: z.string(),
 });
 export type ChangeRequestRow = z.infer<typeof changeRequestRowSchema>;
@@ -17,7 +20,9 @@ const rowFields = 'sys_id,number,state,type';
 const result = <S extends z.ZodType>(schema: S) => z.object({ result: schema });
 
 /** The Table API's error body: `{"error":{"message","detail"},"status":"failure"}`. */
-const tableApiErrorSchema = z.object({ error: z.object({ message: z.string(), detail: z.string().nullable().optional() }) });
+const tableApiErrorSchema = z.object({
+  error: z.object({ message: z.string(), detail: z.string().nullable().optional() }),
+});
 
 function tableApiError(body: string): string {
   try {
@@ -34,31 +39,50 @@ export class ChangeRequestTable {
   constructor(private readonly opts: { instanceUrl: string; authorization: string; timeoutMs: number }) {}
 
   create(fields: Record<string, string>): Promise<ChangeRequestRow> {
-    return this.call('POST', `?sysparm_fields=${rowFields}`, result(changeRequestRowSchema), fields).then((r) => r.result);
+    return this.call('POST', `?sysparm_fields=${rowFields}`, result(changeRequestRowSchema), fields).then(
+      (r) => r.result,
+    );
   }
 
   get(sysId: string): Promise<ChangeRequestRow> {
-    return this.call('GET', `/${sysId}?sysparm_fields=${rowFields}`, result(changeRequestRowSchema)).then((r) => r.result);
+    return this.call('GET', `/${sysId}?sysparm_fields=${rowFields}`, result(changeRequestRowSchema)).then(
+      (r) => r.result,
+    );
   }
 
   /** Updates the given fields; writing `work_notes` adds a journal entry rather than replacing one. */
   update(sysId: string, fields: Record<string, string>): Promise<ChangeRequestRow> {
-    return this.call('PATCH', `/${sysId}?sysparm_fields=${rowFields}`, result(changeRequestRowSchema), fields).then((r) => r.result);
+    return this.call('PATCH', `/${sysId}?sysparm_fields=${rowFields}`, result(changeRequestRowSchema), fields).then(
+      (r) => r.result,
+    );
   }
 
   /** Reads one row: proves the instance answers, the credentials work and the user may read change requests. */
   probe(): Promise<{ result: { sys_id: string }[] }> {
-    return this.call('GET', '?sysparm_limit=1&sysparm_fields=sys_id', result(z.array(z.object({ sys_id: z.string() }))));
+    return this.call(
+      'GET',
+      '?sysparm_limit=1&sysparm_fields=sys_id',
+      result(z.array(z.object({ sys_id: z.string() }))),
+    );
   }
 
-  private call<S extends z.ZodType>(method: HttpRequest['method'], suffix: string, schema: S, body?: Record<string, string>): Promise<z.output<S>> {
+  private call<S extends z.ZodType>(
+    method: HttpRequest['method'],
+    suffix: string,
+    schema: S,
+    body?: Record<string, string>,
+  ): Promise<z.output<S>> {
     const base = this.opts.instanceUrl.replace(/\/+$/, '');
     return requestJson(
       `ServiceNow ${method} change_request`,
       {
         method,
         url: `${base}/api/now/table/change_request${suffix}`,
-        headers: { authorization: this.opts.authorization, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: this.opts.authorization,
+          accept: 'application/json',
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body ? { body: JSON.stringify(body) } : {}),
         timeoutMs: this.opts.timeoutMs,
       },

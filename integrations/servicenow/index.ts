@@ -10,14 +10,27 @@ import { ChangeRequestTable } from './client.ts';
 import { serviceNowConfigSchema, type ServiceNowConfig } from './config.ts';
 
 /** change_request.state values of the change state model. */
-const stateValue: Record<ChangeStage, number> = { new: -5, assess: -4, authorize: -3, scheduled: -2, implement: -1, review: 0, closed: 3, canceled: 4 };
+const stateValue: Record<ChangeStage, number> = {
+  new: -5,
+  assess: -4,
+  authorize: -3,
+  scheduled: -2,
+  implement: -1,
+  review: 0,
+  closed: 3,
+  canceled: 4,
+};
 const stageOfState = new Map(Object.entries(stateValue).map(([stage, value]) => [value, stage as ChangeStage]));
 
 /** A normal change passes through every state of the model; an emergency change skips Assess. */
 const emergencyPath = stageOrder.filter((s) => s !== 'assess');
 
 const riskValue: Record<ChangeRecordContent['risk'], string> = { high: '2', moderate: '3', low: '4' };
-const closeCode: Record<ChangeClosure, string> = { successful: 'successful', successful_with_issues: 'successful_issues', unsuccessful: 'unsuccessful' };
+const closeCode: Record<ChangeClosure, string> = {
+  successful: 'successful',
+  successful_with_issues: 'successful_issues',
+  unsuccessful: 'unsuccessful',
+};
 
 const refSchema = z.object({ sysId: z.string().regex(/^[0-9a-f]{32}$/), number: z.string() });
 
@@ -34,7 +47,9 @@ function recordFields(change: ChangeRecordContent): Record<string, string> {
     implementation_plan: change.implementationPlan,
     backout_plan: change.backoutPlan,
     risk: riskValue[change.risk],
-    ...(change.window ? { start_date: glideDateTime(change.window.start), end_date: glideDateTime(change.window.end) } : {}),
+    ...(change.window
+      ? { start_date: glideDateTime(change.window.start), end_date: glideDateTime(change.window.end) }
+      : {}),
     ...(change.decision ? { approval: change.decision } : {}),
   };
 }
@@ -45,8 +60,14 @@ export const serviceNowConnector = defineConnector({
   configSchema: serviceNowConfigSchema,
   capabilities: { changeRecord: true },
   create(config: ServiceNowConfig) {
-    const authorization = config.oauthToken ? `Bearer ${config.oauthToken}` : basicAuth(config.username ?? '', config.password ?? '');
-    const table = new ChangeRequestTable({ instanceUrl: config.instanceUrl, authorization, timeoutMs: durationMs(config.requestTimeout) });
+    const authorization = config.oauthToken
+      ? `Bearer ${config.oauthToken}`
+      : basicAuth(config.username ?? '', config.password ?? '');
+    const table = new ChangeRequestTable({
+      instanceUrl: config.instanceUrl,
+      authorization,
+      timeoutMs: durationMs(config.requestTimeout),
+    });
     const sysIdOf = (ref: ChangeRecordRef) => parseInput(refSchema, ref, 'ServiceNow change record reference').sysId;
 
     return {
@@ -69,10 +90,21 @@ export const serviceNowConnector = defineConnector({
           const sysId = sysIdOf(ref);
           const row = await table.update(sysId, recordFields(change));
           const current = stageOfState.get(row.state);
-          if (!current) throw new UpstreamError(`ServiceNow ${row.number} is in state ${row.state}, which the change state model does not have`, { retryable: false });
+          if (!current)
+            throw new UpstreamError(
+              `ServiceNow ${row.number} is in state ${row.state}, which the change state model does not have`,
+              { retryable: false },
+            );
           // One PATCH per state: the state model refuses a jump.
-          for (const step of stagesToward(current, change.stage, row.type === 'emergency' ? emergencyPath : stageOrder)) {
-            const closing: Record<string, string> = step === 'closed' && change.closure ? { close_code: closeCode[change.closure.code], close_notes: change.closure.notes } : {};
+          for (const step of stagesToward(
+            current,
+            change.stage,
+            row.type === 'emergency' ? emergencyPath : stageOrder,
+          )) {
+            const closing: Record<string, string> =
+              step === 'closed' && change.closure
+                ? { close_code: closeCode[change.closure.code], close_notes: change.closure.notes }
+                : {};
             await table.update(sysId, { state: String(stateValue[step]), ...closing });
           }
         },
@@ -85,7 +117,10 @@ export const serviceNowConnector = defineConnector({
       async testConnection() {
         try {
           await table.probe();
-          return { ok: true, message: `ServiceNow ${config.instanceUrl}: change requests can be read with these credentials` };
+          return {
+            ok: true,
+            message: `ServiceNow ${config.instanceUrl}: change requests can be read with these credentials`,
+          };
         } catch (err) {
           return { ok: false, message: (err as Error).message };
         }

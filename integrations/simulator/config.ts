@@ -17,5 +17,8 @@ export const simulatorConfigSchema = z
     /** How many hosts are worked on at once. */
     concurrency: z.coerce.number().int().min(1).max(10_000).default(100),
   })
-  .refine((c) => c.maxLatencyMs >= c.minLatencyMs, { message: 'maxLatencyMs must be at least minLatencyMs', path: ['maxLatencyMs'] });
+  .refine((c) => c.maxLatencyMs >= c.minLatencyMs, {
+    message: 'maxLatencyMs must be at least minLatencyMs',
+    path: ['maxLatencyMs'],
+  });
 export type SimulatorConfig = z.infer<typeof simulatorConfigSchema>;

@@ -74,20 +74,33 @@ export class SimulatedFleet implements PatchDeployer {
   private async one(action: Action, req: DeployRequest, target: DeployTarget): Promise<HostResult> {
     const key = hostKey(target.hostname);
     const { seed, minLatencyMs, maxLatencyMs } = this.config;
-    const latency = Math.round(minLatencyMs + draw(seed, key, req.patch.vendorRef, action, 'latency') * (maxLatencyMs - minLatencyMs));
+    const latency = Math.round(
+      minLatencyMs + draw(seed, key, req.patch.vendorRef, action, 'latency') * (maxLatencyMs - minLatencyMs),
+    );
     if (latency > 0) await sleep(latency, undefined, { signal: req.signal });
-    const result = (outcome: HostOutcome, message: string) => hostResult(target, outcome, message, { simulated: true, latencyMs: latency });
-    if ((this.knownHosts && !this.knownHosts.has(key)) || draw(seed, key, 'unreachable') < this.config.unreachableRate) {
+    const result = (outcome: HostOutcome, message: string) =>
+      hostResult(target, outcome, message, { simulated: true, latencyMs: latency });
+    if (
+      (this.knownHosts && !this.knownHosts.has(key)) ||
+      draw(seed, key, 'unreachable') < this.config.unreachableRate
+    ) {
       return result('unreachable', 'simulated: the host did not answer');
     }
     const patches = this.installed.get(key) ?? new Set<string>();
     this.installed.set(key, patches);
     const has = patches.has(req.patch.vendorRef);
-    if (action === 'verify') return has ? result('already_compliant', `${req.patch.vendorRef} is installed`) : result('failed', `${req.patch.vendorRef} is not installed`);
+    if (action === 'verify')
+      return has
+        ? result('already_compliant', `${req.patch.vendorRef} is installed`)
+        : result('failed', `${req.patch.vendorRef} is not installed`);
     const change = action === 'deploy' ? !has : has;
     if (!change) return result('already_compliant', 'nothing to change');
-    if (req.dryRun) return result('skipped', `would ${action === 'deploy' ? 'install' : 'remove'} ${req.patch.vendorRef}`);
-    if (action === 'deploy' && (this.failHosts.has(key) || draw(seed, key, req.patch.vendorRef, 'failure') < this.config.failureRate)) {
+    if (req.dryRun)
+      return result('skipped', `would ${action === 'deploy' ? 'install' : 'remove'} ${req.patch.vendorRef}`);
+    if (
+      action === 'deploy' &&
+      (this.failHosts.has(key) || draw(seed, key, req.patch.vendorRef, 'failure') < this.config.failureRate)
+    ) {
       return result('failed', `simulated: installing ${req.patch.vendorRef} failed with exit code 1603`);
     }
     if (action === 'deploy') patches.add(req.patch.vendorRef);

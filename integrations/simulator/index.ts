@@ -11,7 +11,10 @@ export const simulatorConnector = defineConnector({
     const fleet = new SimulatedFleet(config);
     return {
       deployer: fleet,
-      testConnection: async () => ({ ok: true, message: `simulated fleet, seed ${config.seed}, failure rate ${config.failureRate}, latency ${config.minLatencyMs}–${config.maxLatencyMs} ms` }),
+      testConnection: async () => ({
+        ok: true,
+        message: `simulated fleet, seed ${config.seed}, failure rate ${config.failureRate}, latency ${config.minLatencyMs}–${config.maxLatencyMs} ms`,
+      }),
     };
   },
 });

@@ -9,7 +9,10 @@ export const slackConfigSchema = z.object({
   /** Channel id (C…/G…) where approval cards, progress and reminders are posted; invite the bot there. */
   channel: z.string().regex(/^[CG][A-Z0-9]+$/, 'a channel id such as C0123ABCD'),
   /** The slash command as named in the app manifest. */
-  command: z.string().regex(/^\/[a-z0-9_-]+$/, 'a slash command such as /patch').default('/patch'),
+  command: z
+    .string()
+    .regex(/^\/[a-z0-9_-]+$/, 'a slash command such as /patch')
+    .default('/patch'),
   /** Web API base URL; only changed to point at an emulator. */
   apiUrl: z.url().default('https://slack.com/api/'),
 });
@@ -18,6 +21,12 @@ export type SlackConfig = z.infer<typeof slackConfigSchema>;
 /** SLACK_* environment variables as the connector's settings; nothing when no bot token is set. */
 export function slackSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
   if (!env['SLACK_BOT_TOKEN']) return undefined;
-  const pick = { botToken: env['SLACK_BOT_TOKEN'], signingSecret: env['SLACK_SIGNING_SECRET'], channel: env['SLACK_CHANNEL'], command: env['SLACK_COMMAND'], apiUrl: env['SLACK_API_URL'] };
+  const pick = {
+    botToken: env['SLACK_BOT_TOKEN'],
+    signingSecret: env['SLACK_SIGNING_SECRET'],
+    channel: env['SLACK_CHANNEL'],
+    command: env['SLACK_COMMAND'],
+    apiUrl: env['SLACK_API_URL'],
+  };
   return Object.fromEntries(Object.entries(pick).filter((e): e is [string, string] => !!e[1]));
 }

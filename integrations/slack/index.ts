@@ -17,13 +17,16 @@ export const slackConnector = defineConnector({
   create(config: SlackConfig, deps) {
     const client = createSlackClient(config);
     const posted = (res: { ok?: boolean; channel?: string; ts?: string; error?: string }) => {
-      if (!res.ok || !res.channel || !res.ts) throw new UpstreamError(`Slack did not post the message: ${res.error ?? 'no channel/ts in the answer'}`);
+      if (!res.ok || !res.channel || !res.ts)
+        throw new UpstreamError(`Slack did not post the message: ${res.error ?? 'no channel/ts in the answer'}`);
       return { channel: res.channel, ts: res.ts };
     };
     return {
       notifier: {
         async postCard(card) {
-          return posted(await client.chat.postMessage({ channel: config.channel, text: cardText(card), blocks: cardBlocks(card) }));
+          return posted(
+            await client.chat.postMessage({ channel: config.channel, text: cardText(card), blocks: cardBlocks(card) }),
+          );
         },
         async updateCard(ref, card) {
           const { channel, ts } = messageRefSchema.parse(ref);
@@ -42,7 +45,12 @@ export const slackConnector = defineConnector({
       },
       async testConnection() {
         const res = await client.auth.test();
-        return { ok: res.ok === true, message: res.ok ? `Slack workspace ${res.team ?? '?'} as ${res.user ?? '?'}; approvals in ${config.channel}` : `auth.test failed: ${res.error ?? 'unknown'}` };
+        return {
+          ok: res.ok === true,
+          message: res.ok
+            ? `Slack workspace ${res.team ?? '?'} as ${res.user ?? '?'}; approvals in ${config.channel}`
+            : `auth.test failed: ${res.error ?? 'unknown'}`,
+        };
       },
     };
   },

@@ -20,7 +20,13 @@ export function slackManifest(opts: { publicUrl: string; command: string; name?:
       app_home: { home_tab_enabled: true, messages_tab_enabled: false, messages_tab_read_only_enabled: true },
       bot_user: { display_name: name, always_online: true },
       slash_commands: [
-        { command: opts.command, url, description: 'Patchflow: approvals and patch cycles', usage_hint: 'help | start demo | status [cycle] | approvals | pause|resume|cancel <cycle>', should_escape: false },
+        {
+          command: opts.command,
+          url,
+          description: 'Patchflow: approvals and patch cycles',
+          usage_hint: 'help | start demo | status [cycle] | approvals | pause|resume|cancel <cycle>',
+          should_escape: false,
+        },
       ],
     },
     oauth_config: { scopes: { bot: ['chat:write', 'commands'] } },

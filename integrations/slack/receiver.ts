@@ -34,13 +34,21 @@ const viewSubmissionSchema = z.object({
 const homeOpenedSchema = z.object({ user: z.string().min(1), tab: z.string().default('home') });
 
 /** Why a request is not from Slack, or undefined when its signature is good and fresh. */
-export function slackSignatureProblem(signingSecret: string, rawBody: string, headers: Record<string, string | string[] | undefined>, nowSeconds = Math.floor(Date.now() / 1000)): string | undefined {
+export function slackSignatureProblem(
+  signingSecret: string,
+  rawBody: string,
+  headers: Record<string, string | string[] | undefined>,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string | undefined {
   const signature = headers['x-slack-signature'];
   const timestamp = headers['x-slack-request-timestamp'];
   if (typeof signature !== 'string' || typeof timestamp !== 'string') return 'missing signature headers';
   if (!/^\d+$/.test(timestamp)) return 'malformed timestamp';
-  if (Math.abs(nowSeconds - Number(timestamp)) > MAX_SIGNATURE_AGE_SECONDS) return 'stale: signed more than 5 minutes ago';
-  const expected = Buffer.from(`v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`);
+  if (Math.abs(nowSeconds - Number(timestamp)) > MAX_SIGNATURE_AGE_SECONDS)
+    return 'stale: signed more than 5 minutes ago';
+  const expected = Buffer.from(
+    `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`,
+  );
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'signature mismatch';
   return undefined;
@@ -68,32 +76,60 @@ function boltLogger(logger: Logger): BoltLogger {
  * app. A verification step in front of Bolt refuses forged and stale requests with 401 and audits
  * them; listeners ack at once, then ask Patchflow (and through it Temporal) to act.
  */
-export async function mountSlack(router: Router, actions: ChatActions, config: SlackConfig, logger: Logger): Promise<void> {
+export async function mountSlack(
+  router: Router,
+  actions: ChatActions,
+  config: SlackConfig,
+  logger: Logger,
+): Promise<void> {
   const verify: RequestHandler = async (req, res, next) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     // Bolt verifies again and parses from this very buffer.
     Object.assign(req, { rawBody: raw });
     const problem = slackSignatureProblem(config.signingSecret, raw.toString('utf8'), req.headers);
     if (!problem) return next();
-    await actions.unauthenticated('slack', { reason: problem, path: req.path, timestamp: String(req.headers['x-slack-request-timestamp'] ?? '') });
+    await actions.unauthenticated('slack', {
+      reason: problem,
+      path: req.path,
+      timestamp: String(req.headers['x-slack-request-timestamp'] ?? ''),
+    });
     res.status(401).end();
   };
   router.post(SLACK_EVENTS_PATH, express.raw({ type: () => true, limit: '1mb' }), verify);
 
-  const receiver = new ExpressReceiver({ signingSecret: config.signingSecret, router, endpoints: SLACK_EVENTS_PATH, logger: boltLogger(logger) });
-  const app = new App({ receiver, token: config.botToken, clientOptions: { slackApiUrl: config.apiUrl }, logger: boltLogger(logger) });
+  const receiver = new ExpressReceiver({
+    signingSecret: config.signingSecret,
+    router,
+    endpoints: SLACK_EVENTS_PATH,
+    logger: boltLogger(logger),
+  });
+  const app = new App({
+    receiver,
+    token: config.botToken,
+    clientOptions: { slackApiUrl: config.apiUrl },
+    logger: boltLogger(logger),
+  });
   const actor = (externalId: string): ChatActor => ({ chat: 'slack', externalId });
 
   const publishHome = async (userId: string, notice?: ChatReply) => {
     const overview = await actions.overview(actor(userId));
     const view = isReply(overview) ? homeView({ pending: [], running: [] }) : homeView(overview);
-    if (isReply(overview) || notice) view.blocks.unshift({ type: 'section', text: { type: 'mrkdwn', text: isReply(overview) ? overview.text : notice!.text } });
+    if (isReply(overview) || notice)
+      view.blocks.unshift({
+        type: 'section',
+        text: { type: 'mrkdwn', text: isReply(overview) ? overview.text : notice!.text },
+      });
     await app.client.views.publish({ user_id: userId, view });
   };
   /** A refusal or confirmation for one person: in place of the home tab, or ephemeral where they clicked. */
   const tell = async (userId: string, where: { type: string; channel_id?: string | undefined }, reply: ChatReply) => {
     if (where.type === 'view') return publishHome(userId, reply);
-    await app.client.chat.postEphemeral({ channel: where.channel_id ?? config.channel, user: userId, text: replyMessage(reply).text, blocks: replyMessage(reply).blocks });
+    await app.client.chat.postEphemeral({
+      channel: where.channel_id ?? config.channel,
+      user: userId,
+      text: replyMessage(reply).text,
+      blocks: replyMessage(reply).blocks,
+    });
   };
 
   app.command(config.command, async ({ ack, body, respond }) => {
@@ -132,7 +168,8 @@ export async function mountSlack(router: Router, actions: ChatActions, config: S
     const { cycleId, channel } = submission.view.private_metadata;
     const reason = submission.view.state.values[slackIds.reasonBlock]?.[slackIds.reasonInput]?.value?.trim() ?? '';
     const reply = await actions.reject(actor(submission.user.id), cycleId, reason);
-    if (!reply.ok || channel === null) await tell(submission.user.id, channel ? { type: 'message', channel_id: channel } : { type: 'view' }, reply);
+    if (!reply.ok || channel === null)
+      await tell(submission.user.id, channel ? { type: 'message', channel_id: channel } : { type: 'view' }, reply);
   });
 
   app.event('app_home_opened', async ({ event }) => {

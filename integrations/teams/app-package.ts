@@ -38,9 +38,26 @@ export function teamsManifest(opts: TeamsPackageOptions) {
       full: 'Approve or reject patch changes with their full context (scope, risk, staging results, window, rollback plan); coordinators start, follow, pause and resume patch cycles from the bot.',
     },
     icons: { color: 'color.png', outline: 'outline.png' },
-    accentColor: `#${ACCENT.map((c) => c.toString(16).padStart(2, '0')).join('').toUpperCase()}`,
-    bots: [{ botId: opts.appId, scopes, supportsFiles: false, isNotificationOnly: false, commandLists: [{ scopes, commands }] }],
-    staticTabs: [{ entityId: 'patchflow-approvals', name: 'Approvals', contentUrl: new URL(`${TEAMS_TAB_PATH}/`, base).toString(), scopes: ['personal'] }],
+    accentColor: `#${ACCENT.map((c) => c.toString(16).padStart(2, '0'))
+      .join('')
+      .toUpperCase()}`,
+    bots: [
+      {
+        botId: opts.appId,
+        scopes,
+        supportsFiles: false,
+        isNotificationOnly: false,
+        commandLists: [{ scopes, commands }],
+      },
+    ],
+    staticTabs: [
+      {
+        entityId: 'patchflow-approvals',
+        name: 'Approvals',
+        contentUrl: new URL(`${TEAMS_TAB_PATH}/`, base).toString(),
+        scopes: ['personal'],
+      },
+    ],
     permissions: ['identity', 'messageTeamMembers'],
     validDomains: [base.host],
     webApplicationInfo: { id: opts.appId, resource: opts.applicationIdUri ?? `api://${base.host}/${opts.appId}` },
@@ -71,12 +88,19 @@ export function crc32(data: Buffer): number {
 /** A check mark on a square; RGBA, so that the outline icon can be transparent. */
 function icon(size: number, background: [number, number, number] | null, mark: [number, number, number]): Buffer {
   const stroke = size * 0.09;
-  const points: [number, number][] = [[0.24, 0.52], [0.42, 0.7], [0.76, 0.32]].map(([x, y]) => [x! * size, y! * size]);
+  const points: [number, number][] = [
+    [0.24, 0.52],
+    [0.42, 0.7],
+    [0.76, 0.32],
+  ].map(([x, y]) => [x! * size, y! * size]);
   const near = (x: number, y: number) =>
     [0, 1].some((i) => {
       const [ax, ay] = points[i]!;
       const [bx, by] = points[i + 1]!;
-      const t = Math.max(0, Math.min(1, ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)));
+      const t = Math.max(
+        0,
+        Math.min(1, ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)),
+      );
       return Math.hypot(x - (ax + t * (bx - ax)), y - (ay + t * (by - ay))) <= stroke;
     });
   const raw = Buffer.alloc(size * (1 + size * 4));
@@ -100,7 +124,12 @@ function icon(size: number, background: [number, number, number] | null, mark: [
   ihdr.writeUInt32BE(size, 0);
   ihdr.writeUInt32BE(size, 4);
   ihdr.set([8, 6, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** A zip archive (deflated entries, fixed 1980-01-01 timestamps so the package is reproducible). */

@@ -31,7 +31,10 @@ const cardActionSchema = z.object({
 });
 
 /** Teams identifies people by their Entra object id; a sender without one cannot be mapped and is refused as unknown. */
-const actorOf = (from: z.infer<typeof fromSchema>): ChatActor => ({ chat: 'teams', externalId: from.aadObjectId ?? from.id });
+const actorOf = (from: z.infer<typeof fromSchema>): ChatActor => ({
+  chat: 'teams',
+  externalId: from.aadObjectId ?? from.id,
+});
 
 /**
  * Mounts the Teams SDK's messaging endpoint on the server's router. Its token validation answers
@@ -46,9 +49,16 @@ class RouterAdapter implements IHttpServerAdapter {
   registerRoute(_method: 'POST', path: string, handler: HttpRouteHandler): void {
     this.router.post(path, express.json({ limit: '1mb' }), async (req, res, next) => {
       try {
-        const headers = Object.fromEntries(Object.entries(req.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined));
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined),
+        );
         const response = await handler({ body: req.body as unknown, headers });
-        if (response.status === 401) await this.onUnauthenticated({ path, reason: JSON.stringify(response.body ?? {}), activity: String((req.body as { type?: unknown } | undefined)?.type ?? '') });
+        if (response.status === 401)
+          await this.onUnauthenticated({
+            path,
+            reason: JSON.stringify(response.body ?? {}),
+            activity: String((req.body as { type?: unknown } | undefined)?.type ?? ''),
+          });
         if (response.body === undefined) res.status(response.status).end();
         else res.status(response.status).json(response.body);
       } catch (err) {
@@ -58,15 +68,28 @@ class RouterAdapter implements IHttpServerAdapter {
   }
 }
 
-export async function mountTeams(router: Router, actions: ChatActions, config: TeamsConfig, logger: Logger): Promise<void> {
-  const app = createTeamsApp(config, logger, new RouterAdapter(router, (detail) => actions.unauthenticated('teams', detail)));
+export async function mountTeams(
+  router: Router,
+  actions: ChatActions,
+  config: TeamsConfig,
+  logger: Logger,
+): Promise<void> {
+  const app = createTeamsApp(
+    config,
+    logger,
+    new RouterAdapter(router, (detail) => actions.unauthenticated('teams', detail)),
+  );
 
   app.on('message', async ({ activity, send }) => {
     // Acknowledge at once; the answer follows when Patchflow (and Temporal) have acted.
     await send({ type: 'typing' });
     const message = messageSchema.parse(activity);
     const reply = await actions.command(actorOf(message.from), message.text);
-    await send({ type: 'message', text: reply.text, attachments: reply.cards.slice(0, REPLY_CARDS).map((c) => cardAttachment(adaptiveCard(c))) });
+    await send({
+      type: 'message',
+      text: reply.text,
+      attachments: reply.cards.slice(0, REPLY_CARDS).map((c) => cardAttachment(adaptiveCard(c))),
+    });
   });
 
   app.on('card.action', async ({ activity }) => {
@@ -75,11 +98,16 @@ export async function mountTeams(router: Router, actions: ChatActions, config: T
     const { verb, data } = invoke.value.action;
     let notice: ChatReply | undefined;
     if (verb === teamsVerbs.approve) notice = await actions.approve(actor, data.cycleId);
-    if (verb === teamsVerbs.reject) notice = await actions.reject(actor, data.cycleId, data[REASON_INPUT]?.trim() ?? '');
+    if (verb === teamsVerbs.reject)
+      notice = await actions.reject(actor, data.cycleId, data[REASON_INPUT]?.trim() ?? '');
     // Universal Actions answer with the card as this person should now see it.
     const card = await actions.card(actor, data.cycleId);
     if (isReply(card)) return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: card.text };
-    return { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: adaptiveCard(card, { ...(notice ? { notice } : {}), details: verb === teamsVerbs.details }) };
+    return {
+      statusCode: 200,
+      type: 'application/vnd.microsoft.card.adaptive',
+      value: adaptiveCard(card, { ...(notice ? { notice } : {}), details: verb === teamsVerbs.details }),
+    };
   });
 
   router.get(`${TEAMS_TAB_PATH}/data`, async (req, res, next) => {
@@ -87,10 +115,16 @@ export async function mountTeams(router: Router, actions: ChatActions, config: T
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const claims = token ? await app.entraTokenValidator?.validateAccessToken(token) : null;
       // Entra signs for every tenant with the same keys: the tenant is checked here, not by the signature.
-      const oid = claims && claims['tid'] === config.tenantId && typeof claims['oid'] === 'string' ? claims['oid'] : undefined;
+      const oid =
+        claims && claims['tid'] === config.tenantId && typeof claims['oid'] === 'string' ? claims['oid'] : undefined;
       if (!oid) {
-        await actions.unauthenticated('teams', { path: req.path, reason: token ? 'invalid tab SSO token' : 'no tab SSO token' });
-        res.status(401).json({ error: { code: 'unauthenticated', message: 'a valid Teams SSO token is required', details: [] } });
+        await actions.unauthenticated('teams', {
+          path: req.path,
+          reason: token ? 'invalid tab SSO token' : 'no tab SSO token',
+        });
+        res
+          .status(401)
+          .json({ error: { code: 'unauthenticated', message: 'a valid Teams SSO token is required', details: [] } });
         return;
       }
       const overview = await actions.overview({ chat: 'teams', externalId: oid });

@@ -1,4 +1,11 @@
-import type { IAdaptiveCard, IExecuteAction, IShowCardAction, ITextBlock, CardElementArray, ActionArray } from '@microsoft/teams.cards';
+import type {
+  IAdaptiveCard,
+  IExecuteAction,
+  IShowCardAction,
+  ITextBlock,
+  CardElementArray,
+  ActionArray,
+} from '@microsoft/teams.cards';
 import type { ChatReply } from '../contract/chat.ts';
 import type { ChangeCard, ChatNotice } from '../contract/chat.ts';
 
@@ -7,9 +14,22 @@ export const teamsVerbs = { approve: 'approve', reject: 'reject', details: 'deta
 export const REASON_INPUT = 'reason';
 
 const color = { attention: 'Attention', good: 'Good', warning: 'Warning', neutral: 'Default' } as const;
-const text = (value: string, extra: Partial<ITextBlock> = {}): ITextBlock => ({ type: 'TextBlock', text: value, wrap: true, ...extra });
-const execute = (verb: string, title: string, cycleId: string, extra: Partial<IExecuteAction> = {}): IExecuteAction => ({ type: 'Action.Execute', verb, title, data: { cycleId }, ...extra });
-const section = (title: string, lines: string[]): CardElementArray => [text(title, { weight: 'Bolder', spacing: 'Medium' }), ...lines.map((l) => text(`- ${l}`, { spacing: 'None' }))];
+const text = (value: string, extra: Partial<ITextBlock> = {}): ITextBlock => ({
+  type: 'TextBlock',
+  text: value,
+  wrap: true,
+  ...extra,
+});
+const execute = (
+  verb: string,
+  title: string,
+  cycleId: string,
+  extra: Partial<IExecuteAction> = {},
+): IExecuteAction => ({ type: 'Action.Execute', verb, title, data: { cycleId }, ...extra });
+const section = (title: string, lines: string[]): CardElementArray => [
+  text(title, { weight: 'Bolder', spacing: 'Medium' }),
+  ...lines.map((l) => text(`- ${l}`, { spacing: 'None' })),
+];
 
 /**
  * The approval card as an Adaptive Card with Universal Actions: Approve, Reject (the reason typed
@@ -18,7 +38,8 @@ const section = (title: string, lines: string[]): CardElementArray => [text(titl
  */
 export function adaptiveCard(card: ChangeCard, opts: { notice?: ChatReply; details?: boolean } = {}): IAdaptiveCard {
   const body: CardElementArray = [];
-  if (opts.notice) body.push(text(opts.notice.text, { color: opts.notice.ok ? 'Good' : 'Attention', weight: 'Bolder' }));
+  if (opts.notice)
+    body.push(text(opts.notice.text, { color: opts.notice.ok ? 'Good' : 'Attention', weight: 'Bolder' }));
   body.push(text(card.title, { size: 'Medium', weight: 'Bolder' }));
   if (card.emergency) body.push(text(card.emergency, { color: 'Attention', weight: 'Bolder' }));
   body.push(text(card.status, { color: color[card.tone] }));
@@ -34,7 +55,17 @@ export function adaptiveCard(card: ChangeCard, opts: { notice?: ChatReply; detai
       title: 'Reject',
       card: {
         type: 'AdaptiveCard',
-        body: [{ type: 'Input.Text', id: REASON_INPUT, label: 'Reason (recorded in the audit trail)', isMultiline: true, isRequired: true, errorMessage: 'A rejection needs a reason', maxLength: 2000 }],
+        body: [
+          {
+            type: 'Input.Text',
+            id: REASON_INPUT,
+            label: 'Reason (recorded in the audit trail)',
+            isMultiline: true,
+            isRequired: true,
+            errorMessage: 'A rejection needs a reason',
+            maxLength: 2000,
+          },
+        ],
         actions: [execute(teamsVerbs.reject, 'Reject change', card.cycleId, { style: 'destructive' })],
       },
     };
@@ -52,7 +83,10 @@ export function adaptiveCard(card: ChangeCard, opts: { notice?: ChatReply; detai
   };
 }
 
-export const cardAttachment = (content: IAdaptiveCard) => ({ contentType: 'application/vnd.microsoft.card.adaptive' as const, content });
+export const cardAttachment = (content: IAdaptiveCard) => ({
+  contentType: 'application/vnd.microsoft.card.adaptive' as const,
+  content,
+});
 
 /** A reminder or escalation: the people as real mentions, so Teams notifies them. */
 export function noticeActivity(notice: ChatNotice) {
@@ -61,6 +95,10 @@ export function noticeActivity(notice: ChatNotice) {
   return {
     type: 'message' as const,
     text: `${names} ${notice.text}`.trim(),
-    entities: mentioned.map((p) => ({ type: 'mention' as const, text: `<at>${p.displayName}</at>`, mentioned: { id: p.teamsAadId!, name: p.displayName, role: 'user' as const } })),
+    entities: mentioned.map((p) => ({
+      type: 'mention' as const,
+      text: `<at>${p.displayName}</at>`,
+      mentioned: { id: p.teamsAadId!, name: p.displayName, role: 'user' as const },
+    })),
   };
 }

@@ -9,7 +9,10 @@ import type { TeamsConfig } from './config.ts';
 /** Where the bot receives activities; the Azure Bot resource's messaging endpoint is `<public URL>/teams/messages`. */
 export const TEAMS_MESSAGES_PATH = '/teams/messages';
 
-const tokenResponseSchema = z.object({ access_token: z.string().min(1), expires_in: z.coerce.number().int().positive() });
+const tokenResponseSchema = z.object({
+  access_token: z.string().min(1),
+  expires_in: z.coerce.number().int().positive(),
+});
 /** Tokens are renewed this long before they expire. */
 const TOKEN_MARGIN_MS = 5 * 60_000;
 
@@ -38,9 +41,18 @@ function clientCredentialsToken(config: TeamsConfig) {
     const res = await fetch(`${config.loginUrl.replace(/\/+$/, '')}/${tenant}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: config.appId, client_secret: config.appPassword, scope: scopes }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: config.appId,
+        client_secret: config.appPassword,
+        scope: scopes,
+      }),
     });
-    if (!res.ok) throw new UpstreamError(`Entra refused a token for the Teams bot (HTTP ${res.status}): ${(await res.text()).slice(0, 200)}`, { retryable: res.status >= 500 });
+    if (!res.ok)
+      throw new UpstreamError(
+        `Entra refused a token for the Teams bot (HTTP ${res.status}): ${(await res.text()).slice(0, 200)}`,
+        { retryable: res.status >= 500 },
+      );
     const body = tokenResponseSchema.parse(await res.json());
     cache.set(key, { token: body.access_token, until: Date.now() + body.expires_in * 1000 - TOKEN_MARGIN_MS });
     return body.access_token;
@@ -49,14 +61,16 @@ function clientCredentialsToken(config: TeamsConfig) {
 
 /** Patchflow's logger behind the Teams SDK's ILogger. */
 function teamsLogger(logger: Logger): ILogger {
-  const text = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
+  const text = (msg: unknown[]) =>
+    msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
   const adapted: ILogger = {
     debug: (...msg: unknown[]) => logger.debug(text(msg)),
     info: (...msg: unknown[]) => logger.debug(text(msg)),
     warn: (...msg: unknown[]) => logger.warn(text(msg)),
     error: (...msg: unknown[]) => logger.error(text(msg)),
     trace: () => undefined,
-    log: (level, ...msg: unknown[]) => (level === 'error' ? logger.error(text(msg)) : level === 'warn' ? logger.warn(text(msg)) : logger.debug(text(msg))),
+    log: (level, ...msg: unknown[]) =>
+      level === 'error' ? logger.error(text(msg)) : level === 'warn' ? logger.warn(text(msg)) : logger.debug(text(msg)),
     child: () => adapted,
   };
   return adapted;

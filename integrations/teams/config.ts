@@ -19,7 +19,18 @@ export const teamsConfigSchema = z.object({
   /** The tab's SSO resource (api://<host>/<appId>), as in the manifest's webApplicationInfo.resource. */
   applicationIdUri: z.string().min(1).optional(),
   /** Extra origins allowed to host the tab, besides Teams' own (teams-js trusts only those by default). */
-  tabValidOrigins: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((o) => o.trim()).filter(Boolean) : v), z.array(z.url())).default([]),
+  tabValidOrigins: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((o) => o.trim())
+              .filter(Boolean)
+          : v,
+      z.array(z.url()),
+    )
+    .default([]),
 });
 export type TeamsConfig = z.infer<typeof teamsConfigSchema>;
 

@@ -16,7 +16,11 @@ export const teamsConnector = defineConnector({
   capabilities: { notifier: true, approvals: true },
   create(config: TeamsConfig, deps) {
     const app = createTeamsApp(config, deps.logger);
-    const message = (card: Parameters<typeof adaptiveCard>[0]) => ({ type: 'message' as const, text: `${card.title}: ${card.status}`, attachments: [cardAttachment(adaptiveCard(card))] });
+    const message = (card: Parameters<typeof adaptiveCard>[0]) => ({
+      type: 'message' as const,
+      text: `${card.title}: ${card.status}`,
+      attachments: [cardAttachment(adaptiveCard(card))],
+    });
     return {
       notifier: {
         async postCard(card) {
@@ -42,7 +46,10 @@ export const teamsConnector = defineConnector({
           await app.api.conversations.getMembers(config.channelId);
           return { ok: true, message: `Teams bot ${config.appId} reaches channel ${config.channelId}` };
         } catch (err) {
-          return { ok: false, message: `Teams bot ${config.appId} cannot reach channel ${config.channelId}: ${(err as Error).message}` };
+          return {
+            ok: false,
+            message: `Teams bot ${config.appId} cannot reach channel ${config.channelId}: ${(err as Error).message}`,
+          };
         }
       },
     };

@@ -15,20 +15,42 @@ const computerSchema = z.object({
   FullDomainName: z.string().nullable(),
   IPAddress: z.string().nullable().optional(),
   OSDescription: z.string().nullable().optional(),
-  ComputerTargetGroupIds: z.union([z.array(z.string()), z.string()]).nullable().optional(),
+  ComputerTargetGroupIds: z
+    .union([z.array(z.string()), z.string()])
+    .nullable()
+    .optional(),
 });
 const updateSchema = z.object({
   Id: z.object({ UpdateId: z.string(), RevisionNumber: z.number() }),
   Title: z.string(),
-  KnowledgebaseArticles: z.union([z.array(z.string()), z.string()]).nullable().optional(),
+  KnowledgebaseArticles: z
+    .union([z.array(z.string()), z.string()])
+    .nullable()
+    .optional(),
 });
 /** UpdateInstallationState: Windows PowerShell serialises the enum as its number, -EnumsAsStrings as its name. */
-const stateNames = ['Unknown', 'NotApplicable', 'NotInstalled', 'Downloaded', 'Installed', 'Failed', 'InstalledPendingReboot'] as const;
+const stateNames = [
+  'Unknown',
+  'NotApplicable',
+  'NotInstalled',
+  'Downloaded',
+  'Installed',
+  'Failed',
+  'InstalledPendingReboot',
+] as const;
 export type InstallationState = (typeof stateNames)[number];
 const installationInfoSchema = z.object({
   ComputerTargetId: z.string(),
   UpdateId: z.string(),
-  UpdateInstallationState: z.union([z.number().int().min(0).max(6).transform((n) => stateNames[n]!), z.enum(stateNames)]),
+  UpdateInstallationState: z.union([
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(6)
+      .transform((n) => stateNames[n]!),
+    z.enum(stateNames),
+  ]),
 });
 
 export interface WsusComputer {
@@ -55,7 +77,10 @@ export class WsusClient {
   constructor(private readonly winrm: WinRmClient) {}
 
   async serverName(signal?: AbortSignal): Promise<string> {
-    const [server] = await this.script([`Get-WsusServer | Select-Object -Property 'Name', 'PortNumber' | ConvertTo-Json -Compress`], signal);
+    const [server] = await this.script(
+      [`Get-WsusServer | Select-Object -Property 'Name', 'PortNumber' | ConvertTo-Json -Compress`],
+      signal,
+    );
     const parsed = z.object({ Name: z.string(), PortNumber: z.number() }).safeParse(server);
     if (!parsed.success) throw new UpstreamError('Get-WsusServer answered without a server name', { retryable: false });
     return `${parsed.data.Name}:${parsed.data.PortNumber}`;
@@ -73,7 +98,15 @@ export class WsusClient {
       groups: parse(rows(groupSchema), groups ?? [], 'computer target groups').map((g) => ({ id: g.Id, name: g.Name })),
       computers: parse(rows(computerSchema), computers ?? [], 'computers').flatMap((c) =>
         c.Id && c.FullDomainName
-          ? [{ id: c.Id, fullDomainName: c.FullDomainName, ipAddress: c.IPAddress ?? undefined, osDescription: c.OSDescription ?? undefined, groupIds: [c.ComputerTargetGroupIds ?? []].flat() }]
+          ? [
+              {
+                id: c.Id,
+                fullDomainName: c.FullDomainName,
+                ipAddress: c.IPAddress ?? undefined,
+                osDescription: c.OSDescription ?? undefined,
+                groupIds: [c.ComputerTargetGroupIds ?? []].flat(),
+              },
+            ]
           : [],
       ),
     };
@@ -85,24 +118,44 @@ export class WsusClient {
     const source = guid
       ? `Get-WsusUpdate -UpdateId ${psQuote(vendorRef)} | Select-Object -ExpandProperty 'Update'`
       : `Get-WsusUpdate -Classification 'All' -Approval 'AnyExceptDeclined' -Status 'Any' | Select-Object -ExpandProperty 'Update' | Where-Object -Property 'KnowledgebaseArticles' -Contains -Value ${psQuote(vendorRef.replace(/^KB/i, ''))}`;
-    const [found] = await this.script([`${source} | Select-Object -Property 'Id', 'Title', 'KnowledgebaseArticles' | ConvertTo-Json -Compress -Depth 3`], signal);
-    return found === undefined ? [] : parse(rows(updateSchema), found, 'updates').map((u) => ({ updateId: u.Id.UpdateId, title: u.Title }));
+    const [found] = await this.script(
+      [
+        `${source} | Select-Object -Property 'Id', 'Title', 'KnowledgebaseArticles' | ConvertTo-Json -Compress -Depth 3`,
+      ],
+      signal,
+    );
+    return found === undefined
+      ? []
+      : parse(rows(updateSchema), found, 'updates').map((u) => ({ updateId: u.Id.UpdateId, title: u.Title }));
   }
 
   async addToGroup(fullDomainNames: string[], group: string, signal?: AbortSignal): Promise<void> {
     if (fullDomainNames.length === 0) return;
     await this.script(
-      fullDomainNames.map((name) => `Get-WsusComputer -NameIncludes ${psQuote(name)} | Where-Object -Property 'FullDomainName' -EQ -Value ${psQuote(name)} | Add-WsusComputer -TargetGroupName ${psQuote(group)}`),
+      fullDomainNames.map(
+        (name) =>
+          `Get-WsusComputer -NameIncludes ${psQuote(name)} | Where-Object -Property 'FullDomainName' -EQ -Value ${psQuote(name)} | Add-WsusComputer -TargetGroupName ${psQuote(group)}`,
+      ),
       signal,
     );
   }
 
   async approve(updates: WsusUpdateRef[], action: WsusAction, group: string, signal?: AbortSignal): Promise<void> {
-    await this.script(updates.map((u) => `Get-WsusUpdate -UpdateId ${psQuote(u.updateId)} | Approve-WsusUpdate -Action ${psQuote(action)} -TargetGroupName ${psQuote(group)}`), signal);
+    await this.script(
+      updates.map(
+        (u) =>
+          `Get-WsusUpdate -UpdateId ${psQuote(u.updateId)} | Approve-WsusUpdate -Action ${psQuote(action)} -TargetGroupName ${psQuote(group)}`,
+      ),
+      signal,
+    );
   }
 
   /** Installation state of each update on each computer of `group`, keyed by computer target id. */
-  async installationStates(updates: WsusUpdateRef[], group: string, signal?: AbortSignal): Promise<Map<string, InstallationState[]>> {
+  async installationStates(
+    updates: WsusUpdateRef[],
+    group: string,
+    signal?: AbortSignal,
+  ): Promise<Map<string, InstallationState[]>> {
     const lines = await this.script(
       [
         `$group = Get-WsusServer | ForEach-Object -MemberName 'GetComputerTargetGroups' | Where-Object -Property 'Name' -EQ -Value ${psQuote(group)}`,
@@ -116,7 +169,10 @@ export class WsusClient {
     const byComputer = new Map<string, InstallationState[]>();
     for (const line of lines) {
       for (const info of parse(rows(installationInfoSchema), line, 'installation states')) {
-        byComputer.set(info.ComputerTargetId, [...(byComputer.get(info.ComputerTargetId) ?? []), info.UpdateInstallationState]);
+        byComputer.set(info.ComputerTargetId, [
+          ...(byComputer.get(info.ComputerTargetId) ?? []),
+          info.UpdateInstallationState,
+        ]);
       }
     }
     return byComputer;
@@ -128,7 +184,10 @@ export class WsusClient {
     if (result.exitCode !== 0) {
       const message = result.stderr || `exit code ${result.exitCode}`;
       // A missing cmdlet, a parameter WSUS does not know or a script that does not parse fails the same way every time.
-      const permanent = /CommandNotFoundException|ParameterBindingException|ParserError|does not exist|cannot be uninstalled/.test(message);
+      const permanent =
+        /CommandNotFoundException|ParameterBindingException|ParserError|does not exist|cannot be uninstalled/.test(
+          message,
+        );
       throw new UpstreamError(`WSUS PowerShell failed: ${message}`, { retryable: !permanent });
     }
     return result.stdout
@@ -139,7 +198,9 @@ export class WsusClient {
         try {
           return JSON.parse(l) as unknown;
         } catch {
-          throw new UpstreamError(`WSUS PowerShell printed something that is not JSON: ${l.slice(0, 200)}`, { retryable: false });
+          throw new UpstreamError(`WSUS PowerShell printed something that is not JSON: ${l.slice(0, 200)}`, {
+            retryable: false,
+          });
         }
       });
   }
@@ -147,6 +208,10 @@ export class WsusClient {
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new UpstreamError(`WSUS returned unexpected ${what}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { retryable: false });
+  if (!parsed.success)
+    throw new UpstreamError(
+      `WSUS returned unexpected ${what}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      { retryable: false },
+    );
   return parsed.data;
 }

@@ -2,7 +2,13 @@ import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/ind
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
-import { HostIndex, hostResult, inRequestOrder, resolveTargets, type Resolved as ResolvedTarget } from '../kit/support/hosts.ts';
+import {
+  HostIndex,
+  hostResult,
+  inRequestOrder,
+  resolveTargets,
+  type Resolved as ResolvedTarget,
+} from '../kit/support/hosts.ts';
 import { pollUntilDone } from '../kit/support/poll.ts';
 import { WinRmClient } from '../kit/winrm/client.ts';
 import { WsusClient, type InstallationState, type WsusComputer, type WsusUpdateRef } from './client.ts';
@@ -33,47 +39,91 @@ export const wsusConnector = defineConnector({
   configSchema: wsusConfigSchema,
   capabilities: { deployer: true, inventory: true },
   create(config: WsusConfig, deps) {
-    const winrm = new WinRmClient({ endpoint: config.endpoint, username: config.username, password: config.password, requestTimeoutMs: durationMs(config.requestTimeout), operationTimeoutSec: 20 });
+    const winrm = new WinRmClient({
+      endpoint: config.endpoint,
+      username: config.username,
+      password: config.password,
+      requestTimeoutMs: durationMs(config.requestTimeout),
+      operationTimeoutSec: 20,
+    });
     const wsus = new WsusClient(winrm);
     const groupFor = (ring: string) => config.groupTemplate.replaceAll('{ring}', ring);
 
     /** Splits the targets into WSUS computers and hosts WSUS has never heard of, and finds the patch's updates. */
-    async function prepare(req: DeployRequest): Promise<{ resolved: Resolved[]; unknown: HostResult[]; updates: WsusUpdateRef[]; groups: { id: string; name: string }[] }> {
+    async function prepare(req: DeployRequest): Promise<{
+      resolved: Resolved[];
+      unknown: HostResult[];
+      updates: WsusUpdateRef[];
+      groups: { id: string; name: string }[];
+    }> {
       const fleet = await wsus.fleet(req.signal);
-      const { resolved, unknown } = resolveTargets(req.targets, new HostIndex(fleet.computers, (c) => [c.fullDomainName]), (t) => `WSUS has no computer named ${t.hostname}; the host has never reported to this WSUS server`);
+      const { resolved, unknown } = resolveTargets(
+        req.targets,
+        new HostIndex(fleet.computers, (c) => [c.fullDomainName]),
+        (t) => `WSUS has no computer named ${t.hostname}; the host has never reported to this WSUS server`,
+      );
       const updates = resolved.length ? await wsus.findUpdates(req.patch.vendorRef, req.signal) : [];
-      if (resolved.length && updates.length === 0) throw new NotFoundError(`WSUS has no approved-or-unapproved update for ${req.patch.vendorRef}: it is not synchronised or it is declined`);
+      if (resolved.length && updates.length === 0)
+        throw new NotFoundError(
+          `WSUS has no approved-or-unapproved update for ${req.patch.vendorRef}: it is not synchronised or it is declined`,
+        );
       return { resolved, unknown, updates, groups: fleet.groups };
     }
 
-    async function statesOf(resolved: Resolved[], updates: WsusUpdateRef[], signal?: AbortSignal): Promise<Map<Resolved, HostState>> {
+    async function statesOf(
+      resolved: Resolved[],
+      updates: WsusUpdateRef[],
+      signal?: AbortSignal,
+    ): Promise<Map<Resolved, HostState>> {
       const byComputer = await wsus.installationStates(updates, allComputers, signal);
       return new Map(resolved.map((r) => [r, combine(byComputer.get(r.record.id))]));
     }
 
     /** Approves `action` for the ring's group and waits until every host in `acting` reaches `done` or fails. */
-    async function actAndWait(req: DeployRequest, acting: Resolved[], prepared: { updates: WsusUpdateRef[]; groups: { id: string; name: string }[] }, action: 'Install' | 'Uninstall', done: (s: HostState) => boolean) {
+    async function actAndWait(
+      req: DeployRequest,
+      acting: Resolved[],
+      prepared: { updates: WsusUpdateRef[]; groups: { id: string; name: string }[] },
+      action: 'Install' | 'Uninstall',
+      done: (s: HostState) => boolean,
+    ) {
       const group = groupFor(req.ring);
       const existing = prepared.groups.find((g) => g.name.toLowerCase() === group.toLowerCase());
       if (!existing) {
-        throw new InputError(`WSUS computer target group "${group}" does not exist; create it in the WSUS console (Computers › Add Computer Group) or change groupTemplate`, [{ path: ['connectors', 'wsus', 'groupTemplate'], message: `no group ${group}` }]);
+        throw new InputError(
+          `WSUS computer target group "${group}" does not exist; create it in the WSUS console (Computers › Add Computer Group) or change groupTemplate`,
+          [{ path: ['connectors', 'wsus', 'groupTemplate'], message: `no group ${group}` }],
+        );
       }
-      await wsus.addToGroup(acting.filter((r) => !r.record.groupIds.includes(existing.id)).map((r) => r.record.fullDomainName), group, req.signal);
+      await wsus.addToGroup(
+        acting.filter((r) => !r.record.groupIds.includes(existing.id)).map((r) => r.record.fullDomainName),
+        group,
+        req.signal,
+      );
       await wsus.approve(prepared.updates, action, group, req.signal);
-      req.onProgress?.(`approved ${req.patch.vendorRef} for ${action} to WSUS group ${group}; waiting for ${acting.length} client(s) to report`);
+      req.onProgress?.(
+        `approved ${req.patch.vendorRef} for ${action} to WSUS group ${group}; waiting for ${acting.length} client(s) to report`,
+      );
       return pollUntilDone({
         check: async () => {
           const states = await statesOf(acting, prepared.updates, req.signal);
-          return { done: [...states.values()].every((s) => done(s) || s === 'failed' || s === 'notApplicable'), value: states };
+          return {
+            done: [...states.values()].every((s) => done(s) || s === 'failed' || s === 'notApplicable'),
+            value: states,
+          };
         },
         backoff: { initialMs: durationMs(config.pollInterval), maxMs: durationMs(config.maxPollInterval), factor: 1.5 },
         deadlineMs: durationMs(config.installTimeout),
         signal: req.signal,
-        onWait: (states) => req.onProgress?.(`${[...states.values()].filter(done).length}/${acting.length} clients done`),
+        onWait: (states) =>
+          req.onProgress?.(`${[...states.values()].filter(done).length}/${acting.length} clients done`),
       });
     }
 
-    const evidence = (updates: WsusUpdateRef[], group?: string) => ({ updates: updates.map((u) => u.updateId), ...(group ? { group } : {}) });
+    const evidence = (updates: WsusUpdateRef[], group?: string) => ({
+      updates: updates.map((u) => u.updateId),
+      ...(group ? { group } : {}),
+    });
 
     return {
       deployer: {
@@ -83,20 +133,89 @@ export const wsusConnector = defineConnector({
           const decided = new Map<string, HostResult>();
           const needing: Resolved[] = [];
           for (const [r, s] of before) {
-            if (s === 'installed' || s === 'pendingReboot') decided.set(r.target.hostname, hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is already installed${s === 'pendingReboot' ? ' (restart pending)' : ''}`, evidence(prepared.updates)));
-            else if (s === 'notApplicable') decided.set(r.target.hostname, hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} does not apply to this computer`, evidence(prepared.updates)));
-            else if (req.dryRun) decided.set(r.target.hostname, hostResult(r.target, 'skipped', `would approve ${req.patch.vendorRef} for install (WSUS reports ${s})`, evidence(prepared.updates)));
+            if (s === 'installed' || s === 'pendingReboot')
+              decided.set(
+                r.target.hostname,
+                hostResult(
+                  r.target,
+                  'already_compliant',
+                  `${req.patch.vendorRef} is already installed${s === 'pendingReboot' ? ' (restart pending)' : ''}`,
+                  evidence(prepared.updates),
+                ),
+              );
+            else if (s === 'notApplicable')
+              decided.set(
+                r.target.hostname,
+                hostResult(
+                  r.target,
+                  'already_compliant',
+                  `${req.patch.vendorRef} does not apply to this computer`,
+                  evidence(prepared.updates),
+                ),
+              );
+            else if (req.dryRun)
+              decided.set(
+                r.target.hostname,
+                hostResult(
+                  r.target,
+                  'skipped',
+                  `would approve ${req.patch.vendorRef} for install (WSUS reports ${s})`,
+                  evidence(prepared.updates),
+                ),
+              );
             else needing.push(r);
           }
           if (needing.length) {
-            const waited = await actAndWait(req, needing, prepared, 'Install', (s) => s === 'installed' || s === 'pendingReboot');
+            const waited = await actAndWait(
+              req,
+              needing,
+              prepared,
+              'Install',
+              (s) => s === 'installed' || s === 'pendingReboot',
+            );
             for (const r of needing) {
               const s = waited.value.get(r) ?? 'unknown';
               const ev = evidence(prepared.updates, groupFor(req.ring));
-              if (s === 'installed' || s === 'pendingReboot') decided.set(r.target.hostname, hostResult(r.target, 'patched', `installed ${req.patch.vendorRef}${s === 'pendingReboot' ? '; restart pending' : ''}`, ev));
-              else if (s === 'notApplicable') decided.set(r.target.hostname, hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} does not apply to this computer`, ev));
-              else if (s === 'failed') decided.set(r.target.hostname, hostResult(r.target, 'failed', `the WSUS client reported that installing ${req.patch.vendorRef} failed; see WindowsUpdate.log on the host`, ev));
-              else decided.set(r.target.hostname, hostResult(r.target, 'failed', `not installed within ${config.installTimeout} (WSUS reports ${s}); clients install at their next detection cycle`, ev));
+              if (s === 'installed' || s === 'pendingReboot')
+                decided.set(
+                  r.target.hostname,
+                  hostResult(
+                    r.target,
+                    'patched',
+                    `installed ${req.patch.vendorRef}${s === 'pendingReboot' ? '; restart pending' : ''}`,
+                    ev,
+                  ),
+                );
+              else if (s === 'notApplicable')
+                decided.set(
+                  r.target.hostname,
+                  hostResult(
+                    r.target,
+                    'already_compliant',
+                    `${req.patch.vendorRef} does not apply to this computer`,
+                    ev,
+                  ),
+                );
+              else if (s === 'failed')
+                decided.set(
+                  r.target.hostname,
+                  hostResult(
+                    r.target,
+                    'failed',
+                    `the WSUS client reported that installing ${req.patch.vendorRef} failed; see WindowsUpdate.log on the host`,
+                    ev,
+                  ),
+                );
+              else
+                decided.set(
+                  r.target.hostname,
+                  hostResult(
+                    r.target,
+                    'failed',
+                    `not installed within ${config.installTimeout} (WSUS reports ${s}); clients install at their next detection cycle`,
+                    ev,
+                  ),
+                );
             }
           }
           return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
@@ -108,7 +227,17 @@ export const wsusConnector = defineConnector({
           const decided = new Map<string, HostResult>();
           for (const [r, s] of states) {
             const compliant = s === 'installed' || s === 'pendingReboot' || s === 'notApplicable';
-            decided.set(r.target.hostname, hostResult(r.target, compliant ? 'already_compliant' : 'failed', compliant ? `WSUS reports ${req.patch.vendorRef} ${s}` : `WSUS reports ${req.patch.vendorRef} ${s}, not installed`, evidence(prepared.updates)));
+            decided.set(
+              r.target.hostname,
+              hostResult(
+                r.target,
+                compliant ? 'already_compliant' : 'failed',
+                compliant
+                  ? `WSUS reports ${req.patch.vendorRef} ${s}`
+                  : `WSUS reports ${req.patch.vendorRef} ${s}, not installed`,
+                evidence(prepared.updates),
+              ),
+            );
           }
           return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
         },
@@ -120,25 +249,68 @@ export const wsusConnector = defineConnector({
           const installed: Resolved[] = [];
           for (const [r, s] of before) {
             if (s === 'installed' || s === 'pendingReboot') installed.push(r);
-            else decided.set(r.target.hostname, hostResult(r.target, req.dryRun ? 'skipped' : 'already_compliant', `${req.patch.vendorRef} is not installed; nothing to roll back`, evidence(prepared.updates)));
+            else
+              decided.set(
+                r.target.hostname,
+                hostResult(
+                  r.target,
+                  req.dryRun ? 'skipped' : 'already_compliant',
+                  `${req.patch.vendorRef} is not installed; nothing to roll back`,
+                  evidence(prepared.updates),
+                ),
+              );
           }
           if (req.dryRun) {
-            for (const r of installed) decided.set(r.target.hostname, hostResult(r.target, 'skipped', `would approve ${req.patch.vendorRef} for uninstall`, evidence(prepared.updates)));
+            for (const r of installed)
+              decided.set(
+                r.target.hostname,
+                hostResult(
+                  r.target,
+                  'skipped',
+                  `would approve ${req.patch.vendorRef} for uninstall`,
+                  evidence(prepared.updates),
+                ),
+              );
             return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
           }
           if (installed.length) {
             try {
-              const waited = await actAndWait(req, installed, prepared, 'Uninstall', (s) => s !== 'installed' && s !== 'pendingReboot');
+              const waited = await actAndWait(
+                req,
+                installed,
+                prepared,
+                'Uninstall',
+                (s) => s !== 'installed' && s !== 'pendingReboot',
+              );
               for (const r of installed) {
                 const s = waited.value.get(r) ?? 'unknown';
                 const reverted = s !== 'installed' && s !== 'pendingReboot' && s !== 'failed';
-                decided.set(r.target.hostname, hostResult(r.target, reverted ? 'patched' : 'failed', reverted ? `uninstalled ${req.patch.vendorRef}` : `still ${s} after ${config.installTimeout}; the client has not uninstalled ${req.patch.vendorRef}`, evidence(prepared.updates, groupFor(req.ring))));
+                decided.set(
+                  r.target.hostname,
+                  hostResult(
+                    r.target,
+                    reverted ? 'patched' : 'failed',
+                    reverted
+                      ? `uninstalled ${req.patch.vendorRef}`
+                      : `still ${s} after ${config.installTimeout}; the client has not uninstalled ${req.patch.vendorRef}`,
+                    evidence(prepared.updates, groupFor(req.ring)),
+                  ),
+                );
               }
             } catch (err) {
               // Many updates cannot be uninstalled. Then the most WSUS can do is stop further installs.
               if (!(err instanceof UpstreamError && /cannot be uninstalled/.test(err.message))) throw err;
               await wsus.approve(prepared.updates, 'NotApproved', groupFor(req.ring), req.signal);
-              for (const r of installed) decided.set(r.target.hostname, hostResult(r.target, 'failed', `${req.patch.vendorRef} cannot be uninstalled through WSUS; its approval was removed (NotApproved) so no other computer in the group installs it`, evidence(prepared.updates, groupFor(req.ring))));
+              for (const r of installed)
+                decided.set(
+                  r.target.hostname,
+                  hostResult(
+                    r.target,
+                    'failed',
+                    `${req.patch.vendorRef} cannot be uninstalled through WSUS; its approval was removed (NotApproved) so no other computer in the group installs it`,
+                    evidence(prepared.updates, groupFor(req.ring)),
+                  ),
+                );
             }
           }
           return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
@@ -150,7 +322,9 @@ export const wsusConnector = defineConnector({
           const fleet = await wsus.fleet();
           const names = new Map(fleet.groups.map((g) => [g.id, g.name]));
           return fleet.computers.map((c) => {
-            const groups = c.groupIds.map((id) => names.get(id)).filter((n): n is string => !!n && !builtInGroups.has(n.toLowerCase()));
+            const groups = c.groupIds
+              .map((id) => names.get(id))
+              .filter((n): n is string => !!n && !builtInGroups.has(n.toLowerCase()));
             return {
               hostname: c.fullDomainName.split('.')[0]!,
               fqdn: c.fullDomainName,

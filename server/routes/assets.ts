@@ -3,7 +3,16 @@ import { assetFileFormatSchema, importAssetFile } from '../../app/asset-import.t
 import type { Db } from '../../db/knex.ts';
 import { getGroup, groupNameSchema } from '../../db/repositories/asset-groups.ts';
 import { parseAssetQuery, type AssetQuery } from '../../db/repositories/asset-query.ts';
-import { assetInputSchema, assetPatchSchema, countAssets, deleteAsset, getAsset, listAssets, patchAsset, upsertAssetRows } from '../../db/repositories/assets.ts';
+import {
+  assetInputSchema,
+  assetPatchSchema,
+  countAssets,
+  deleteAsset,
+  getAsset,
+  listAssets,
+  patchAsset,
+  upsertAssetRows,
+} from '../../db/repositories/assets.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
 import { parseInput } from '../../kernel/validate.ts';
 import { requestText, withRequestBody } from '../request-body.ts';
@@ -38,7 +47,10 @@ export const assetRoutes: RouteModule = {
     router.get('/', async (req, res) => {
       const q = parseInput(listQuerySchema, req.query, 'asset list query');
       const filter = await listFilter(ctx.db, q);
-      const [assets, total] = await Promise.all([listAssets(ctx.db, { query: filter, limit: q.limit, offset: q.offset }), countAssets(ctx.db, filter)]);
+      const [assets, total] = await Promise.all([
+        listAssets(ctx.db, { query: filter, limit: q.limit, offset: q.offset }),
+        countAssets(ctx.db, filter),
+      ]);
       res.json({ assets, total });
     });
 
@@ -46,7 +58,10 @@ export const assetRoutes: RouteModule = {
       const { format: requested } = parseInput(importQuerySchema, req.query, 'asset import query');
       const result = await withRequestBody(req, MAX_INVENTORY_FILE_BYTES, async () => {
         // express.json() has already read a small JSON upload sent as application/json.
-        const text = req.body === undefined ? await requestText(req, MAX_INVENTORY_FILE_BYTES, 'the inventory file') : JSON.stringify(req.body);
+        const text =
+          req.body === undefined
+            ? await requestText(req, MAX_INVENTORY_FILE_BYTES, 'the inventory file')
+            : JSON.stringify(req.body);
         const format = requested ?? (req.is('application/json') || /^\s*[[{]/.test(text) ? 'json' : 'csv');
         return importAssetFile(ctx.db, text, format, 'admin');
       });
@@ -61,7 +76,13 @@ export const assetRoutes: RouteModule = {
       const input = parseInput(assetInputSchema.strict(), req.body, 'asset');
       const { asset, inserted } = await ctx.db.transaction(async (trx) => {
         const [row] = await upsertAssetRows(trx, [input]);
-        await appendAudit(trx, { actor: 'admin', action: 'asset.saved', subjectType: 'asset', subjectId: row!.id, data: { hostname: input.hostname } });
+        await appendAudit(trx, {
+          actor: 'admin',
+          action: 'asset.saved',
+          subjectType: 'asset',
+          subjectId: row!.id,
+          data: { hostname: input.hostname },
+        });
         return { asset: await getAsset(trx, row!.id), inserted: row!.inserted };
       });
       res.status(inserted ? 201 : 200).json(asset);
@@ -71,7 +92,13 @@ export const assetRoutes: RouteModule = {
       const patch = parseInput(assetPatchSchema, req.body, 'asset change');
       const asset = await ctx.db.transaction(async (trx) => {
         const a = await patchAsset(trx, req.params.ref, patch);
-        await appendAudit(trx, { actor: 'admin', action: 'asset.changed', subjectType: 'asset', subjectId: a.id, data: { fields: Object.keys(patch) } });
+        await appendAudit(trx, {
+          actor: 'admin',
+          action: 'asset.changed',
+          subjectType: 'asset',
+          subjectId: a.id,
+          data: { fields: Object.keys(patch) },
+        });
         return a;
       });
       res.json(asset);
@@ -80,7 +107,13 @@ export const assetRoutes: RouteModule = {
     router.delete('/:ref', async (req, res) => {
       await ctx.db.transaction(async (trx) => {
         const a = await deleteAsset(trx, req.params.ref);
-        await appendAudit(trx, { actor: 'admin', action: 'asset.deleted', subjectType: 'asset', subjectId: a.id, data: { hostname: a.hostname } });
+        await appendAudit(trx, {
+          actor: 'admin',
+          action: 'asset.deleted',
+          subjectType: 'asset',
+          subjectId: a.id,
+          data: { hostname: a.hostname },
+        });
       });
       res.status(204).end();
     });

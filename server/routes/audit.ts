@@ -3,7 +3,10 @@ import { listAudit, verifyAuditChain } from '../../db/repositories/audit.ts';
 import { parseInput } from '../../kernel/validate.ts';
 import type { RouteModule } from './types.ts';
 
-const auditQuerySchema = z.object({ subject: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(1000) });
+const auditQuerySchema = z.object({
+  subject: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
 
 export const auditRoutes: RouteModule = {
   path: '/audit',

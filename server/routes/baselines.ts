@@ -17,7 +17,11 @@ export const baselineRoutes: RouteModule = {
     router.put('/:id', async (req, res) => {
       const { id } = parseInput(idParams, req.params, 'baseline');
       const body: unknown = req.body;
-      const baseline = parseInput(baselineSchema, { ...(body && typeof body === 'object' ? body : {}), id }, 'baseline');
+      const baseline = parseInput(
+        baselineSchema,
+        { ...(body && typeof body === 'object' ? body : {}), id },
+        'baseline',
+      );
       await saveBaseline(ctx.db, baseline);
       res.json(baseline);
     });
@@ -27,7 +31,10 @@ export const baselineRoutes: RouteModule = {
       if (!baseline) throw new NotFoundError(`no baseline "${id}"`);
       const now = new Date();
       const patches = await baselinePatches(ctx.db, { platform: baseline.platform });
-      res.json({ baseline: id, results: patches.map((p) => ({ patchId: p.id, ...evaluateBaseline(p, baseline, now) })) });
+      res.json({
+        baseline: id,
+        results: patches.map((p) => ({ patchId: p.id, ...evaluateBaseline(p, baseline, now) })),
+      });
     });
   },
 };

@@ -4,7 +4,9 @@ import type { RouteModule } from './types.ts';
 
 /** GET /api/connectors: the configured connectors, what they can do, and their config with secrets redacted. */
 export const connectorListSchema = z.object({
-  connectors: z.array(z.object({ id: z.string(), title: z.string(), capabilities: z.array(z.string()), config: z.unknown() })),
+  connectors: z.array(
+    z.object({ id: z.string(), title: z.string(), capabilities: z.array(z.string()), config: z.unknown() }),
+  ),
 });
 
 /** POST /api/connectors/:id/test: whether the connector reaches its system with its credentials. */
@@ -18,7 +20,9 @@ export const connectorRoutes: RouteModule = {
         connectors: ctx.registry.list().map((c) => ({
           id: c.definition.id,
           title: c.definition.title,
-          capabilities: (Object.keys(c.definition.capabilities) as RoleName[]).filter((r) => c.definition.capabilities[r]),
+          capabilities: (Object.keys(c.definition.capabilities) as RoleName[]).filter(
+            (r) => c.definition.capabilities[r],
+          ),
           config: c.redactedConfig,
         })),
       };

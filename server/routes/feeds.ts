@@ -13,7 +13,11 @@ const kindParams = z.object({ kind: z.string().regex(/^[a-z0-9-]+$/, 'a feed id 
 const maxImportBytes = '512mb';
 
 function syncEnv(ctx: AppContext): SyncEnv {
-  return { db: ctx.db, registry: ctx.registry, deps: { logger: ctx.logger, workDir: path.join(ctx.settings.dataDir, 'feeds') } };
+  return {
+    db: ctx.db,
+    registry: ctx.registry,
+    deps: { logger: ctx.logger, workDir: path.join(ctx.settings.dataDir, 'feeds') },
+  };
 }
 
 /** Advisory feeds: list with their sync state, sync one or all, import a downloaded file. */

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { deleteGroup, getGroup, groupInputSchema, groupNameSchema, listGroups, saveGroup } from '../../db/repositories/asset-groups.ts';
+import {
+  deleteGroup,
+  getGroup,
+  groupInputSchema,
+  groupNameSchema,
+  listGroups,
+  saveGroup,
+} from '../../db/repositories/asset-groups.ts';
 import { parseAssetQuery } from '../../db/repositories/asset-query.ts';
 import { listAssets } from '../../db/repositories/assets.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
@@ -27,7 +34,13 @@ export const groupRoutes: RouteModule = {
       const input = parseInput(groupInputSchema, req.body, 'group');
       const group = await ctx.db.transaction(async (trx) => {
         const g = await saveGroup(trx, name, input);
-        await appendAudit(trx, { actor: 'admin', action: 'group.saved', subjectType: 'group', subjectId: name, data: { query: input.query } });
+        await appendAudit(trx, {
+          actor: 'admin',
+          action: 'group.saved',
+          subjectType: 'group',
+          subjectId: name,
+          data: { query: input.query },
+        });
         return g;
       });
       res.json(group);

@@ -23,7 +23,8 @@ export const prioritizedFindingRoutes: RouteModule = {
       const q = parseInput(querySchema, req.query, 'prioritized findings query');
       const policy = q.policy ? policyPresets[q.policy] : configured;
       const opts = { view: q.view, limit: q.limit };
-      if (q.by === 'asset-patch') res.json({ view: q.view, by: q.by, items: await prioritizeAssetPatches(ctx.db, policy, opts) });
+      if (q.by === 'asset-patch')
+        res.json({ view: q.view, by: q.by, items: await prioritizeAssetPatches(ctx.db, policy, opts) });
       else res.json({ view: q.view, by: q.by, items: await prioritizeFindings(ctx.db, policy, opts) });
     });
   },

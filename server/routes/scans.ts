@@ -15,10 +15,17 @@ export const scanRoutes: RouteModule = {
     router.post('/import', async (req, res) => {
       const { format } = parseInput(importQuerySchema, req.query, 'scan import query');
       // express.json() consumes a body sent as application/json before this handler runs.
-      if (req.body !== undefined) throw new InputError('a scan report is Nessus or OpenVAS XML, not JSON', [{ path: ['body'], message: 'expected XML' }]);
+      if (req.body !== undefined)
+        throw new InputError('a scan report is Nessus or OpenVAS XML, not JSON', [
+          { path: ['body'], message: 'expected XML' },
+        ]);
       const maxBytes = ctx.settings.scanImportMaxBytes;
       const summary = await withRequestBody(req, maxBytes, () =>
-        importScanReport(ctx.db, requestChunks(req, maxBytes, 'the scan report'), { format, actor: 'admin', logger: ctx.logger }),
+        importScanReport(ctx.db, requestChunks(req, maxBytes, 'the scan report'), {
+          format,
+          actor: 'admin',
+          logger: ctx.logger,
+        }),
       );
       res.json(summary);
     });

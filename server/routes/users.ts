@@ -13,7 +13,13 @@ export const userRoutes: RouteModule = {
       const input = parseInput(userInputSchema, { ...(req.body as object), id: req.params.id }, 'user');
       const user = await ctx.db.transaction(async (trx) => {
         const u = await upsertUser(trx, input);
-        await appendAudit(trx, { actor: 'admin', action: 'user.saved', subjectType: 'user', subjectId: u.id, data: { roles: u.roles } });
+        await appendAudit(trx, {
+          actor: 'admin',
+          action: 'user.saved',
+          subjectType: 'user',
+          subjectId: u.id,
+          data: { roles: u.roles },
+        });
         return u;
       });
       res.json(user);
@@ -21,7 +27,12 @@ export const userRoutes: RouteModule = {
     router.delete('/:id', async (req, res) => {
       await ctx.db.transaction(async (trx) => {
         await deleteUser(trx, req.params.id);
-        await appendAudit(trx, { actor: 'admin', action: 'user.deleted', subjectType: 'user', subjectId: req.params.id });
+        await appendAudit(trx, {
+          actor: 'admin',
+          action: 'user.deleted',
+          subjectType: 'user',
+          subjectId: req.params.id,
+        });
       });
       res.status(204).end();
     });

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeRecord, ChangeRecordContent, ChangeRecordRef, ChangeStage, ConnectionCheck } from '../../integrations/contract/index.ts';
+import type {
+  ChangeRecord,
+  ChangeRecordContent,
+  ChangeRecordRef,
+  ChangeStage,
+  ConnectionCheck,
+} from '../../integrations/contract/index.ts';
 import { NotFoundError, UpstreamError } from '../../kernel/errors.ts';
 
 /** A record as the ITSM tool holds it, read without the connector, in Patchflow's terms. */
@@ -34,11 +40,14 @@ export function sampleChange(stage: ChangeStage, extra: Partial<ChangeRecordCont
   return {
     cycleId,
     title: `demo-app 2.4.1 security update (${cycleId})`,
-    description: 'Awaiting CAB approval: 0 of 1 approvals\n\nScope: DEMO-APP-2.4.1 on 4 host(s)\nRisk: 1 known-exploited (KEV)',
+    description:
+      'Awaiting CAB approval: 0 of 1 approvals\n\nScope: DEMO-APP-2.4.1 on 4 host(s)\nRisk: 1 known-exploited (KEV)',
     emergency: false,
     justification: 'Risk: 1 known-exploited (KEV); top CVE-2024-3094 CVSS 10.',
-    implementationPlan: 'Patchflow deploys demo-app to 4 host(s), one ring at a time, least critical first:\n1. pilot: web-01, web-02',
-    backoutPlan: 'The rollout halts when a ring has more than 20% failed hosts. Patched hosts are restored with the ansible connector rollback action.',
+    implementationPlan:
+      'Patchflow deploys demo-app to 4 host(s), one ring at a time, least critical first:\n1. pilot: web-01, web-02',
+    backoutPlan:
+      'The rollout halts when a ring has more than 20% failed hosts. Patched hosts are restored with the ansible connector rollback action.',
     risk: 'high',
     window: { start: '2025-03-01T22:00:00.000Z', end: '2025-03-02T02:00:00.000Z' },
     stage,
@@ -72,7 +81,8 @@ export function describeChangeRecordContract(name: string, setup: () => Promise<
       const record = await h.read(ref);
       expect(record.stage).toBe('new');
       expect(record.title).toBe(change.title);
-      for (const text of [change.implementationPlan, change.backoutPlan, change.justification]) expect(record.text).toContain(text);
+      for (const text of [change.implementationPlan, change.backoutPlan, change.justification])
+        expect(record.text).toContain(text);
     });
 
     it('moves the record stage by stage to authorize, scheduled, implement, review and closed', async () => {
@@ -87,7 +97,13 @@ export function describeChangeRecordContract(name: string, setup: () => Promise<
     it('walks every step the process requires when the change is several stages ahead', async () => {
       const ref = await h.changeRecord.open(sampleChange('authorize'));
       await h.changeRecord.update(ref, sampleChange('review', { decision: 'approved' }));
-      expect(patchflowStages((await h.read(ref)).stageHistory)).toEqual(['new', 'authorize', 'scheduled', 'implement', 'review']);
+      expect(patchflowStages((await h.read(ref)).stageHistory)).toEqual([
+        'new',
+        'authorize',
+        'scheduled',
+        'implement',
+        'review',
+      ]);
     });
 
     it('takes an emergency change through to closed as well', async () => {
@@ -109,7 +125,13 @@ export function describeChangeRecordContract(name: string, setup: () => Promise<
       const ref = await h.changeRecord.open(sampleChange('authorize'));
       await h.changeRecord.update(ref, sampleChange('implement', { decision: 'approved' }));
       const before = await h.read(ref);
-      await h.changeRecord.update(ref, sampleChange('implement', { decision: 'approved', description: 'pilot: 2/2 done: 2 patched, 0 already compliant' }));
+      await h.changeRecord.update(
+        ref,
+        sampleChange('implement', {
+          decision: 'approved',
+          description: 'pilot: 2/2 done: 2 patched, 0 already compliant',
+        }),
+      );
       const after = await h.read(ref);
       expect(after.stageHistory).toEqual(before.stageHistory);
       expect(after.text).toContain('pilot: 2/2 done: 2 patched');
@@ -125,8 +147,16 @@ export function describeChangeRecordContract(name: string, setup: () => Promise<
 
     it('adds evidence as internal notes, in order, each with its title and lines', async () => {
       const ref = await h.changeRecord.open(sampleChange('authorize'));
-      await h.changeRecord.addEvidence(ref, { key: 'testing:staging', title: 'Test on the staging group', lines: ['staging: 1/1 done: 1 patched, 0 already compliant'] });
-      await h.changeRecord.addEvidence(ref, { key: 'decision:alice', title: 'CAB approval', lines: ['Alice approved via rest at 2025-03-01 10:00 UTC: rollback plan reviewed'] });
+      await h.changeRecord.addEvidence(ref, {
+        key: 'testing:staging',
+        title: 'Test on the staging group',
+        lines: ['staging: 1/1 done: 1 patched, 0 already compliant'],
+      });
+      await h.changeRecord.addEvidence(ref, {
+        key: 'decision:alice',
+        title: 'CAB approval',
+        lines: ['Alice approved via rest at 2025-03-01 10:00 UTC: rollback plan reviewed'],
+      });
       const { notes } = await h.read(ref);
       expect(notes).toHaveLength(2);
       expect(notes.every((n) => n.internal)).toBe(true);
@@ -136,8 +166,12 @@ export function describeChangeRecordContract(name: string, setup: () => Promise<
     });
 
     it('says a record that does not exist is not found', async () => {
-      await expect(h.changeRecord.update(h.unknownRef, sampleChange('implement'))).rejects.toBeInstanceOf(NotFoundError);
-      await expect(h.changeRecord.addEvidence(h.unknownRef, { key: 'k', title: 't', lines: ['l'] })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(h.changeRecord.update(h.unknownRef, sampleChange('implement'))).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+      await expect(
+        h.changeRecord.addEvidence(h.unknownRef, { key: 'k', title: 't', lines: ['l'] }),
+      ).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('classifies an outage as a retryable upstream error', async () => {

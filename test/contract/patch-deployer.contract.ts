@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ConnectionCheck, DeployRequest, DeployTarget, HostResult, PatchDeployer, PatchRef } from '../../integrations/contract/index.ts';
+import type {
+  ConnectionCheck,
+  DeployRequest,
+  DeployTarget,
+  HostResult,
+  PatchDeployer,
+  PatchRef,
+} from '../../integrations/contract/index.ts';
 
 /**
  * What a connector's test gives the contract: a deployer talking to a fresh vendor system (an
@@ -37,9 +44,16 @@ export function describePatchDeployerContract(name: string, setup: () => Promise
   describe(`PatchDeployer contract: ${name}`, () => {
     let h: PatchDeployerHarness;
     let seq = 0;
-    const request = (targets: DeployTarget[], extra: Partial<DeployRequest> = {}): DeployRequest => ({ cycleId: `contract-${++seq}`, ring: 'ring1', patch: h.patch, targets, ...extra });
+    const request = (targets: DeployTarget[], extra: Partial<DeployRequest> = {}): DeployRequest => ({
+      cycleId: `contract-${++seq}`,
+      ring: 'ring1',
+      patch: h.patch,
+      targets,
+      ...extra,
+    });
     const outcomes = (results: HostResult[]) => Object.fromEntries(results.map((r) => [r.hostname, r.outcome]));
-    const installed = async (targets: DeployTarget[]) => Promise.all(targets.map((t) => h.readInstalledState(t.hostname)));
+    const installed = async (targets: DeployTarget[]) =>
+      Promise.all(targets.map((t) => h.readInstalledState(t.hostname)));
 
     beforeEach(async () => {
       h = await setup();

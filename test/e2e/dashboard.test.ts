@@ -37,7 +37,9 @@ describe('dashboard in headless Chromium', () => {
     await expect.poll(() => cycleRow.textContent(), { timeout: 10_000 }).toContain('completed');
     // A completed cycle is terminal: nothing is left in flight.
     await expect.poll(() => page.locator('#awaiting').textContent(), { timeout: 10_000 }).toBe('');
-    await expect.poll(() => page.locator('#detail tr[data-host="db-01"]').textContent(), { timeout: 10_000 }).toMatch(/patched.*verified/);
+    await expect
+      .poll(() => page.locator('#detail tr[data-host="db-01"]').textContent(), { timeout: 10_000 })
+      .toMatch(/patched.*verified/);
     expect(await page.locator('#detail').textContent()).toContain('alice approved via rest');
     await page.screenshot({ path: `${stack.dataDir}/dashboard.png`, fullPage: true });
   });
@@ -50,7 +52,9 @@ describe('dashboard in headless Chromium', () => {
   it('shows hostile text as text: a cycle name cannot become markup', async () => {
     const id = await startDemoCycle(stack, { name: '<img src=x onerror="document.body.dataset.pwned=1">' });
     await page.goto(`${stack.url}/?cycle=${id}`);
-    await expect.poll(() => page.locator('#detail h2').textContent()).toBe('<img src=x onerror="document.body.dataset.pwned=1">');
+    await expect
+      .poll(() => page.locator('#detail h2').textContent())
+      .toBe('<img src=x onerror="document.body.dataset.pwned=1">');
     expect(await page.locator('#detail img').count()).toBe(0);
     expect(await page.evaluate(() => document.body.dataset['pwned'])).toBeUndefined();
   });

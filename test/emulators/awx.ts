@@ -76,7 +76,13 @@ export class AwxEmulator extends HttpEmulator {
   }
 
   addHost(name: string, opts: { installed?: string[]; failInstall?: boolean; unreachable?: boolean } = {}): void {
-    this.hosts.push({ id: this.hosts.length + 1, name, installed: new Set(opts.installed ?? []), failInstall: opts.failInstall ?? false, unreachable: opts.unreachable ?? false });
+    this.hosts.push({
+      id: this.hosts.length + 1,
+      name,
+      installed: new Set(opts.installed ?? []),
+      failInstall: opts.failInstall ?? false,
+      unreachable: opts.unreachable ?? false,
+    });
   }
 
   isInstalled(name: string, vendorRef: string): boolean {
@@ -96,18 +102,43 @@ export class AwxEmulator extends HttpEmulator {
   }
 
   protected handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
-    const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const send = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const url = new URL(req.url ?? '/', this.url);
     const path = url.pathname;
-    if (path === '/api/v2/ping/') return void send(200, { ha: false, version: '24.6.1', active_node: 'awx-task-1', install_uuid: '00000000-0000-0000-0000-000000000001' });
+    if (path === '/api/v2/ping/')
+      return void send(200, {
+        ha: false,
+        version: '24.6.1',
+        active_node: 'awx-task-1',
+        install_uuid: '00000000-0000-0000-0000-000000000001',
+      });
     if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
-      return void send(401, { detail: 'Authentication credentials were not provided. To establish a login session, visit /api/login/.' });
+      return void send(401, {
+        detail: 'Authentication credentials were not provided. To establish a login session, visit /api/login/.',
+      });
     }
     const tpl = `/api/v2/job_templates/${this.templateId}/`;
-    const prompts = { ask_limit_on_launch: this.opts.askLimit ?? true, ask_variables_on_launch: this.opts.askVariables ?? true, ask_job_type_on_launch: this.opts.askJobType ?? true };
-    if (path === '/api/v2/me/' && req.method === 'GET') return void send(200, { count: 1, next: null, previous: null, results: [{ id: 1, type: 'user', username: 'patchflow' }] });
-    if (path === tpl && req.method === 'GET') return void send(200, { ...jobTemplate, id: this.templateId, url: tpl, ...prompts });
-    if (path === `${tpl}launch/` && req.method === 'GET') return void send(200, { ...jobTemplateLaunch, ...prompts, job_template_data: { ...jobTemplateLaunch.job_template_data, id: this.templateId } });
+    const prompts = {
+      ask_limit_on_launch: this.opts.askLimit ?? true,
+      ask_variables_on_launch: this.opts.askVariables ?? true,
+      ask_job_type_on_launch: this.opts.askJobType ?? true,
+    };
+    if (path === '/api/v2/me/' && req.method === 'GET')
+      return void send(200, {
+        count: 1,
+        next: null,
+        previous: null,
+        results: [{ id: 1, type: 'user', username: 'patchflow' }],
+      });
+    if (path === tpl && req.method === 'GET')
+      return void send(200, { ...jobTemplate, id: this.templateId, url: tpl, ...prompts });
+    if (path === `${tpl}launch/` && req.method === 'GET')
+      return void send(200, {
+        ...jobTemplateLaunch,
+        ...prompts,
+        job_template_data: { ...jobTemplateLaunch.job_template_data, id: this.templateId },
+      });
     if (path === `${tpl}launch/` && req.method === 'POST') {
       let body: Record<string, unknown>;
       try {
@@ -125,17 +156,25 @@ export class AwxEmulator extends HttpEmulator {
       return void send(200, this.jobDetail(found));
     }
     if (m[2] === 'cancel' && req.method === 'POST') {
-      if (found.status !== 'pending' && found.status !== 'running') return void send(405, { detail: 'Method "POST" not allowed.' });
+      if (found.status !== 'pending' && found.status !== 'running')
+        return void send(405, { detail: 'Method "POST" not allowed.' });
       found.status = 'canceled';
       found.explanation = 'Job was canceled';
       this.cancels.push(found.id);
       res.writeHead(202).end();
       return;
     }
-    if (m[2] === 'job_host_summaries' && req.method === 'GET') return void send(200, this.page(url, this.summaryRows(found)));
+    if (m[2] === 'job_host_summaries' && req.method === 'GET')
+      return void send(200, this.page(url, this.summaryRows(found)));
     if (m[2] === 'job_events' && req.method === 'GET') {
       const wanted = url.searchParams.get('event__in')?.split(',');
-      return void send(200, this.page(url, this.events(found).filter((e) => !wanted || wanted.includes(e.event))));
+      return void send(
+        200,
+        this.page(
+          url,
+          this.events(found).filter((e) => !wanted || wanted.includes(e.event)),
+        ),
+      );
     }
     send(405, { detail: `Method "${req.method}" not allowed.` });
   }
@@ -155,7 +194,10 @@ export class AwxEmulator extends HttpEmulator {
     const j: Job = {
       id: this.nextJobId++,
       limit: String(accept('limit', prompts['ask_limit_on_launch'], '')),
-      extraVars: typeof rawVars === 'string' ? (JSON.parse(rawVars) as Record<string, unknown>) : (rawVars as Record<string, unknown>),
+      extraVars:
+        typeof rawVars === 'string'
+          ? (JSON.parse(rawVars) as Record<string, unknown>)
+          : (rawVars as Record<string, unknown>),
       jobType: accept<string>('job_type', prompts['ask_job_type_on_launch'], 'run') === 'check' ? 'check' : 'run',
       status: 'pending',
       reads: 0,
@@ -185,17 +227,32 @@ export class AwxEmulator extends HttpEmulator {
 
   private play(host: Host, action: string, ref: string, check: boolean): HostSummary {
     const summary: HostSummary = { host, ok: 0, changed: 0, failures: 0, dark: 0, skipped: 0, message: '' };
-    if (host.unreachable) return { ...summary, dark: 1, message: `Failed to connect to the host via winrm: ${host.name}:5986 timed out` };
+    if (host.unreachable)
+      return { ...summary, dark: 1, message: `Failed to connect to the host via winrm: ${host.name}:5986 timed out` };
     const has = host.installed.has(ref);
-    if (action === 'verify') return has ? { ...summary, ok: 1, message: `${ref} installed` } : { ...summary, failures: 1, message: `${ref} is not installed` };
-    if (action === 'deploy' && !has && host.failInstall && !check) return { ...summary, ok: 0, failures: 1, message: `Installing ${ref} failed: exit code 1603 (fatal error during installation)` };
+    if (action === 'verify')
+      return has
+        ? { ...summary, ok: 1, message: `${ref} installed` }
+        : { ...summary, failures: 1, message: `${ref} is not installed` };
+    if (action === 'deploy' && !has && host.failInstall && !check)
+      return {
+        ...summary,
+        ok: 0,
+        failures: 1,
+        message: `Installing ${ref} failed: exit code 1603 (fatal error during installation)`,
+      };
     const change = action === 'deploy' ? !has : action === 'rollback' ? has : false;
     if (change && !check) {
       if (action === 'deploy') host.installed.add(ref);
       else host.installed.delete(ref);
       this.hostChanges++;
     }
-    return { ...summary, ok: 1, changed: change ? 1 : 0, message: change ? `${action} ${ref}` : `${ref} already in the wanted state` };
+    return {
+      ...summary,
+      ok: 1,
+      changed: change ? 1 : 0,
+      message: change ? `${action} ${ref}` : `${ref} already in the wanted state`,
+    };
   }
 
   private jobDetail(j: Job): Record<string, unknown> {
@@ -214,8 +271,19 @@ export class AwxEmulator extends HttpEmulator {
       finished: finished ? '2026-11-23T10:00:00.000000Z' : null,
       canceled_on: j.status === 'canceled' ? '2026-11-23T10:00:00.000000Z' : null,
       job_explanation: j.explanation,
-      host_status_counts: finished ? { ok: j.summaries.filter((s) => !s.failures && !s.dark).length, failures: j.summaries.filter((s) => s.failures).length, dark: j.summaries.filter((s) => s.dark).length } : {},
-      related: { ...job.related, job_events: `/api/v2/jobs/${j.id}/job_events/`, job_host_summaries: `/api/v2/jobs/${j.id}/job_host_summaries/`, cancel: `/api/v2/jobs/${j.id}/cancel/` },
+      host_status_counts: finished
+        ? {
+            ok: j.summaries.filter((s) => !s.failures && !s.dark).length,
+            failures: j.summaries.filter((s) => s.failures).length,
+            dark: j.summaries.filter((s) => s.dark).length,
+          }
+        : {},
+      related: {
+        ...job.related,
+        job_events: `/api/v2/jobs/${j.id}/job_events/`,
+        job_host_summaries: `/api/v2/jobs/${j.id}/job_host_summaries/`,
+        cancel: `/api/v2/jobs/${j.id}/cancel/`,
+      },
     };
   }
 
@@ -256,19 +324,33 @@ export class AwxEmulator extends HttpEmulator {
         host: s.host.id,
         host_name: s.host.name,
         task: 'Apply patch',
-        event_data: { ...template.event_data, task: 'Apply patch', host: s.host.name, remote_addr: s.host.name, res: { changed: s.changed > 0, msg: s.message, ...(s.dark ? { unreachable: true } : {}) } },
+        event_data: {
+          ...template.event_data,
+          task: 'Apply patch',
+          host: s.host.name,
+          remote_addr: s.host.name,
+          res: { changed: s.changed > 0, msg: s.message, ...(s.dark ? { unreachable: true } : {}) },
+        },
       };
     });
   }
 
   private page(url: URL, rows: unknown[]): Record<string, unknown> {
-    const size = Math.min(Number(url.searchParams.get('page_size') ?? this.opts.pageSize ?? 25), this.opts.pageSize ?? 200);
+    const size = Math.min(
+      Number(url.searchParams.get('page_size') ?? this.opts.pageSize ?? 25),
+      this.opts.pageSize ?? 200,
+    );
     const page = Number(url.searchParams.get('page') ?? '1');
     const link = (p: number) => {
       const u = new URL(url);
       u.searchParams.set('page', String(p));
       return `${u.pathname}${u.search}`;
     };
-    return { count: rows.length, next: page * size < rows.length ? link(page + 1) : null, previous: page > 1 ? link(page - 1) : null, results: rows.slice((page - 1) * size, page * size) };
+    return {
+      count: rows.length,
+      next: page * size < rows.length ? link(page + 1) : null,
+      previous: page > 1 ? link(page - 1) : null,
+      results: rows.slice((page - 1) * size, page * size),
+    };
   }
 }

@@ -40,7 +40,11 @@ export class BotConnectorEmulator extends HttpEmulator {
     super('');
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.privateKey = privateKey;
-    this.jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KEY_ID, use: 'sig', alg: 'RS256', endorsements: ['msteams'] }] };
+    this.jwks = {
+      keys: [
+        { ...publicKey.export({ format: 'jwk' }), kid: KEY_ID, use: 'sig', alg: 'RS256', endorsements: ['msteams'] },
+      ],
+    };
   }
 
   get openIdMetadataUrl(): string {
@@ -48,29 +52,59 @@ export class BotConnectorEmulator extends HttpEmulator {
   }
 
   /** A token as the Bot Framework puts in front of an activity it delivers to the bot. */
-  botToken(opts: { serviceUrl?: string; audience?: string; expiresInSeconds?: number; signWith?: KeyObject } = {}): string {
+  botToken(
+    opts: { serviceUrl?: string; audience?: string; expiresInSeconds?: number; signWith?: KeyObject } = {},
+  ): string {
     const now = Math.floor(Date.now() / 1000);
-    return this.jwt({ iss: 'https://api.botframework.com', aud: opts.audience ?? this.app.appId, serviceurl: opts.serviceUrl ?? this.url, nbf: now - 60, iat: now - 60, exp: now + (opts.expiresInSeconds ?? 3600) }, opts.signWith);
+    return this.jwt(
+      {
+        iss: 'https://api.botframework.com',
+        aud: opts.audience ?? this.app.appId,
+        serviceurl: opts.serviceUrl ?? this.url,
+        nbf: now - 60,
+        iat: now - 60,
+        exp: now + (opts.expiresInSeconds ?? 3600),
+      },
+      opts.signWith,
+    );
   }
 
   /** A Teams tab SSO token (Entra v2 access token) for the signed-in user `oid`. */
   tabToken(opts: { oid: string; audience: string; tenantId?: string; expiresInSeconds?: number }): string {
     const now = Math.floor(Date.now() / 1000);
     const tid = opts.tenantId ?? this.app.tenantId;
-    return this.jwt({ iss: `${this.url}/${tid}/v2.0`, aud: opts.audience, tid, oid: opts.oid, scp: 'access_as_user', ver: '2.0', nbf: now - 60, iat: now - 60, exp: now + (opts.expiresInSeconds ?? 3600) });
+    return this.jwt({
+      iss: `${this.url}/${tid}/v2.0`,
+      aud: opts.audience,
+      tid,
+      oid: opts.oid,
+      scp: 'access_as_user',
+      ver: '2.0',
+      nbf: now - 60,
+      iat: now - 60,
+      exp: now + (opts.expiresInSeconds ?? 3600),
+    });
   }
 
   /** A key the Bot Framework never published: tokens signed with it must be refused. */
   static foreignKey(): KeyObject {
-    return createPrivateKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    return createPrivateKey(
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }),
+    );
   }
 
-  async waitFor(match: (s: SentActivity) => boolean, opts: { since?: number; timeoutMs?: number } = {}): Promise<SentActivity> {
+  async waitFor(
+    match: (s: SentActivity) => boolean,
+    opts: { since?: number; timeoutMs?: number } = {},
+  ): Promise<SentActivity> {
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
     for (;;) {
       const found = this.sent.slice(opts.since ?? 0).find(match);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching activity within the timeout; sent: ${this.sent.map((s) => `${s.kind} ${String(s.activity['text'] ?? '').slice(0, 60)}`).join(' | ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no matching activity within the timeout; sent: ${this.sent.map((s) => `${s.kind} ${String(s.activity['text'] ?? '').slice(0, 60)}`).join(' | ')}`,
+        );
       await sleep(50);
     }
   }
@@ -88,23 +122,48 @@ export class BotConnectorEmulator extends HttpEmulator {
     };
     const path = url.pathname;
     if (req.method === 'GET' && path === '/v1/.well-known/openidconfiguration') {
-      return json(200, { issuer: 'https://api.botframework.com', authorization_endpoint: 'https://invalid.botframework.com', jwks_uri: `${this.url}/v1/.well-known/keys`, id_token_signing_alg_values_supported: ['RS256'], token_endpoint_auth_methods_supported: ['private_key_jwt'] });
+      return json(200, {
+        issuer: 'https://api.botframework.com',
+        authorization_endpoint: 'https://invalid.botframework.com',
+        jwks_uri: `${this.url}/v1/.well-known/keys`,
+        id_token_signing_alg_values_supported: ['RS256'],
+        token_endpoint_auth_methods_supported: ['private_key_jwt'],
+      });
     }
-    if (req.method === 'GET' && (path === '/v1/.well-known/keys' || /^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path))) return json(200, this.jwks);
+    if (req.method === 'GET' && (path === '/v1/.well-known/keys' || /^\/[^/]+\/discovery\/v2\.0\/keys$/.test(path)))
+      return json(200, this.jwks);
     const tokenPath = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
     if (req.method === 'POST' && tokenPath) {
       const form = new URLSearchParams(body.toString('utf8'));
-      if (tokenPath[1] !== this.app.tenantId || form.get('client_id') !== this.app.appId || form.get('client_secret') !== this.app.appPassword || form.get('grant_type') !== 'client_credentials') {
-        return json(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' });
+      if (
+        tokenPath[1] !== this.app.tenantId ||
+        form.get('client_id') !== this.app.appId ||
+        form.get('client_secret') !== this.app.appPassword ||
+        form.get('grant_type') !== 'client_credentials'
+      ) {
+        return json(401, {
+          error: 'invalid_client',
+          error_description: 'AADSTS7000215: Invalid client secret provided.',
+        });
       }
       const now = Math.floor(Date.now() / 1000);
-      const token = this.jwt({ aud: 'https://api.botframework.com', iss: `https://sts.windows.net/${this.app.tenantId}/`, appid: this.app.appId, tid: this.app.tenantId, jti: randomBytes(8).toString('hex'), nbf: now, iat: now, exp: now + 3599 });
+      const token = this.jwt({
+        aud: 'https://api.botframework.com',
+        iss: `https://sts.windows.net/${this.app.tenantId}/`,
+        appid: this.app.appId,
+        tid: this.app.tenantId,
+        jti: randomBytes(8).toString('hex'),
+        nbf: now,
+        iat: now,
+        exp: now + 3599,
+      });
       this.issuedTokens.add(token);
       return json(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
     }
     const conversation = /^\/v3\/conversations\/([^/]+)\/(activities|members)(?:\/([^/]+))?$/.exec(path);
     if (!conversation) return json(404, { error: { code: 'NotFound', message: `no route ${req.method} ${path}` } });
-    if (!this.issuedTokens.has((req.headers.authorization ?? '').replace(/^Bearer /, ''))) return json(401, { message: 'Authorization has been denied for this request.' });
+    if (!this.issuedTokens.has((req.headers.authorization ?? '').replace(/^Bearer /, '')))
+      return json(401, { message: 'Authorization has been denied for this request.' });
     const conversationId = decodeURIComponent(conversation[1]!);
     if (conversation[2] === 'members') return json(200, []);
     const activity = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};

@@ -50,7 +50,9 @@ interface NvdCve {
 }
 
 function nvdVulnerabilities(): NvdCve[] {
-  const pages = ['cve/nvd-api-2.0/full-page.json', 'cve/nvd-api-2.0/single-entry.json'].map((f) => JSON.parse(read(f).toString('utf8')) as { vulnerabilities: NvdCve[] });
+  const pages = ['cve/nvd-api-2.0/full-page.json', 'cve/nvd-api-2.0/single-entry.json'].map(
+    (f) => JSON.parse(read(f).toString('utf8')) as { vulnerabilities: NvdCve[] },
+  );
   return pages.flatMap((p) => p.vulnerabilities);
 }
 
@@ -58,7 +60,10 @@ export async function startFeedEmulator(): Promise<FeedEmulator> {
   const docs = new Map<string, Document>();
   const json = (body: Buffer) => ({ body, contentType: 'application/json' });
   docs.set('/kev/known_exploited_vulnerabilities.json', json(read('kev/known_exploited_vulnerabilities.json')));
-  docs.set('/epss/epss_scores-current.csv.gz', { body: gzipSync(read('epss/epss_scores-current.head.csv')), contentType: 'application/gzip' });
+  docs.set('/epss/epss_scores-current.csv.gz', {
+    body: gzipSync(read('epss/epss_scores-current.head.csv')),
+    contentType: 'application/gzip',
+  });
   docs.set('/epss/example-1.csv', { body: read('epss/example-1.csv'), contentType: 'text/csv' });
 
   const requests: RecordedRequest[] = [];
@@ -66,16 +71,32 @@ export async function startFeedEmulator(): Promise<FeedEmulator> {
   let htmlErrors = false;
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://emulator');
-    const record = (status: number) => requests.push({ method: req.method ?? 'GET', path: u.pathname, query: Object.fromEntries(u.searchParams), status, headers: req.headers });
+    const record = (status: number) =>
+      requests.push({
+        method: req.method ?? 'GET',
+        path: u.pathname,
+        query: Object.fromEntries(u.searchParams),
+        status,
+        headers: req.headers,
+      });
     if (rateLimited.count > 0) {
       rateLimited.count -= 1;
       record(rateLimited.status);
-      res.writeHead(rateLimited.status, { 'retry-after': String(rateLimited.retryAfterSeconds), 'content-type': 'text/plain' }).end('rate limit exceeded');
+      res
+        .writeHead(rateLimited.status, {
+          'retry-after': String(rateLimited.retryAfterSeconds),
+          'content-type': 'text/plain',
+        })
+        .end('rate limit exceeded');
       return;
     }
     if (htmlErrors) {
       record(200);
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!DOCTYPE html><html><head><title>Service Temporarily Unavailable</title></head><body><h1>We are down for maintenance</h1></body></html>');
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(
+          '<!DOCTYPE html><html><head><title>Service Temporarily Unavailable</title></head><body><h1>We are down for maintenance</h1></body></html>',
+        );
       return;
     }
     const status = route(u, req, res, docs);
@@ -90,14 +111,31 @@ export async function startFeedEmulator(): Promise<FeedEmulator> {
     { id: '2023-Dec', file: 'advisories/msrc-cvrf/cvrfDocument-2023-Dec.xml', changed: '2023-12-21T18:16:53Z' },
   ];
   for (const c of cvrf) docs.set(`/msrc/cvrf/${c.id}`, { body: read(c.file), contentType: 'application/xml' });
-  docs.set('/msrc/updates', json(Buffer.from(JSON.stringify({
-    '@odata.context': `${url}/msrc/$metadata#Updates`,
-    value: cvrf.map((c) => ({ ID: c.id, Alias: c.id, DocumentTitle: c.id, Severity: null, InitialReleaseDate: c.changed, CurrentReleaseDate: c.changed, CvrfUrl: `${url}/msrc/cvrf/${c.id}` })),
-  }))));
+  docs.set(
+    '/msrc/updates',
+    json(
+      Buffer.from(
+        JSON.stringify({
+          '@odata.context': `${url}/msrc/$metadata#Updates`,
+          value: cvrf.map((c) => ({
+            ID: c.id,
+            Alias: c.id,
+            DocumentTitle: c.id,
+            Severity: null,
+            InitialReleaseDate: c.changed,
+            CurrentReleaseDate: c.changed,
+            CvrfUrl: `${url}/msrc/cvrf/${c.id}`,
+          })),
+        }),
+      ),
+    ),
+  );
   const csafFiles = readdirSync(path.join(fixtures, 'advisories/csaf')).sort();
   const changes: string[] = [];
   for (const f of csafFiles) {
-    const doc = JSON.parse(read(`advisories/csaf/${f}`).toString('utf8')) as { document: { tracking: { current_release_date: string } } };
+    const doc = JSON.parse(read(`advisories/csaf/${f}`).toString('utf8')) as {
+      document: { tracking: { current_release_date: string } };
+    };
     const when = doc.document.tracking.current_release_date;
     const rel = `${when.slice(0, 4)}/${f}`;
     docs.set(`/csaf/${rel}`, json(read(`advisories/csaf/${f}`)));
@@ -135,12 +173,17 @@ function route(u: URL, req: IncomingMessage, res: ServerResponse, docs: Map<stri
   const ifNoneMatch = req.headers['if-none-match'];
   const ifModifiedSince = req.headers['if-modified-since'];
   // RFC 9110: If-None-Match wins over If-Modified-Since when both are sent.
-  const unchanged = ifNoneMatch !== undefined ? ifNoneMatch.split(/\s*,\s*/).includes(etag) : ifModifiedSince !== undefined && Date.parse(ifModifiedSince) >= published.getTime();
+  const unchanged =
+    ifNoneMatch !== undefined
+      ? ifNoneMatch.split(/\s*,\s*/).includes(etag)
+      : ifModifiedSince !== undefined && Date.parse(ifModifiedSince) >= published.getTime();
   if (unchanged) {
     res.writeHead(304, validators).end();
     return 304;
   }
-  res.writeHead(200, { ...validators, 'content-type': doc.contentType, 'content-length': doc.body.length }).end(doc.body);
+  res
+    .writeHead(200, { ...validators, 'content-type': doc.contentType, 'content-length': doc.body.length })
+    .end(doc.body);
   return 200;
 }
 
@@ -153,20 +196,30 @@ function nvdApi(u: URL, res: ServerResponse): number {
   const q = u.searchParams;
   const start = q.get('lastModStartDate');
   const end = q.get('lastModEndDate');
-  if ((start === null) !== (end === null)) return fail('Both lastModStartDate and lastModEndDate are required when either is present');
+  if ((start === null) !== (end === null))
+    return fail('Both lastModStartDate and lastModEndDate are required when either is present');
   const startMs = start === null ? -Infinity : Date.parse(start);
   const endMs = end === null ? Infinity : Date.parse(end);
   if (Number.isNaN(startMs) || Number.isNaN(endMs)) return fail('Invalid date format');
   if (endMs - startMs > nvdMaxWindowMs) return fail('The lastMod date range must not exceed 120 days');
   const startIndex = Number(q.get('startIndex') ?? 0);
   const perPage = Number(q.get('resultsPerPage') ?? 2000);
-  if (!Number.isInteger(startIndex) || startIndex < 0 || !Number.isInteger(perPage) || perPage < 1 || perPage > 2000) return fail('Invalid paging parameters');
+  if (!Number.isInteger(startIndex) || startIndex < 0 || !Number.isInteger(perPage) || perPage < 1 || perPage > 2000)
+    return fail('Invalid paging parameters');
   const matching = nvdVulnerabilities().filter((v) => {
     const t = Date.parse(`${v.cve.lastModified}Z`);
     return t >= startMs && t <= endMs;
   });
   const page = matching.slice(startIndex, startIndex + perPage);
-  const body = JSON.stringify({ resultsPerPage: page.length, startIndex, totalResults: matching.length, format: 'NVD_CVE', version: '2.0', timestamp: new Date().toISOString().slice(0, 23), vulnerabilities: page });
+  const body = JSON.stringify({
+    resultsPerPage: page.length,
+    startIndex,
+    totalResults: matching.length,
+    format: 'NVD_CVE',
+    version: '2.0',
+    timestamp: new Date().toISOString().slice(0, 23),
+    vulnerabilities: page,
+  });
   res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   return 200;
 }

@@ -60,19 +60,32 @@ export const defaultChangeWorkflow: JiraWorkflowTransition[] = [
 ];
 
 /** Patchflow's `transitions` setting for the default workflow: the transition into each stage. */
-export const defaultChangeTransitions = { authorize: 'Request approval', scheduled: 'Approve', implement: 'Implement', review: 'Review', closed: 'Complete', failed: 'Mark as failed', canceled: 'Cancel' };
+export const defaultChangeTransitions = {
+  authorize: 'Request approval',
+  scheduled: 'Approve',
+  implement: 'Implement',
+  review: 'Review',
+  closed: 'Complete',
+  failed: 'Mark as failed',
+  canceled: 'Cancel',
+};
 
 /** Whether a value is an Atlassian Document the way the v3 API checks one: a versioned doc of nodes. */
 function isAtlassianDocument(value: unknown): boolean {
   if (!value || typeof value !== 'object') return false;
   const doc = value as { type?: unknown; version?: unknown; content?: unknown };
-  return doc.type === 'doc' && doc.version === 1 && Array.isArray(doc.content) && doc.content.every((n) => !!n && typeof n === 'object' && typeof (n as { type?: unknown }).type === 'string');
+  return (
+    doc.type === 'doc' &&
+    doc.version === 1 &&
+    Array.isArray(doc.content) &&
+    doc.content.every((n) => !!n && typeof n === 'object' && typeof (n as { type?: unknown }).type === 'string')
+  );
 }
 
 /** The text of an Atlassian Document (or a plain string), one line per paragraph. */
 export function documentText(value: unknown): string {
   if (typeof value === 'string') return value;
-  const paragraphs = ((value as { content?: { content?: { text?: string }[] }[] } | undefined)?.content ?? []);
+  const paragraphs = (value as { content?: { content?: { text?: string }[] }[] } | undefined)?.content ?? [];
   return paragraphs.map((p) => (p.content ?? []).map((t) => t.text ?? '').join('')).join('\n');
 }
 
@@ -99,7 +112,10 @@ export class JiraSmEmulator extends HttpEmulator {
   }
 
   protected override failureBody() {
-    return { contentType: 'application/json', body: JSON.stringify({ errorMessages: ['Internal server error'], errors: {} }) };
+    return {
+      contentType: 'application/json',
+      body: JSON.stringify({ errorMessages: ['Internal server error'], errors: {} }),
+    };
   }
 
   protected handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
@@ -114,50 +130,102 @@ export class JiraSmEmulator extends HttpEmulator {
     }
     this.requests.push({ method, path: `${url.pathname}${url.search}`, body });
     const send = (status: number, payload?: unknown) =>
-      payload === undefined ? res.writeHead(status).end() : res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8' }).end(JSON.stringify(payload));
-    const platformError = (status: number, messages: string[], errors: Record<string, string> = {}) => send(status, { errorMessages: messages, errors });
+      payload === undefined
+        ? res.writeHead(status).end()
+        : res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8' }).end(JSON.stringify(payload));
+    const platformError = (status: number, messages: string[], errors: Record<string, string> = {}) =>
+      send(status, { errorMessages: messages, errors });
     const serviceDeskError = (status: number, message: string) => send(status, { errorMessage: message });
 
-    if (req.headers.authorization !== `Basic ${Buffer.from(`${this.opts.email}:${this.opts.apiToken}`).toString('base64')}`) {
+    if (
+      req.headers.authorization !==
+      `Basic ${Buffer.from(`${this.opts.email}:${this.opts.apiToken}`).toString('base64')}`
+    ) {
       return void platformError(401, ['Client must be authenticated to access this resource.']);
     }
     if (unreadable) return void platformError(400, ['Unexpected character in the request body: it is not JSON.']);
     const path = url.pathname;
     let m: RegExpExecArray | null;
 
-    if ((m = /^\/rest\/servicedeskapi\/servicedesk\/([^/]+)(?:\/requesttype\/([^/]+))?$/.exec(path)) && method === 'GET') {
-      if (m[1] !== this.serviceDeskId) return void serviceDeskError(404, `The service desk ${m[1]} does not exist, or you do not have permission to see it.`);
-      if (m[2] === undefined) return void send(200, { id: this.serviceDeskId, projectId: '10000', projectName: 'IT Service Management', projectKey: this.projectKey, _links: { self: `${this.url}${path}` } });
-      if (m[2] !== this.requestType.id) return void serviceDeskError(404, `The request type ${m[2]} does not exist in service desk ${m[1]}.`);
-      return void send(200, { id: this.requestType.id, name: this.requestType.name, description: 'Ask for a change to a service', helpText: '', issueTypeId: '10005', serviceDeskId: this.serviceDeskId, groupIds: [] });
+    if (
+      (m = /^\/rest\/servicedeskapi\/servicedesk\/([^/]+)(?:\/requesttype\/([^/]+))?$/.exec(path)) &&
+      method === 'GET'
+    ) {
+      if (m[1] !== this.serviceDeskId)
+        return void serviceDeskError(
+          404,
+          `The service desk ${m[1]} does not exist, or you do not have permission to see it.`,
+        );
+      if (m[2] === undefined)
+        return void send(200, {
+          id: this.serviceDeskId,
+          projectId: '10000',
+          projectName: 'IT Service Management',
+          projectKey: this.projectKey,
+          _links: { self: `${this.url}${path}` },
+        });
+      if (m[2] !== this.requestType.id)
+        return void serviceDeskError(404, `The request type ${m[2]} does not exist in service desk ${m[1]}.`);
+      return void send(200, {
+        id: this.requestType.id,
+        name: this.requestType.name,
+        description: 'Ask for a change to a service',
+        helpText: '',
+        issueTypeId: '10005',
+        serviceDeskId: this.serviceDeskId,
+        groupIds: [],
+      });
     }
-    if (path === '/rest/servicedeskapi/request' && method === 'POST') return void this.createRequest(body, send, serviceDeskError);
+    if (path === '/rest/servicedeskapi/request' && method === 'POST')
+      return void this.createRequest(body, send, serviceDeskError);
     if ((m = /^\/rest\/servicedeskapi\/request\/([^/]+)\/comment$/.exec(path)) && method === 'POST') {
       const issue = this.find(m[1]!);
-      if (!issue) return void serviceDeskError(404, 'The request does not exist, or you do not have permission to see it.');
+      if (!issue)
+        return void serviceDeskError(404, 'The request does not exist, or you do not have permission to see it.');
       const input = (body ?? {}) as { body?: unknown; public?: unknown };
-      if (typeof input.body !== 'string' || !input.body.trim()) return void serviceDeskError(400, 'The comment body is required.');
+      if (typeof input.body !== 'string' || !input.body.trim())
+        return void serviceDeskError(400, 'The comment body is required.');
       const comment = { id: String(this.nextComment++), body: input.body, public: input.public !== false };
       issue.comments.push(comment);
-      return void send(201, { ...comment, author: { emailAddress: this.opts.email, displayName: 'Patchflow' }, created: { iso8601: new Date().toISOString() } });
+      return void send(201, {
+        ...comment,
+        author: { emailAddress: this.opts.email, displayName: 'Patchflow' },
+        created: { iso8601: new Date().toISOString() },
+      });
     }
 
-    if (!(m = /^\/rest\/api\/3\/issue\/([^/]+)(\/transitions|\/properties\/[^/]+)?$/.exec(path))) return void platformError(404, [`No resource matches ${path}`]);
+    if (!(m = /^\/rest\/api\/3\/issue\/([^/]+)(\/transitions|\/properties\/[^/]+)?$/.exec(path)))
+      return void platformError(404, [`No resource matches ${path}`]);
     const issue = this.find(m[1]!);
     if (!issue) return void platformError(404, ['Issue does not exist or you do not have permission to see it.']);
     const sub = m[2];
     if (sub === undefined && method === 'PUT') {
       const fields = ((body ?? {}) as { fields?: Record<string, unknown> }).fields ?? {};
       const errors: Record<string, string> = {};
-      if ('summary' in fields && (typeof fields['summary'] !== 'string' || !fields['summary'].trim())) errors['summary'] = 'You must specify a summary of the issue.';
-      if ('description' in fields && !isAtlassianDocument(fields['description'])) errors['description'] = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
+      if ('summary' in fields && (typeof fields['summary'] !== 'string' || !fields['summary'].trim()))
+        errors['summary'] = 'You must specify a summary of the issue.';
+      if ('description' in fields && !isAtlassianDocument(fields['description']))
+        errors['description'] = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
       if (Object.keys(errors).length) return void platformError(400, [], errors);
       if (typeof fields['summary'] === 'string') issue.summary = fields['summary'];
       if ('description' in fields) issue.description = fields['description'];
       return void send(204);
     }
     if (sub === '/transitions' && method === 'GET') {
-      return void send(200, { expand: 'transitions', transitions: this.available(issue).map((t) => ({ id: t.id, name: t.name, to: { name: t.to, id: t.id }, hasScreen: false, isGlobal: false, isInitial: false, isAvailable: true, isConditional: false, isLooped: false })) });
+      return void send(200, {
+        expand: 'transitions',
+        transitions: this.available(issue).map((t) => ({
+          id: t.id,
+          name: t.name,
+          to: { name: t.to, id: t.id },
+          hasScreen: false,
+          isGlobal: false,
+          isInitial: false,
+          isAvailable: true,
+          isConditional: false,
+          isLooped: false,
+        })),
+      });
     }
     if (sub === '/transitions' && method === 'POST') {
       const id = String(((body ?? {}) as { transition?: { id?: unknown } }).transition?.id ?? '');
@@ -170,7 +238,8 @@ export class JiraSmEmulator extends HttpEmulator {
     if (sub?.startsWith('/properties/')) {
       const name = decodeURIComponent(sub.slice('/properties/'.length));
       if (method === 'GET') {
-        if (!issue.properties.has(name)) return void platformError(404, [`The property with key '${name}' does not exist.`]);
+        if (!issue.properties.has(name))
+          return void platformError(404, [`The property with key '${name}' does not exist.`]);
         return void send(200, { key: name, value: issue.properties.get(name) });
       }
       if (method === 'PUT') {
@@ -182,17 +251,45 @@ export class JiraSmEmulator extends HttpEmulator {
     platformError(405, [`${method} is not supported on ${path}`]);
   }
 
-  private createRequest(body: unknown, send: (status: number, payload?: unknown) => void, error: (status: number, message: string) => void): void {
-    const input = (body ?? {}) as { serviceDeskId?: unknown; requestTypeId?: unknown; requestFieldValues?: Record<string, unknown> };
-    if (String(input.serviceDeskId) !== this.serviceDeskId) return error(400, `The service desk ${String(input.serviceDeskId)} does not exist, or you do not have permission to see it.`);
-    if (String(input.requestTypeId) !== this.requestType.id) return error(400, `The request type ${String(input.requestTypeId)} does not exist in service desk ${this.serviceDeskId}.`);
+  private createRequest(
+    body: unknown,
+    send: (status: number, payload?: unknown) => void,
+    error: (status: number, message: string) => void,
+  ): void {
+    const input = (body ?? {}) as {
+      serviceDeskId?: unknown;
+      requestTypeId?: unknown;
+      requestFieldValues?: Record<string, unknown>;
+    };
+    if (String(input.serviceDeskId) !== this.serviceDeskId)
+      return error(
+        400,
+        `The service desk ${String(input.serviceDeskId)} does not exist, or you do not have permission to see it.`,
+      );
+    if (String(input.requestTypeId) !== this.requestType.id)
+      return error(
+        400,
+        `The request type ${String(input.requestTypeId)} does not exist in service desk ${this.serviceDeskId}.`,
+      );
     const values = input.requestFieldValues ?? {};
     const summary = values['summary'];
-    if (typeof summary !== 'string' || !summary.trim()) return error(400, 'Summary: You must specify a summary of the issue.');
-    if (values['description'] !== undefined && typeof values['description'] !== 'string') return error(400, 'Description: the request field takes plain text.');
+    if (typeof summary !== 'string' || !summary.trim())
+      return error(400, 'Summary: You must specify a summary of the issue.');
+    if (values['description'] !== undefined && typeof values['description'] !== 'string')
+      return error(400, 'Description: the request field takes plain text.');
     const id = String(this.nextId++);
     const initial = this.opts.initialStatus ?? 'Open';
-    const issue: JiraIssue = { id, key: `${this.projectKey}-${this.issues.length + 1}`, requestTypeId: this.requestType.id, summary, description: values['description'] ?? '', status: initial, statusHistory: [initial], comments: [], properties: new Map() };
+    const issue: JiraIssue = {
+      id,
+      key: `${this.projectKey}-${this.issues.length + 1}`,
+      requestTypeId: this.requestType.id,
+      summary,
+      description: values['description'] ?? '',
+      status: initial,
+      statusHistory: [initial],
+      comments: [],
+      properties: new Map(),
+    };
     this.issues.push(issue);
     send(201, {
       issueId: issue.id,
@@ -206,7 +303,10 @@ export class JiraSmEmulator extends HttpEmulator {
         { fieldId: 'description', label: 'Description', value: issue.description },
       ],
       currentStatus: { status: initial, statusCategory: 'NEW', statusDate: { iso8601: new Date().toISOString() } },
-      _links: { self: `${this.url}/rest/servicedeskapi/request/${issue.id}`, web: `${this.url}/servicedesk/customer/portal/${this.serviceDeskId}/${issue.key}` },
+      _links: {
+        self: `${this.url}/rest/servicedeskapi/request/${issue.id}`,
+        web: `${this.url}/servicedesk/customer/portal/${this.serviceDeskId}/${issue.key}`,
+      },
     });
   }
 

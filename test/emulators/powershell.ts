@@ -22,7 +22,10 @@ export interface PsObject {
   [methodsKey]?: Record<string, (...args: PsValue[]) => PsValue>;
 }
 
-export function psObject(props: Record<string, PsValue>, methods: Record<string, (...args: PsValue[]) => PsValue> = {}): PsObject {
+export function psObject(
+  props: Record<string, PsValue>,
+  methods: Record<string, (...args: PsValue[]) => PsValue> = {},
+): PsObject {
   const obj: PsObject = { ...props };
   Object.defineProperty(obj, methodsKey, { value: methods, enumerable: false });
   return obj;
@@ -57,17 +60,26 @@ export class PowerShellHost {
   private readonly cmdlets = new Map<string, { name: string; cmdlet: Cmdlet }>();
 
   constructor(cmdlets: Record<string, Cmdlet>) {
-    for (const [name, cmdlet] of Object.entries({ ...genericCmdlets, ...cmdlets })) this.cmdlets.set(name.toLowerCase(), { name, cmdlet });
+    for (const [name, cmdlet] of Object.entries({ ...genericCmdlets, ...cmdlets }))
+      this.cmdlets.set(name.toLowerCase(), { name, cmdlet });
   }
 
   /** Runs a script as `powershell.exe -EncodedCommand` would, returning its streams and exit code. */
   run(script: string): CommandOutput {
-    const vars = new Map<string, PsValue>([['null', null], ['true', true], ['false', false]]);
+    const vars = new Map<string, PsValue>([
+      ['null', null],
+      ['true', true],
+      ['false', false],
+    ]);
     const out: string[] = [];
     try {
       for (const statement of parse(tokenize(script))) {
         const values = this.execute(statement.pipeline, vars);
-        if (statement.assignTo) vars.set(statement.assignTo.toLowerCase(), values.length === 0 ? null : values.length === 1 ? values[0]! : values);
+        if (statement.assignTo)
+          vars.set(
+            statement.assignTo.toLowerCase(),
+            values.length === 0 ? null : values.length === 1 ? values[0]! : values,
+          );
         else out.push(...values.map(formatForHost));
       }
     } catch (err) {
@@ -90,7 +102,11 @@ export class PowerShellHost {
       for (const p of element.params) {
         const declared = found.cmdlet.parameters.find((d) => d.toLowerCase() === p.name.toLowerCase());
         if (!declared) {
-          throw new PsError(`${found.name} : A parameter cannot be found that matches parameter name '${p.name}'.`, `InvalidArgument: (:) [${found.name}], ParameterBindingException`, `NamedParameterNotFound,${found.name}`);
+          throw new PsError(
+            `${found.name} : A parameter cannot be found that matches parameter name '${p.name}'.`,
+            `InvalidArgument: (:) [${found.name}], ParameterBindingException`,
+            `NamedParameterNotFound,${found.name}`,
+          );
         }
         params.set(declared, p.value === undefined ? true : evaluate(p.value, vars));
       }
@@ -121,9 +137,15 @@ const genericCmdlets: Record<string, Cmdlet> = {
     run(input, params) {
       const name = String(params.get('Property') ?? '');
       const wanted = String(params.get('Value') ?? '').toLowerCase();
-      if (params.get('Contains') === true) return input.filter((i) => enumerate(property(i, name)).some((v) => String(v).toLowerCase() === wanted));
-      if (params.get('EQ') === true) return input.filter((i) => String(property(i, name) ?? '').toLowerCase() === wanted);
-      throw new PsError('Where-Object : The specified operator is not supported by this host.', 'InvalidArgument: (:) [Where-Object], PSArgumentException', 'OperatorNotSupported,Where-Object');
+      if (params.get('Contains') === true)
+        return input.filter((i) => enumerate(property(i, name)).some((v) => String(v).toLowerCase() === wanted));
+      if (params.get('EQ') === true)
+        return input.filter((i) => String(property(i, name) ?? '').toLowerCase() === wanted);
+      throw new PsError(
+        'Where-Object : The specified operator is not supported by this host.',
+        'InvalidArgument: (:) [Where-Object], PSArgumentException',
+        'OperatorNotSupported,Where-Object',
+      );
     },
   },
   'ForEach-Object': {
@@ -132,7 +154,10 @@ const genericCmdlets: Record<string, Cmdlet> = {
       const member = String(params.get('MemberName') ?? '');
       const args = params.has('ArgumentList') ? enumerate(params.get('ArgumentList')!) : [];
       return input.flatMap((item) => {
-        const method = item && typeof item === 'object' && !Array.isArray(item) ? findMember(item[methodsKey] ?? {}, member) : undefined;
+        const method =
+          item && typeof item === 'object' && !Array.isArray(item)
+            ? findMember(item[methodsKey] ?? {}, member)
+            : undefined;
         if (method) return enumerate(method(...args));
         return enumerate(property(item, member));
       });
@@ -176,11 +201,18 @@ function enumerate(value: PsValue): PsValue[] {
 function formatForHost(value: PsValue): string {
   if (value === null || typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return value.map(formatForHost).join('\r\n');
-  return Object.entries(value).map(([k, v]) => `${k} : ${formatForHost(v)}`).join('\r\n');
+  return Object.entries(value)
+    .map(([k, v]) => `${k} : ${formatForHost(v)}`)
+    .join('\r\n');
 }
 
 function clixmlError(err: PsError): string {
-  const lines = [err.message, '    + CategoryInfo          : ' + err.category, '    + FullyQualifiedErrorId : ' + err.errorId, ''];
+  const lines = [
+    err.message,
+    '    + CategoryInfo          : ' + err.category,
+    '    + FullyQualifiedErrorId : ' + err.errorId,
+    '',
+  ];
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const records = lines.map((l) => `<S S="Error">${esc(l)}_x000D__x000A_</S>`).join('');
   return `#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">${records}</Objs>`;
@@ -202,7 +234,9 @@ type Token =
   | { t: 'word'; v: string };
 
 type Expr = { kind: 'literal'; value: PsValue } | { kind: 'var'; name: string } | { kind: 'list'; items: Expr[] };
-type PipelineElement = { kind: 'value'; value: Expr } | { kind: 'command'; name: string; params: { name: string; value?: Expr | undefined }[] };
+type PipelineElement =
+  | { kind: 'value'; value: Expr }
+  | { kind: 'command'; name: string; params: { name: string; value?: Expr | undefined }[] };
 interface Statement {
   assignTo?: string;
   pipeline: PipelineElement[];
@@ -219,7 +253,11 @@ function commandNotFound(name: string): PsError {
 }
 
 function parseError(message: string): PsError {
-  return new PsError(`At line:1 char:1\r\n${message}`, 'ParserError: (:) [], ParentContainsErrorRecordException', 'UnexpectedToken');
+  return new PsError(
+    `At line:1 char:1\r\n${message}`,
+    'ParserError: (:) [], ParentContainsErrorRecordException',
+    'UnexpectedToken',
+  );
 }
 
 function tokenize(script: string): Token[] {
@@ -253,7 +291,7 @@ function tokenize(script: string): Token[] {
       let value = '';
       i++;
       for (;;) {
-        if (i >= script.length) throw parseError('The string is missing the terminator: \'.');
+        if (i >= script.length) throw parseError("The string is missing the terminator: '.");
         const c = script[i]!;
         if (singleQuotes.has(c)) {
           if (singleQuotes.has(script[i + 1] ?? '')) {
@@ -286,7 +324,9 @@ function tokenize(script: string): Token[] {
       tokens.push({ t: 'word', v: m[0] });
       i += m[0].length;
     } else {
-      throw parseError(`Unexpected token '${ch}' in expression or statement. This PowerShell host supports a subset of the language.`);
+      throw parseError(
+        `Unexpected token '${ch}' in expression or statement. This PowerShell host supports a subset of the language.`,
+      );
     }
   }
   tokens.push({ t: 'end' });
@@ -297,7 +337,8 @@ function parse(tokens: Token[]): Statement[] {
   const statements: Statement[] = [];
   let pos = 0;
   const peek = () => tokens[pos]!;
-  const startsValue = (tok: Token) => tok.t === 'str' || tok.t === 'num' || tok.t === 'var' || tok.t === 'arrayOpen' || tok.t === 'word';
+  const startsValue = (tok: Token) =>
+    tok.t === 'str' || tok.t === 'num' || tok.t === 'var' || tok.t === 'arrayOpen' || tok.t === 'word';
 
   const primary = (): Expr => {
     const tok = tokens[pos++]!;
@@ -346,7 +387,8 @@ function parse(tokens: Token[]): Statement[] {
           const name = (tokens[pos++] as { v: string }).v;
           params.push({ name, value: startsValue(peek()) ? value() : undefined });
         }
-        if (startsValue(peek())) throw parseError('Positional parameters are not supported by this PowerShell host; name every parameter.');
+        if (startsValue(peek()))
+          throw parseError('Positional parameters are not supported by this PowerShell host; name every parameter.');
         statement.pipeline.push({ kind: 'command', name: head.v, params });
       } else if (head.t === 'word') {
         throw commandNotFound(head.v);

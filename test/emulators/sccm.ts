@@ -48,7 +48,9 @@ export class SccmEmulator extends HttpEmulator {
   readonly updateGroups: Row[] = [];
   private readonly devices: Device[] = [];
   private readonly updates: Row[] = [];
-  private readonly collections: { CollectionID: string; Name: string; members: Set<number> }[] = [{ CollectionID: 'SMS00001', Name: 'All Systems', members: new Set() }];
+  private readonly collections: { CollectionID: string; Name: string; members: Set<number> }[] = [
+    { CollectionID: 'SMS00001', Name: 'All Systems', members: new Set() },
+  ];
   private readonly evaluations = new Map<string, number>();
   private nextId = 16_777_300;
 
@@ -58,7 +60,16 @@ export class SccmEmulator extends HttpEmulator {
 
   addUpdate(articleId: string, title: string): number {
     const CI_ID = this.nextId++;
-    this.updates.push({ CI_ID, ArticleID: articleId, LocalizedDisplayName: title, IsDeployable: true, IsExpired: false, IsSuperseded: false, BulletinID: '', CI_UniqueID: `${CI_ID}-uid` });
+    this.updates.push({
+      CI_ID,
+      ArticleID: articleId,
+      LocalizedDisplayName: title,
+      IsDeployable: true,
+      IsExpired: false,
+      IsSuperseded: false,
+      BulletinID: '',
+      CI_UniqueID: `${CI_ID}-uid`,
+    });
     return CI_ID;
   }
 
@@ -66,10 +77,23 @@ export class SccmEmulator extends HttpEmulator {
     this.collections.push({ CollectionID: id, Name: name, members: new Set() });
   }
 
-  addDevice(name: string, opts: { domain?: string; ip?: string; collections?: string[]; failInstall?: boolean } = {}): void {
-    const d: Device = { ResourceId: 16_777_000 + this.devices.length, Name: name.toUpperCase(), Domain: opts.domain ?? 'CORP', IPAddresses: [opts.ip ?? '10.1.0.1'], OS: 'Microsoft Windows NT Server 10.0', installed: new Set(), failed: new Set(), failInstall: opts.failInstall ?? false };
+  addDevice(
+    name: string,
+    opts: { domain?: string; ip?: string; collections?: string[]; failInstall?: boolean } = {},
+  ): void {
+    const d: Device = {
+      ResourceId: 16_777_000 + this.devices.length,
+      Name: name.toUpperCase(),
+      Domain: opts.domain ?? 'CORP',
+      IPAddresses: [opts.ip ?? '10.1.0.1'],
+      OS: 'Microsoft Windows NT Server 10.0',
+      installed: new Set(),
+      failed: new Set(),
+      failInstall: opts.failInstall ?? false,
+    };
     this.devices.push(d);
-    for (const c of ['SMS00001', ...(opts.collections ?? [])]) this.collections.find((x) => x.CollectionID === c)!.members.add(d.ResourceId);
+    for (const c of ['SMS00001', ...(opts.collections ?? [])])
+      this.collections.find((x) => x.CollectionID === c)!.members.add(d.ResourceId);
   }
 
   isInstalled(name: string, articleId: string): boolean {
@@ -78,27 +102,47 @@ export class SccmEmulator extends HttpEmulator {
   }
 
   protected override failureBody() {
-    return { contentType: 'application/json', body: JSON.stringify({ error: { code: 'InternalServerError', message: 'The SMS Provider is not available.' } }) };
+    return {
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'InternalServerError', message: 'The SMS Provider is not available.' } }),
+    };
   }
 
   protected handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
     const send = (status: number, body?: unknown) => {
       if (body === undefined) res.writeHead(status).end();
-      else res.writeHead(status, { 'content-type': 'application/json; odata.metadata=minimal' }).end(JSON.stringify(body));
+      else
+        res.writeHead(status, { 'content-type': 'application/json; odata.metadata=minimal' }).end(JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', 'http://x');
     this.requests.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}` });
-    if (req.headers.authorization !== `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password}`).toString('base64')}`) {
+    if (
+      req.headers.authorization !==
+      `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password}`).toString('base64')}`
+    ) {
       res.writeHead(401, { 'www-authenticate': 'Negotiate' }).end();
       return;
     }
     const m = /^\/AdminService\/(wmi|v1\.0)\/([A-Za-z_]+)(?:\((\d+)\))?$/.exec(url.pathname);
-    if (!m) return void send(404, { error: { code: 'NotFound', message: `No HTTP resource was found that matches the request URI '${url.pathname}'.` } });
+    if (!m)
+      return void send(404, {
+        error: {
+          code: 'NotFound',
+          message: `No HTTP resource was found that matches the request URI '${url.pathname}'.`,
+        },
+      });
     const [, route, name, key] = m as unknown as [string, string, string, string | undefined];
     const context = `${this.url}/${route}/$metadata#${name}`;
     if (route === 'v1.0') {
-      if (name !== 'Device' || req.method !== 'GET') return void send(404, { error: { code: 'NotFound', message: 'Unknown entity set' } });
-      return void send(200, { '@odata.context': context, value: this.query(this.devices.map((d) => ({ MachineId: d.ResourceId, Name: d.Name, Domain: d.Domain, ClientActiveStatus: 1 })), url) });
+      if (name !== 'Device' || req.method !== 'GET')
+        return void send(404, { error: { code: 'NotFound', message: 'Unknown entity set' } });
+      return void send(200, {
+        '@odata.context': context,
+        value: this.query(
+          this.devices.map((d) => ({ MachineId: d.ResourceId, Name: d.Name, Domain: d.Domain, ClientActiveStatus: 1 })),
+          url,
+        ),
+      });
     }
     const className = name.toUpperCase();
     let body: Row = {};
@@ -112,18 +156,39 @@ export class SccmEmulator extends HttpEmulator {
     if (className === 'SMS_AUTHORIZATIONLIST' && req.method === 'POST') {
       const updates = Array.isArray(body['Updates']) ? (body['Updates'] as number[]) : [];
       const info = Array.isArray(body['LocalizedInformation']) ? (body['LocalizedInformation'] as Row[]) : [];
-      if (!info[0]?.['DisplayName'] || updates.length === 0) return void send(400, { error: { code: 'BadRequest', message: 'LocalizedInformation.DisplayName and Updates are required.' } });
-      const group = { CI_ID: this.nextId++, LocalizedDisplayName: String(info[0]['DisplayName']), LocalizedDescription: String(info[0]['Description'] ?? ''), Updates: updates, IsDeployed: false };
+      if (!info[0]?.['DisplayName'] || updates.length === 0)
+        return void send(400, {
+          error: { code: 'BadRequest', message: 'LocalizedInformation.DisplayName and Updates are required.' },
+        });
+      const group = {
+        CI_ID: this.nextId++,
+        LocalizedDisplayName: String(info[0]['DisplayName']),
+        LocalizedDescription: String(info[0]['Description'] ?? ''),
+        Updates: updates,
+        IsDeployed: false,
+      };
       this.updateGroups.push(group);
       return void send(201, { '@odata.context': `${context}/$entity`, ...group });
     }
     if (className === 'SMS_UPDATESASSIGNMENT' && req.method === 'POST') {
       const cis = Array.isArray(body['AssignedCIs']) ? (body['AssignedCIs'] as number[]) : [];
       const collection = this.collections.find((c) => c.CollectionID === body['TargetCollectionID']);
-      if (!collection || cis.length === 0 || !body['AssignmentName']) return void send(400, { error: { code: 'BadRequest', message: 'AssignmentName, AssignedCIs and an existing TargetCollectionID are required.' } });
-      const assignment = { ...body, AssignmentID: this.nextId++, AssignmentUniqueID: `{${randomUUID().toUpperCase()}}`, Enabled: body['Enabled'] !== false };
+      if (!collection || cis.length === 0 || !body['AssignmentName'])
+        return void send(400, {
+          error: {
+            code: 'BadRequest',
+            message: 'AssignmentName, AssignedCIs and an existing TargetCollectionID are required.',
+          },
+        });
+      const assignment = {
+        ...body,
+        AssignmentID: this.nextId++,
+        AssignmentUniqueID: `{${randomUUID().toUpperCase()}}`,
+        Enabled: body['Enabled'] !== false,
+      };
       this.assignments.push(assignment);
-      for (const g of this.updateGroups) if ((g['Updates'] as number[]).some((u) => cis.includes(u))) g['IsDeployed'] = true;
+      for (const g of this.updateGroups)
+        if ((g['Updates'] as number[]).some((u) => cis.includes(u))) g['IsDeployed'] = true;
       return void send(201, { '@odata.context': `${context}/$entity`, ...assignment });
     }
     if (className === 'SMS_UPDATESASSIGNMENT' && req.method === 'DELETE' && key) {
@@ -132,12 +197,18 @@ export class SccmEmulator extends HttpEmulator {
       this.assignments.splice(at, 1);
       return void send(204);
     }
-    if (req.method !== 'GET') return void send(405, { error: { code: 'MethodNotAllowed', message: `${req.method} is not supported on ${name}` } });
+    if (req.method !== 'GET')
+      return void send(405, {
+        error: { code: 'MethodNotAllowed', message: `${req.method} is not supported on ${name}` },
+      });
     const rows = this.rowsOf(className, url);
-    if (rows === undefined) return void send(404, { error: { code: 'NotFound', message: `Invalid class name '${name}'` } });
+    if (rows === undefined)
+      return void send(404, { error: { code: 'NotFound', message: `Invalid class name '${name}'` } });
     if (key) {
       const keyed = rows.find((r) => Object.values(r)[0] === Number(key));
-      return keyed ? void send(200, { '@odata.context': `${context}/$entity`, ...keyed }) : void send(404, { error: { code: 'NotFound', message: 'Instance not found' } });
+      return keyed
+        ? void send(200, { '@odata.context': `${context}/$entity`, ...keyed })
+        : void send(404, { error: { code: 'NotFound', message: 'Instance not found' } });
     }
     try {
       send(200, { '@odata.context': context, value: this.query(rows, url) });
@@ -157,11 +228,32 @@ export class SccmEmulator extends HttpEmulator {
       case 'SMS_UPDATESASSIGNMENT':
         return this.assignments;
       case 'SMS_R_SYSTEM':
-        return this.devices.map((d) => ({ ResourceId: d.ResourceId, Name: d.Name, NetbiosName: d.Name, ResourceDomainORWorkgroup: d.Domain, ResourceNames: [`${d.Name.toLowerCase()}.${d.Domain.toLowerCase()}.example`], IPAddresses: d.IPAddresses, OperatingSystemNameandVersion: d.OS, Client: 1, Active: 1 }));
+        return this.devices.map((d) => ({
+          ResourceId: d.ResourceId,
+          Name: d.Name,
+          NetbiosName: d.Name,
+          ResourceDomainORWorkgroup: d.Domain,
+          ResourceNames: [`${d.Name.toLowerCase()}.${d.Domain.toLowerCase()}.example`],
+          IPAddresses: d.IPAddresses,
+          OperatingSystemNameandVersion: d.OS,
+          Client: 1,
+          Active: 1,
+        }));
       case 'SMS_COLLECTION':
-        return this.collections.map((c) => ({ CollectionID: c.CollectionID, Name: c.Name, CollectionType: 2, MemberCount: c.members.size }));
+        return this.collections.map((c) => ({
+          CollectionID: c.CollectionID,
+          Name: c.Name,
+          CollectionType: 2,
+          MemberCount: c.members.size,
+        }));
       case 'SMS_FULLCOLLECTIONMEMBERSHIP':
-        return this.collections.flatMap((c) => [...c.members].map((id) => ({ CollectionID: c.CollectionID, ResourceID: id, Name: this.devices.find((d) => d.ResourceId === id)!.Name })));
+        return this.collections.flatMap((c) =>
+          [...c.members].map((id) => ({
+            CollectionID: c.CollectionID,
+            ResourceID: id,
+            Name: this.devices.find((d) => d.ResourceId === id)!.Name,
+          })),
+        );
       case 'SMS_UPDATECOMPLIANCESTATUS':
         return this.complianceRows(url);
       default:
@@ -176,9 +268,20 @@ export class SccmEmulator extends HttpEmulator {
     for (const d of this.devices) {
       for (const u of this.updates) {
         const ci = u['CI_ID'] as number;
-        const row = () => ({ CI_ID: ci, MachineID: d.ResourceId, ArticleID: u['ArticleID'], Status: 0, LastEnforcementMessageID: 0 });
+        const row = () => ({
+          CI_ID: ci,
+          MachineID: d.ResourceId,
+          ArticleID: u['ArticleID'],
+          Status: 0,
+          LastEnforcementMessageID: 0,
+        });
         if (!matches(row(), filter)) continue;
-        const deployed = this.assignments.some((a) => a['Enabled'] !== false && (a['AssignedCIs'] as number[]).includes(ci) && this.collections.find((c) => c.CollectionID === a['TargetCollectionID'])?.members.has(d.ResourceId));
+        const deployed = this.assignments.some(
+          (a) =>
+            a['Enabled'] !== false &&
+            (a['AssignedCIs'] as number[]).includes(ci) &&
+            this.collections.find((c) => c.CollectionID === a['TargetCollectionID'])?.members.has(d.ResourceId),
+        );
         if (deployed && !d.installed.has(ci) && !d.failed.has(ci)) {
           const key = `${d.ResourceId}|${ci}`;
           const seen = (this.evaluations.get(key) ?? 0) + 1;
@@ -190,7 +293,12 @@ export class SccmEmulator extends HttpEmulator {
           }
         }
         const status = d.installed.has(ci) ? 3 : 2;
-        rows.push({ ...row(), Status: status, LastEnforcementMessageID: d.failed.has(ci) ? 6 : d.installed.has(ci) ? 0 : deployed ? 1 : 0, LastEnforcementMessageName: d.failed.has(ci) ? 'General failure' : '' });
+        rows.push({
+          ...row(),
+          Status: status,
+          LastEnforcementMessageID: d.failed.has(ci) ? 6 : d.installed.has(ci) ? 0 : deployed ? 1 : 0,
+          LastEnforcementMessageName: d.failed.has(ci) ? 'General failure' : '',
+        });
       }
     }
     return rows;
@@ -198,8 +306,13 @@ export class SccmEmulator extends HttpEmulator {
 
   private query(rows: Row[], url: URL): Row[] {
     const filter = url.searchParams.get('$filter') ?? '';
-    const select = url.searchParams.get('$select')?.split(',').map((s) => s.trim());
-    return rows.filter((r) => matches(r, filter)).map((r) => (select ? Object.fromEntries(select.map((k) => [k, r[k] ?? null])) : r));
+    const select = url.searchParams
+      .get('$select')
+      ?.split(',')
+      .map((s) => s.trim());
+    return rows
+      .filter((r) => matches(r, filter))
+      .map((r) => (select ? Object.fromEntries(select.map((k) => [k, r[k] ?? null])) : r));
   }
 }
 
@@ -212,10 +325,18 @@ function matches(row: Row, filter: string): boolean {
       const m = /^\s*([A-Za-z_]+)\s+eq\s+('(?:[^']|'')*'|-?\d+|true|false)\s*$/.exec(term);
       if (!m) throw new Error(`The query specified in the URI is not valid. Syntax error near '${term.trim()}'.`);
       const raw = m[2]!;
-      const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+      const value = raw.startsWith("'")
+        ? raw.slice(1, -1).replace(/''/g, "'")
+        : raw === 'true'
+          ? true
+          : raw === 'false'
+            ? false
+            : Number(raw);
       const key = Object.keys(row).find((k) => k.toLowerCase() === m[1]!.toLowerCase());
       const actual = key === undefined ? undefined : row[key];
-      return typeof value === 'string' && typeof actual === 'string' ? actual.toLowerCase() === value.toLowerCase() : actual === value;
+      return typeof value === 'string' && typeof actual === 'string'
+        ? actual.toLowerCase() === value.toLowerCase()
+        : actual === value;
     }),
   );
 }

@@ -35,7 +35,16 @@ export interface ServiceNowEmulatorOptions {
   oauthToken?: string;
 }
 
-const stateLabel: Record<number, string> = { [-5]: 'New', [-4]: 'Assess', [-3]: 'Authorize', [-2]: 'Scheduled', [-1]: 'Implement', 0: 'Review', 3: 'Closed', 4: 'Canceled' };
+const stateLabel: Record<number, string> = {
+  [-5]: 'New',
+  [-4]: 'Assess',
+  [-3]: 'Authorize',
+  [-2]: 'Scheduled',
+  [-1]: 'Implement',
+  0: 'Review',
+  3: 'Closed',
+  4: 'Canceled',
+};
 const paths: Record<string, number[]> = {
   normal: [-5, -4, -3, -2, -1, 0, 3],
   emergency: [-5, -3, -2, -1, 0, 3],
@@ -45,8 +54,26 @@ const closeCodes = ['successful', 'successful_issues', 'unsuccessful'];
 const dateTime = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 /** The fields a change request has; others are dropped on write as the Table API does. */
 const columns = [
-  'type', 'state', 'short_description', 'description', 'justification', 'implementation_plan', 'backout_plan', 'test_plan', 'risk', 'impact', 'priority', 'category',
-  'assignment_group', 'start_date', 'end_date', 'approval', 'close_code', 'close_notes', 'correlation_id', 'correlation_display',
+  'type',
+  'state',
+  'short_description',
+  'description',
+  'justification',
+  'implementation_plan',
+  'backout_plan',
+  'test_plan',
+  'risk',
+  'impact',
+  'priority',
+  'category',
+  'assignment_group',
+  'start_date',
+  'end_date',
+  'approval',
+  'close_code',
+  'close_notes',
+  'correlation_id',
+  'correlation_display',
 ];
 
 const now = () => new Date().toISOString().slice(0, 19).replace('T', ' ');
@@ -66,7 +93,13 @@ export class ServiceNowEmulator extends HttpEmulator {
   }
 
   protected override failureBody() {
-    return { contentType: 'application/json', body: JSON.stringify({ error: { message: 'Internal Server Error', detail: 'The instance could not process the request' }, status: 'failure' }) };
+    return {
+      contentType: 'application/json',
+      body: JSON.stringify({
+        error: { message: 'Internal Server Error', detail: 'The instance could not process the request' },
+        status: 'failure',
+      }),
+    };
   }
 
   protected handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
@@ -79,16 +112,20 @@ export class ServiceNowEmulator extends HttpEmulator {
       body = raw.toString('utf8');
     }
     this.requests.push({ method, path: `${url.pathname}${url.search}`, body });
-    const send = (status: number, payload: unknown) => res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8' }).end(JSON.stringify(payload));
-    const fail = (status: number, message: string, detail: string | null) => send(status, { error: { message, detail }, status: 'failure' });
+    const send = (status: number, payload: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8' }).end(JSON.stringify(payload));
+    const fail = (status: number, message: string, detail: string | null) =>
+      send(status, { error: { message, detail }, status: 'failure' });
 
-    if (!this.authenticated(req.headers.authorization)) return void fail(401, 'User Not Authenticated', 'Required to provide Auth information');
+    if (!this.authenticated(req.headers.authorization))
+      return void fail(401, 'User Not Authenticated', 'Required to provide Auth information');
     const m = /^\/api\/now\/table\/([a-z0-9_]+)(?:\/([0-9a-f]{32}|[^/]+))?$/.exec(url.pathname);
     if (!m) return void fail(400, 'Requested URI does not represent any resource', `${url.pathname}`);
     const [, table, sysId] = m as unknown as [string, string, string | undefined];
     if (table !== 'change_request') return void fail(400, `Invalid table ${table}`, null);
     const fieldsParam = url.searchParams.get('sysparm_fields');
-    const view = (r: ServiceNowChangeRequest) => (fieldsParam ? Object.fromEntries(fieldsParam.split(',').map((f) => [f, r.fields[f] ?? ''])) : { ...r.fields });
+    const view = (r: ServiceNowChangeRequest) =>
+      fieldsParam ? Object.fromEntries(fieldsParam.split(',').map((f) => [f, r.fields[f] ?? ''])) : { ...r.fields };
 
     if (sysId === undefined) {
       if (method === 'GET') {
@@ -125,11 +162,17 @@ export class ServiceNowEmulator extends HttpEmulator {
     const record = this.records.find((r) => r.fields['sys_id'] === sysId);
     if (!record) return void fail(404, 'No Record found', "Record doesn't exist or ACL restricts the record retrieval");
     if (method === 'GET') return void send(200, { result: view(record) });
-    if (method !== 'PATCH' && method !== 'PUT') return void fail(405, 'Method not Supported', `${method} is not supported on a record`);
+    if (method !== 'PATCH' && method !== 'PUT')
+      return void fail(405, 'Method not Supported', `${method} is not supported on a record`);
     const input = this.writable(body);
     if (typeof input === 'string') return void fail(400, 'Exception while reading request', input);
     const problem = this.checkUpdate(record, input.fields);
-    if (problem) return void fail(403, 'Operation Failed', `Error during update of change_request (${record.fields['number']}): ${problem}`);
+    if (problem)
+      return void fail(
+        403,
+        'Operation Failed',
+        `Error during update of change_request (${record.fields['number']}): ${problem}`,
+      );
     const before = record.fields['state'];
     Object.assign(record.fields, input.fields, { sys_updated_on: now() });
     if (record.fields['state'] !== before) record.stateHistory.push(Number(record.fields['state']));
@@ -138,7 +181,8 @@ export class ServiceNowEmulator extends HttpEmulator {
   }
 
   private authenticated(header: string | undefined): boolean {
-    if (header === `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password}`).toString('base64')}`) return true;
+    if (header === `Basic ${Buffer.from(`${this.opts.username}:${this.opts.password}`).toString('base64')}`)
+      return true;
     return this.opts.oauthToken !== undefined && header === `Bearer ${this.opts.oauthToken}`;
   }
 
@@ -155,7 +199,8 @@ export class ServiceNowEmulator extends HttpEmulator {
 
   private checkNew(fields: Fields): string | undefined {
     if (fields['type'] && !paths[fields['type']]) return `Invalid type ${fields['type']}`;
-    if (fields['state'] && fields['state'] !== '-5') return `A change request is created in state New, not ${stateLabel[Number(fields['state'])] ?? fields['state']}`;
+    if (fields['state'] && fields['state'] !== '-5')
+      return `A change request is created in state New, not ${stateLabel[Number(fields['state'])] ?? fields['state']}`;
     return this.checkValues(fields);
   }
 
@@ -164,8 +209,13 @@ export class ServiceNowEmulator extends HttpEmulator {
     const to = fields['state'] === undefined ? from : Number(fields['state']);
     if (to !== from) {
       const path = paths[record.fields['type'] ?? 'normal'] ?? [];
-      const allowed = [path[path.indexOf(from) + 1], ...(from !== 0 && from !== 3 && from !== 4 ? [4] : []), ...(from === -4 || from === -3 ? [-5] : [])];
-      if (!allowed.includes(to)) return `the ${record.fields['type']} change state model does not allow moving from ${stateLabel[from]} to ${stateLabel[to] ?? fields['state']}`;
+      const allowed = [
+        path[path.indexOf(from) + 1],
+        ...(from !== 0 && from !== 3 && from !== 4 ? [4] : []),
+        ...(from === -4 || from === -3 ? [-5] : []),
+      ];
+      if (!allowed.includes(to))
+        return `the ${record.fields['type']} change state model does not allow moving from ${stateLabel[from]} to ${stateLabel[to] ?? fields['state']}`;
       if (to === 3) {
         const missing = ['close_code', 'close_notes'].filter((f) => !(fields[f] ?? record.fields[f]));
         if (missing.length) return `Data Policy Exception: the following fields are mandatory: ${missing.join(', ')}`;
@@ -175,7 +225,8 @@ export class ServiceNowEmulator extends HttpEmulator {
   }
 
   private checkValues(fields: Fields): string | undefined {
-    if (fields['close_code'] && !closeCodes.includes(fields['close_code'])) return `Invalid close_code ${fields['close_code']}`;
+    if (fields['close_code'] && !closeCodes.includes(fields['close_code']))
+      return `Invalid close_code ${fields['close_code']}`;
     const badDate = ['start_date', 'end_date'].find((f) => fields[f] !== undefined && !dateTime.test(fields[f]!));
     if (badDate) return `Invalid date-time for ${badDate}: ${fields[badDate]} (expected yyyy-MM-dd HH:mm:ss)`;
     return undefined;

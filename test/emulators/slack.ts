@@ -42,12 +42,19 @@ export class SlackApiEmulator extends HttpEmulator {
   }
 
   /** Waits for a call matching `match` among those recorded after `since` (a calls.length). */
-  async waitFor(method: string, match: (args: Record<string, unknown>) => boolean = () => true, opts: { since?: number; timeoutMs?: number } = {}): Promise<SlackCall> {
+  async waitFor(
+    method: string,
+    match: (args: Record<string, unknown>) => boolean = () => true,
+    opts: { since?: number; timeoutMs?: number } = {},
+  ): Promise<SlackCall> {
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
     for (;;) {
       const found = this.calls.slice(opts.since ?? 0).find((c) => c.method === method && match(c.args));
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${method} call matched within the timeout; calls: ${this.calls.map((c) => c.method).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no ${method} call matched within the timeout; calls: ${this.calls.map((c) => c.method).join(', ')}`,
+        );
       await sleep(50);
     }
   }
@@ -59,7 +66,11 @@ export class SlackApiEmulator extends HttpEmulator {
     };
     const args = decode(req.headers['content-type'] ?? '', body);
     if (url.pathname.startsWith('/response/')) {
-      this.calls.push({ method: 'response', args: { ...args, responseId: url.pathname.slice('/response/'.length) }, at: Date.now() });
+      this.calls.push({
+        method: 'response',
+        args: { ...args, responseId: url.pathname.slice('/response/'.length) },
+        at: Date.now(),
+      });
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
@@ -70,10 +81,23 @@ export class SlackApiEmulator extends HttpEmulator {
     const ts = () => `${Math.floor(this.tsCounter / 1000)}.${String(this.tsCounter++ % 1000).padStart(6, '0')}`;
     switch (method) {
       case 'auth.test':
-        return send({ ok: true, url: 'https://patchflow-test.slack.com/', team: 'Patchflow Test', user: 'patchflow', team_id: this.opts.teamId ?? 'T0PATCH01', user_id: this.opts.botUserId ?? 'U0PATCHBOT', bot_id: 'B0PATCHBOT' });
+        return send({
+          ok: true,
+          url: 'https://patchflow-test.slack.com/',
+          team: 'Patchflow Test',
+          user: 'patchflow',
+          team_id: this.opts.teamId ?? 'T0PATCH01',
+          user_id: this.opts.botUserId ?? 'U0PATCHBOT',
+          bot_id: 'B0PATCHBOT',
+        });
       case 'chat.postMessage':
         if (!args['channel']) return send({ ok: false, error: 'channel_not_found' });
-        return send({ ok: true, channel: args['channel'], ts: ts(), message: { text: args['text'], blocks: args['blocks'] } });
+        return send({
+          ok: true,
+          channel: args['channel'],
+          ts: ts(),
+          message: { text: args['text'], blocks: args['blocks'] },
+        });
       case 'chat.update':
         if (!args['channel'] || !args['ts']) return send({ ok: false, error: 'message_not_found' });
         return send({ ok: true, channel: args['channel'], ts: args['ts'], text: args['text'] });

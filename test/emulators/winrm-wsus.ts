@@ -19,10 +19,27 @@
  * state query counts as one report, and an approval takes effect after `reportsBeforeAction`.
  */
 import { randomUUID } from 'node:crypto';
-import { PowerShellHost, PsError, psObject, type Cmdlet, type CmdletCall, type Params, type PsObject, type PsValue } from './powershell.ts';
+import {
+  PowerShellHost,
+  PsError,
+  psObject,
+  type Cmdlet,
+  type CmdletCall,
+  type Params,
+  type PsObject,
+  type PsValue,
+} from './powershell.ts';
 import { WinRmEmulator, type CommandHandler, type WinRmEmulatorOptions } from './winrm.ts';
 
-export const installationState = { Unknown: 0, NotApplicable: 1, NotInstalled: 2, Downloaded: 3, Installed: 4, Failed: 5, InstalledPendingReboot: 6 } as const;
+export const installationState = {
+  Unknown: 0,
+  NotApplicable: 1,
+  NotInstalled: 2,
+  Downloaded: 3,
+  Installed: 4,
+  Failed: 5,
+  InstalledPendingReboot: 6,
+} as const;
 
 type ApprovalAction = 'Install' | 'Uninstall' | 'NotApproved';
 
@@ -84,7 +101,13 @@ export class WsusEmulator {
     return id;
   }
 
-  addComputer(c: { fullDomainName: string; ipAddress?: string; osDescription?: string; groups?: string[]; installedKbs?: string[] }): void {
+  addComputer(c: {
+    fullDomainName: string;
+    ipAddress?: string;
+    osDescription?: string;
+    groups?: string[];
+    installedKbs?: string[];
+  }): void {
     const groupIds = new Set([this.groupId('All Computers')]);
     for (const g of c.groups ?? []) groupIds.add(this.groupId(g));
     this.computers.push({
@@ -100,7 +123,14 @@ export class WsusEmulator {
 
   addUpdate(u: { title: string; kb: string; classification?: string; uninstallable?: boolean; id?: string }): string {
     const id = u.id ?? randomUUID();
-    this.updates.push({ id, title: u.title, kb: u.kb.replace(/^KB/i, ''), classification: u.classification ?? 'Security Updates', uninstallable: u.uninstallable ?? true, declined: false });
+    this.updates.push({
+      id,
+      title: u.title,
+      kb: u.kb.replace(/^KB/i, ''),
+      classification: u.classification ?? 'Security Updates',
+      uninstallable: u.uninstallable ?? true,
+      declined: false,
+    });
     return id;
   }
 
@@ -128,7 +158,8 @@ export class WsusEmulator {
   private readonly powershellHandler: CommandHandler = (cmd) => {
     if (!/(^|\\)powershell(\.exe)?$/i.test(cmd.command)) return undefined;
     const at = cmd.argv.findIndex((a) => /^-(EncodedCommand|enc|ec)$/i.test(a));
-    if (at < 0 || !cmd.argv[at + 1]) return { stdout: '', stderr: 'powershell.exe: this host only runs -EncodedCommand scripts\r\n', exitCode: 1 };
+    if (at < 0 || !cmd.argv[at + 1])
+      return { stdout: '', stderr: 'powershell.exe: this host only runs -EncodedCommand scripts\r\n', exitCode: 1 };
     const script = Buffer.from(cmd.argv[at + 1]!, 'base64').toString('utf16le');
     const host = new PowerShellHost(this.cmdlets());
     const out = host.run(script);
@@ -139,7 +170,9 @@ export class WsusEmulator {
   /** What a client reports for one update now, after acting on an approval if its report is due. */
   private stateOf(c: Computer, u: Update): number {
     const action = this.effectiveApproval(c, u);
-    const wants = (action === 'Install' && !c.installed.has(u.id) && !c.failed.has(u.id)) || (action === 'Uninstall' && c.installed.has(u.id));
+    const wants =
+      (action === 'Install' && !c.installed.has(u.id) && !c.failed.has(u.id)) ||
+      (action === 'Uninstall' && c.installed.has(u.id));
     if (wants) {
       const key = `${c.id}|${u.id}|${action}`;
       const seen = (this.reports.get(key) ?? 0) + 1;
@@ -181,25 +214,50 @@ export class WsusEmulator {
 
   private updateObject(u: Update): PsObject {
     return psObject(
-      { Id: psObject({ UpdateId: u.id, RevisionNumber: 1 }), Title: u.title, KnowledgebaseArticles: [u.kb], UpdateClassificationTitle: u.classification, IsDeclined: u.declined },
+      {
+        Id: psObject({ UpdateId: u.id, RevisionNumber: 1 }),
+        Title: u.title,
+        KnowledgebaseArticles: [u.kb],
+        UpdateClassificationTitle: u.classification,
+        IsDeclined: u.declined,
+      },
       {
         GetUpdateInstallationInfoPerComputerTarget: (group) => {
           const groupId = group && typeof group === 'object' && !Array.isArray(group) ? String(group['Id']) : '';
-          if (!this.groups.some((g) => g.id === groupId)) throw new PsError('Exception calling "GetUpdateInstallationInfoPerComputerTarget" with "1" argument(s): "Value cannot be null. Parameter name: targetGroup"', 'NotSpecified: (:) [], MethodInvocationException', 'ArgumentNullException');
+          if (!this.groups.some((g) => g.id === groupId))
+            throw new PsError(
+              'Exception calling "GetUpdateInstallationInfoPerComputerTarget" with "1" argument(s): "Value cannot be null. Parameter name: targetGroup"',
+              'NotSpecified: (:) [], MethodInvocationException',
+              'ArgumentNullException',
+            );
           return this.computers
             .filter((c) => c.groupIds.has(groupId))
-            .map((c) => psObject({ ComputerTargetId: c.id, UpdateId: u.id, UpdateInstallationState: this.stateOf(c, u), UpdateApprovalAction: this.effectiveApproval(c, u) === 'Install' ? 0 : 3 }));
+            .map((c) =>
+              psObject({
+                ComputerTargetId: c.id,
+                UpdateId: u.id,
+                UpdateInstallationState: this.stateOf(c, u),
+                UpdateApprovalAction: this.effectiveApproval(c, u) === 'Install' ? 0 : 3,
+              }),
+            );
         },
       },
     );
   }
 
   private wsusUpdateObject(u: Update): PsObject {
-    return psObject({ Update: this.updateObject(u), Classification: u.classification, Approved: this.approvals.some((a) => a.updateId === u.id && a.action === 'Install') ? 'Install' : 'NotApproved' });
+    return psObject({
+      Update: this.updateObject(u),
+      Classification: u.classification,
+      Approved: this.approvals.some((a) => a.updateId === u.id && a.action === 'Install') ? 'Install' : 'NotApproved',
+    });
   }
 
   private cmdlets(): Record<string, Cmdlet> {
-    const server = psObject({ Name: 'wsus01', PortNumber: 8530 }, { GetComputerTargetGroups: () => this.groups.map((g) => this.groupObject(g)) });
+    const server = psObject(
+      { Name: 'wsus01', PortNumber: 8530 },
+      { GetComputerTargetGroups: () => this.groups.map((g) => this.groupObject(g)) },
+    );
     const str = (params: Params, name: string) => {
       const v = params.get(name);
       return v === undefined || v === null ? undefined : String(v);
@@ -212,11 +270,18 @@ export class WsusEmulator {
           const id = str(params, 'UpdateId');
           if (id !== undefined) {
             const u = this.updates.find((x) => x.id.toLowerCase() === id.toLowerCase());
-            if (!u) throw new PsError(`Get-WsusUpdate : The update "${id}" could not be found.`, 'ObjectNotFound: (:) [Get-WsusUpdate], WsusObjectNotFoundException', 'UpdateNotFound,Microsoft.UpdateServices.Commands.GetWsusUpdateCommand');
+            if (!u)
+              throw new PsError(
+                `Get-WsusUpdate : The update "${id}" could not be found.`,
+                'ObjectNotFound: (:) [Get-WsusUpdate], WsusObjectNotFoundException',
+                'UpdateNotFound,Microsoft.UpdateServices.Commands.GetWsusUpdateCommand',
+              );
             return [this.wsusUpdateObject(u)];
           }
           const approval = (str(params, 'Approval') ?? 'AnyExceptDeclined').toLowerCase();
-          return this.updates.filter((u) => (approval === 'declined' ? u.declined : !u.declined)).map((u) => this.wsusUpdateObject(u));
+          return this.updates
+            .filter((u) => (approval === 'declined' ? u.declined : !u.declined))
+            .map((u) => this.wsusUpdateObject(u));
         },
       },
       'Approve-WsusUpdate': {
@@ -225,18 +290,32 @@ export class WsusEmulator {
           const action = str(params, 'Action') ?? '';
           const groupName = str(params, 'TargetGroupName') ?? '';
           if (!['Install', 'Uninstall', 'NotApproved'].some((a) => a.toLowerCase() === action.toLowerCase())) {
-            throw new PsError(`Approve-WsusUpdate : Cannot bind parameter 'Action'. Cannot convert value "${action}" to type "Microsoft.UpdateServices.Administration.UpdateApprovalAction". Error: "Unable to match the identifier name ${action} to a valid enumerator name. Specify one of the following enumerator names and try again: Install, Uninstall, NotApproved, All"`, 'InvalidArgument: (:) [Approve-WsusUpdate], ParameterBindingException', 'CannotConvertArgumentNoMessage,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand');
+            throw new PsError(
+              `Approve-WsusUpdate : Cannot bind parameter 'Action'. Cannot convert value "${action}" to type "Microsoft.UpdateServices.Administration.UpdateApprovalAction". Error: "Unable to match the identifier name ${action} to a valid enumerator name. Specify one of the following enumerator names and try again: Install, Uninstall, NotApproved, All"`,
+              'InvalidArgument: (:) [Approve-WsusUpdate], ParameterBindingException',
+              'CannotConvertArgumentNoMessage,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand',
+            );
           }
           if (!this.groups.some((g) => g.name.toLowerCase() === groupName.toLowerCase())) {
-            throw new PsError(`Approve-WsusUpdate : The computer target group "${groupName}" does not exist.`, 'ObjectNotFound: (:) [Approve-WsusUpdate], ArgumentException', 'TargetGroupNotFound,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand');
+            throw new PsError(
+              `Approve-WsusUpdate : The computer target group "${groupName}" does not exist.`,
+              'ObjectNotFound: (:) [Approve-WsusUpdate], ArgumentException',
+              'TargetGroupNotFound,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand',
+            );
           }
           const given = params.get('Update');
           const targets = given === undefined ? input : Array.isArray(given) ? given : [given];
           for (const t of targets) {
             const u = this.updateFromWsusUpdate(t);
-            const normalized = (['Install', 'Uninstall', 'NotApproved'] as const).find((a) => a.toLowerCase() === action.toLowerCase())!;
+            const normalized = (['Install', 'Uninstall', 'NotApproved'] as const).find(
+              (a) => a.toLowerCase() === action.toLowerCase(),
+            )!;
             if (normalized === 'Uninstall' && !u.uninstallable) {
-              throw new PsError(`Approve-WsusUpdate : Exception calling "Approve" with "2" argument(s): "The update ${u.title} cannot be uninstalled."`, 'InvalidOperation: (:) [Approve-WsusUpdate], InvalidOperationException', 'InvalidOperationException,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand');
+              throw new PsError(
+                `Approve-WsusUpdate : Exception calling "Approve" with "2" argument(s): "The update ${u.title} cannot be uninstalled."`,
+                'InvalidOperation: (:) [Approve-WsusUpdate], InvalidOperationException',
+                'InvalidOperationException,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand',
+              );
             }
             if (params.get('WhatIf') !== true) this.approvals.push({ updateId: u.id, groupName, action: normalized });
           }
@@ -247,9 +326,16 @@ export class WsusEmulator {
         parameters: ['All', 'NameIncludes', 'ComputerTargetGroups', 'UpdateServer'],
         run: (_input, params) => {
           const name = str(params, 'NameIncludes')?.toLowerCase();
-          const groupNames = params.has('ComputerTargetGroups') ? [params.get('ComputerTargetGroups')].flat().map((g) => String(g).toLowerCase()) : undefined;
-          const groupIds = groupNames && this.groups.filter((g) => groupNames.includes(g.name.toLowerCase())).map((g) => g.id);
-          const found = this.computers.filter((c) => (!name || c.fullDomainName.toLowerCase().includes(name)) && (!groupIds || groupIds.some((g) => c.groupIds.has(g))));
+          const groupNames = params.has('ComputerTargetGroups')
+            ? [params.get('ComputerTargetGroups')].flat().map((g) => String(g).toLowerCase())
+            : undefined;
+          const groupIds =
+            groupNames && this.groups.filter((g) => groupNames.includes(g.name.toLowerCase())).map((g) => g.id);
+          const found = this.computers.filter(
+            (c) =>
+              (!name || c.fullDomainName.toLowerCase().includes(name)) &&
+              (!groupIds || groupIds.some((g) => c.groupIds.has(g))),
+          );
           return found.length ? found.map((c) => this.computerObject(c)) : ['No computers available.'];
         },
       },
@@ -258,12 +344,22 @@ export class WsusEmulator {
         run: (input, params) => {
           const groupName = str(params, 'TargetGroupName') ?? '';
           const group = this.groups.find((g) => g.name.toLowerCase() === groupName.toLowerCase());
-          if (!group) throw new PsError(`Add-WsusComputer : The computer target group "${groupName}" does not exist.`, 'ObjectNotFound: (:) [Add-WsusComputer], ArgumentException', 'TargetGroupNotFound,Microsoft.UpdateServices.Commands.AddWsusComputerCommand');
+          if (!group)
+            throw new PsError(
+              `Add-WsusComputer : The computer target group "${groupName}" does not exist.`,
+              'ObjectNotFound: (:) [Add-WsusComputer], ArgumentException',
+              'TargetGroupNotFound,Microsoft.UpdateServices.Commands.AddWsusComputerCommand',
+            );
           const given = params.get('Computer');
           for (const item of given === undefined ? input : [given].flat()) {
             const id = item && typeof item === 'object' && !Array.isArray(item) ? String(item['Id']) : '';
             const c = this.computers.find((x) => x.id === id);
-            if (!c) throw new PsError('Add-WsusComputer : Cannot bind argument to parameter \'Computer\' because it is not a WsusComputer.', 'InvalidData: (:) [Add-WsusComputer], ParameterBindingValidationException', 'ParameterArgumentValidationError,Microsoft.UpdateServices.Commands.AddWsusComputerCommand');
+            if (!c)
+              throw new PsError(
+                "Add-WsusComputer : Cannot bind argument to parameter 'Computer' because it is not a WsusComputer.",
+                'InvalidData: (:) [Add-WsusComputer], ParameterBindingValidationException',
+                'ParameterArgumentValidationError,Microsoft.UpdateServices.Commands.AddWsusComputerCommand',
+              );
             c.groupIds.add(group.id);
           }
           return [];
@@ -277,7 +373,12 @@ export class WsusEmulator {
     const idObj = inner && typeof inner === 'object' && !Array.isArray(inner) ? inner['Id'] : null;
     const id = idObj && typeof idObj === 'object' && !Array.isArray(idObj) ? String(idObj['UpdateId']) : '';
     const u = this.updates.find((x) => x.id === id);
-    if (!u) throw new PsError("Approve-WsusUpdate : Cannot bind argument to parameter 'Update' because it is null.", 'InvalidData: (:) [Approve-WsusUpdate], ParameterBindingValidationException', 'ParameterArgumentValidationErrorNullNotAllowed,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand');
+    if (!u)
+      throw new PsError(
+        "Approve-WsusUpdate : Cannot bind argument to parameter 'Update' because it is null.",
+        'InvalidData: (:) [Approve-WsusUpdate], ParameterBindingValidationException',
+        'ParameterArgumentValidationErrorNullNotAllowed,Microsoft.UpdateServices.Commands.ApproveWsusUpdateCommand',
+      );
     return u;
   }
 }

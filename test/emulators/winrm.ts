@@ -16,7 +16,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
-import { actions, cmdShellUri, commandStateDone, ns, receiveTimeoutFaultCode, signals } from '../../integrations/kit/winrm/wsman.ts';
+import {
+  actions,
+  cmdShellUri,
+  commandStateDone,
+  ns,
+  receiveTimeoutFaultCode,
+  signals,
+} from '../../integrations/kit/winrm/wsman.ts';
 import { escapeXml, findElement, findElements, parseXml, type XmlElement } from '../../integrations/kit/winrm/xml.ts';
 import { HttpEmulator } from './http-emulator.ts';
 
@@ -92,7 +99,16 @@ export class WinRmEmulator extends HttpEmulator {
     try {
       doc = parseXml(raw.toString('utf8'));
     } catch {
-      this.reply(res, 400, fault('s:Sender', 'w:SchemaValidationError', 'The SOAP XML in the message does not match the corresponding XML schema definition.', '2150858817'));
+      this.reply(
+        res,
+        400,
+        fault(
+          's:Sender',
+          'w:SchemaValidationError',
+          'The SOAP XML in the message does not match the corresponding XML schema definition.',
+          '2150858817',
+        ),
+      );
       return;
     }
     const header = findElement(doc, ns.soap, 'Header');
@@ -100,9 +116,22 @@ export class WinRmEmulator extends HttpEmulator {
     const action = (header && findElement(header, ns.addressing, 'Action')?.text.trim()) ?? '';
     const resourceUri = (header && findElement(header, ns.wsman, 'ResourceURI')?.text.trim()) ?? '';
     const messageId = (header && findElement(header, ns.addressing, 'MessageID')?.text.trim()) ?? '';
-    const shellId = header && findElements(header, ns.wsman, 'Selector').find((s) => s.attrs['Name'] === 'ShellId')?.text.trim();
+    const shellId =
+      header &&
+      findElements(header, ns.wsman, 'Selector')
+        .find((s) => s.attrs['Name'] === 'ShellId')
+        ?.text.trim();
     if (resourceUri !== cmdShellUri || !body) {
-      this.reply(res, 400, fault('s:Sender', 'w:DestinationUnreachable', 'The WS-Management service cannot process the request because the resource URI is not supported.', '2150858770'));
+      this.reply(
+        res,
+        400,
+        fault(
+          's:Sender',
+          'w:DestinationUnreachable',
+          'The WS-Management service cannot process the request because the resource URI is not supported.',
+          '2150858770',
+        ),
+      );
       return;
     }
     const answer = await this.dispatch(action, shellId, body);
@@ -110,7 +139,11 @@ export class WinRmEmulator extends HttpEmulator {
     this.reply(res, answer.status, answer.xml, messageId, answer.responseAction);
   }
 
-  private async dispatch(action: string, shellId: string | undefined, body: XmlElement): Promise<{ status: number; xml: string; responseAction?: string; exchange: WinRmExchange }> {
+  private async dispatch(
+    action: string,
+    shellId: string | undefined,
+    body: XmlElement,
+  ): Promise<{ status: number; xml: string; responseAction?: string; exchange: WinRmExchange }> {
     const exchange: WinRmExchange = { action, shellId };
     if (action === actions.create) {
       const id = randomUUID().toUpperCase();
@@ -124,10 +157,25 @@ export class WinRmEmulator extends HttpEmulator {
       };
     }
     const commands = shellId ? this.shells.get(shellId) : undefined;
-    if (!commands) return { status: 500, exchange, xml: fault('s:Sender', 'w:InvalidSelectors', 'The WS-Management service cannot process the request because the request contained invalid selectors for the resource.', '2150858843') };
+    if (!commands)
+      return {
+        status: 500,
+        exchange,
+        xml: fault(
+          's:Sender',
+          'w:InvalidSelectors',
+          'The WS-Management service cannot process the request because the request contained invalid selectors for the resource.',
+          '2150858843',
+        ),
+      };
     if (action === actions.delete) {
       this.shells.delete(shellId!);
-      return { status: 200, exchange, xml: '', responseAction: 'http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse' };
+      return {
+        status: 200,
+        exchange,
+        xml: '',
+        responseAction: 'http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse',
+      };
     }
     if (action === actions.command) {
       const line = findElement(body, ns.shell, 'CommandLine');
@@ -136,16 +184,41 @@ export class WinRmEmulator extends HttpEmulator {
       const cmd: WinRmCommand = { command, argv: splitWindowsCommandLine(joined) };
       exchange.command = cmd;
       const id = randomUUID().toUpperCase();
-      commands.set(id, { id, pending: this.execute(cmd), stdoutSent: 0, stderrSent: 0, timeoutsLeft: this.opts.receiveTimeoutsPerCommand ?? 0 });
-      return { status: 200, exchange, responseAction: `${actions.command}Response`, xml: `<rsp:CommandResponse><rsp:CommandId>${id}</rsp:CommandId></rsp:CommandResponse>` };
+      commands.set(id, {
+        id,
+        pending: this.execute(cmd),
+        stdoutSent: 0,
+        stderrSent: 0,
+        timeoutsLeft: this.opts.receiveTimeoutsPerCommand ?? 0,
+      });
+      return {
+        status: 200,
+        exchange,
+        responseAction: `${actions.command}Response`,
+        xml: `<rsp:CommandResponse><rsp:CommandId>${id}</rsp:CommandId></rsp:CommandResponse>`,
+      };
     }
     if (action === actions.receive) {
       const commandId = findElement(body, ns.shell, 'DesiredStream')?.attrs['CommandId'] ?? '';
       const running = commands.get(commandId);
-      if (!running) return { status: 500, exchange, xml: fault('s:Sender', 'w:InvalidParameter', 'The request contained an unknown CommandId.', '2150858882') };
+      if (!running)
+        return {
+          status: 500,
+          exchange,
+          xml: fault('s:Sender', 'w:InvalidParameter', 'The request contained an unknown CommandId.', '2150858882'),
+        };
       if (running.timeoutsLeft > 0) {
         running.timeoutsLeft--;
-        return { status: 500, exchange, xml: fault('s:Receiver', 'w:TimedOut', 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.', receiveTimeoutFaultCode) };
+        return {
+          status: 500,
+          exchange,
+          xml: fault(
+            's:Receiver',
+            'w:TimedOut',
+            'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.',
+            receiveTimeoutFaultCode,
+          ),
+        };
       }
       running.output ??= await running.pending;
       return { status: 200, exchange, responseAction: `${actions.receive}Response`, xml: this.nextChunk(running) };
@@ -157,7 +230,11 @@ export class WinRmEmulator extends HttpEmulator {
       if (exchange.signal === signals.terminate || exchange.signal === signals.ctrlC) commands.delete(commandId);
       return { status: 200, exchange, responseAction: `${actions.signal}Response`, xml: '<rsp:SignalResponse/>' };
     }
-    return { status: 500, exchange, xml: fault('s:Sender', 'a:ActionNotSupported', 'The action is not supported by the service.', '2150858771') };
+    return {
+      status: 500,
+      exchange,
+      xml: fault('s:Sender', 'a:ActionNotSupported', 'The action is not supported by the service.', '2150858771'),
+    };
   }
 
   private async execute(cmd: WinRmCommand): Promise<CommandOutput> {
@@ -165,7 +242,11 @@ export class WinRmEmulator extends HttpEmulator {
       const out = await handler(cmd);
       if (out) return out;
     }
-    return { stdout: '', stderr: `'${cmd.command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`, exitCode: 1 };
+    return {
+      stdout: '',
+      stderr: `'${cmd.command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`,
+      exitCode: 1,
+    };
   }
 
   /** One Receive's worth: the next chunk of each stream, and the final state once both are drained. */
@@ -177,22 +258,35 @@ export class WinRmEmulator extends HttpEmulator {
     const parts: string[] = [];
     const take = (name: 'stdout' | 'stderr', bytes: Buffer, sent: number) => {
       const slice = bytes.subarray(sent, sent + size);
-      if (slice.length) parts.push(`<rsp:Stream Name="${name}" CommandId="${running.id}">${slice.toString('base64')}</rsp:Stream>`);
+      if (slice.length)
+        parts.push(`<rsp:Stream Name="${name}" CommandId="${running.id}">${slice.toString('base64')}</rsp:Stream>`);
       return sent + slice.length;
     };
     running.stdoutSent = take('stdout', stdout, running.stdoutSent);
     running.stderrSent = take('stderr', stderr, running.stderrSent);
     const drained = running.stdoutSent >= stdout.length && running.stderrSent >= stderr.length;
     if (drained) {
-      parts.push(`<rsp:Stream Name="stdout" CommandId="${running.id}" End="true"></rsp:Stream><rsp:Stream Name="stderr" CommandId="${running.id}" End="true"></rsp:Stream>`);
-      parts.push(`<rsp:CommandState CommandId="${running.id}" State="${commandStateDone}"><rsp:ExitCode>${out.exitCode}</rsp:ExitCode></rsp:CommandState>`);
+      parts.push(
+        `<rsp:Stream Name="stdout" CommandId="${running.id}" End="true"></rsp:Stream><rsp:Stream Name="stderr" CommandId="${running.id}" End="true"></rsp:Stream>`,
+      );
+      parts.push(
+        `<rsp:CommandState CommandId="${running.id}" State="${commandStateDone}"><rsp:ExitCode>${out.exitCode}</rsp:ExitCode></rsp:CommandState>`,
+      );
     } else {
-      parts.push(`<rsp:CommandState CommandId="${running.id}" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"/>`);
+      parts.push(
+        `<rsp:CommandState CommandId="${running.id}" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"/>`,
+      );
     }
     return `<rsp:ReceiveResponse>${parts.join('')}</rsp:ReceiveResponse>`;
   }
 
-  private reply(res: http.ServerResponse, status: number, bodyXml: string, relatesTo = '', action = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/fault'): void {
+  private reply(
+    res: http.ServerResponse,
+    status: number,
+    bodyXml: string,
+    relatesTo = '',
+    action = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/fault',
+  ): void {
     const xml = [
       `<s:Envelope xml:lang="en-US" xmlns:s="${ns.soap}" xmlns:a="${ns.addressing}" xmlns:x="${ns.transfer}" xmlns:w="${ns.wsman}" xmlns:rsp="${ns.shell}" xmlns:f="${ns.fault}">`,
       `<s:Header><a:Action>${action}</a:Action><a:MessageID>uuid:${randomUUID().toUpperCase()}</a:MessageID><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>`,

@@ -35,7 +35,11 @@ export interface ChatDriver {
 }
 
 const CHANNEL = { slack: 'C0APPROVAL', teams: '19:patch-approvals@thread.tacv2' };
-const TEAMS_APP = { appId: '9a3c2b1e-5f4d-4c6b-8a7e-1d2f3a4b5c6d', appPassword: 'teams-app-secret-for-tests', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' };
+const TEAMS_APP = {
+  appId: '9a3c2b1e-5f4d-4c6b-8a7e-1d2f3a4b5c6d',
+  appPassword: 'teams-app-secret-for-tests',
+  tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+};
 const SLACK = { botToken: 'xoxb-test-0000-patchflow', signingSecret: 'slack-signing-secret-for-tests' };
 
 async function poll<T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
@@ -55,7 +59,12 @@ export class SlackDriver implements ChatDriver {
 
   async start() {
     this.emulator = await new SlackApiEmulator({ botToken: SLACK.botToken }).start();
-    return { SLACK_BOT_TOKEN: SLACK.botToken, SLACK_SIGNING_SECRET: SLACK.signingSecret, SLACK_CHANNEL: CHANNEL.slack, SLACK_API_URL: this.emulator.apiUrl };
+    return {
+      SLACK_BOT_TOKEN: SLACK.botToken,
+      SLACK_SIGNING_SECRET: SLACK.signingSecret,
+      SLACK_CHANNEL: CHANNEL.slack,
+      SLACK_API_URL: this.emulator.apiUrl,
+    };
   }
 
   connect(stack: TestStack) {
@@ -75,8 +84,14 @@ export class SlackDriver implements ChatDriver {
   async reject(who: Person, cycleId: string, reason: string) {
     const since = this.emulator.calls.length;
     await this.sender.click(who.slackUserId, 'patchflow_reject', cycleId);
-    const modal = await this.emulator.waitFor('views.open', (a) => (a['view'] as { callback_id?: string }).callback_id === 'patchflow_reject_reason', { since });
-    await this.sender.submitView(who.slackUserId, modal.args['view'] as Record<string, unknown>, { reason: { reason_input: reason } });
+    const modal = await this.emulator.waitFor(
+      'views.open',
+      (a) => (a['view'] as { callback_id?: string }).callback_id === 'patchflow_reject_reason',
+      { since },
+    );
+    await this.sender.submitView(who.slackUserId, modal.args['view'] as Record<string, unknown>, {
+      reason: { reason_input: reason },
+    });
     return this.decided(who, since, `${who.displayName} rejected via slack`);
   }
 
@@ -84,9 +99,15 @@ export class SlackDriver implements ChatDriver {
   private decided(who: Person, since: number, shown: string): Promise<string | null> {
     return poll(
       () => {
-        const refusal = this.emulator.calls.slice(since).find((c) => c.method === 'chat.postEphemeral' && c.args['user'] === who.slackUserId);
+        const refusal = this.emulator.calls
+          .slice(since)
+          .find((c) => c.method === 'chat.postEphemeral' && c.args['user'] === who.slackUserId);
         if (refusal) return String(refusal.args['text']);
-        return this.emulator.calls.slice(since).some((c) => c.method === 'chat.update' && JSON.stringify(c.args['blocks']).includes(shown)) ? null : undefined;
+        return this.emulator.calls
+          .slice(since)
+          .some((c) => c.method === 'chat.update' && JSON.stringify(c.args['blocks']).includes(shown))
+          ? null
+          : undefined;
       },
       `${who.id}'s decision in Slack`,
       20_000,
@@ -95,12 +116,28 @@ export class SlackDriver implements ChatDriver {
 
   card(cycleId: string, match: (content: string) => boolean, timeoutMs = 30_000) {
     const content = (c: SlackCall) => JSON.stringify(c.args['blocks'] ?? '');
-    const isCard = (c: SlackCall) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && c.args['channel'] === CHANNEL.slack && !c.args['thread_ts'] && content(c).includes(cycleId);
-    return poll(() => this.emulator.calls.filter(isCard).map(content).reverse().find(match), `the Slack card of ${cycleId}`, timeoutMs);
+    const isCard = (c: SlackCall) =>
+      (c.method === 'chat.postMessage' || c.method === 'chat.update') &&
+      c.args['channel'] === CHANNEL.slack &&
+      !c.args['thread_ts'] &&
+      content(c).includes(cycleId);
+    return poll(
+      () => this.emulator.calls.filter(isCard).map(content).reverse().find(match),
+      `the Slack card of ${cycleId}`,
+      timeoutMs,
+    );
   }
 
   notice(match: (text: string) => boolean, timeoutMs = 30_000) {
-    return poll(() => this.emulator.calls.filter((c) => c.method === 'chat.postMessage' && c.args['thread_ts']).map((c) => String(c.args['text'])).find(match), 'a Slack notice', timeoutMs);
+    return poll(
+      () =>
+        this.emulator.calls
+          .filter((c) => c.method === 'chat.postMessage' && c.args['thread_ts'])
+          .map((c) => String(c.args['text']))
+          .find(match),
+      'a Slack notice',
+      timeoutMs,
+    );
   }
 
   close() {
@@ -127,7 +164,10 @@ export class TeamsDriver implements ChatDriver {
   }
 
   connect(stack: TestStack) {
-    this.sender = new TeamsSender(`${stack.url}/teams/messages`, this.emulator, { ...TEAMS_APP, channelId: CHANNEL.teams });
+    this.sender = new TeamsSender(`${stack.url}/teams/messages`, this.emulator, {
+      ...TEAMS_APP,
+      channelId: CHANNEL.teams,
+    });
   }
 
   private user(who: Person) {
@@ -139,7 +179,10 @@ export class TeamsDriver implements ChatDriver {
     const conversation = `a:personal-${who.id}`;
     const since = this.emulator.sent.length;
     await this.sender.message(this.user(who), text, conversation);
-    const reply = await this.emulator.waitFor((s) => s.conversationId === conversation && s.activity['type'] === 'message', { since });
+    const reply = await this.emulator.waitFor(
+      (s) => s.conversationId === conversation && s.activity['type'] === 'message',
+      { since },
+    );
     return String(reply.activity['text']);
   }
 
@@ -163,7 +206,12 @@ export class TeamsDriver implements ChatDriver {
     return poll(
       () =>
         this.emulator.sent
-          .filter((s) => s.conversationId === CHANNEL.teams && (s.kind === 'send' || s.kind === 'update') && content(s.activity).includes(cycleId))
+          .filter(
+            (s) =>
+              s.conversationId === CHANNEL.teams &&
+              (s.kind === 'send' || s.kind === 'update') &&
+              content(s.activity).includes(cycleId),
+          )
           .map((s) => content(s.activity))
           .reverse()
           .find(match),
@@ -173,7 +221,15 @@ export class TeamsDriver implements ChatDriver {
   }
 
   notice(match: (text: string) => boolean, timeoutMs = 30_000) {
-    return poll(() => this.emulator.sent.filter((s) => s.conversationId.startsWith(`${CHANNEL.teams};messageid=`)).map((s) => String(s.activity['text'])).find(match), 'a Teams notice', timeoutMs);
+    return poll(
+      () =>
+        this.emulator.sent
+          .filter((s) => s.conversationId.startsWith(`${CHANNEL.teams};messageid=`))
+          .map((s) => String(s.activity['text']))
+          .find(match),
+      'a Teams notice',
+      timeoutMs,
+    );
   }
 
   close() {

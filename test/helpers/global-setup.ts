@@ -34,13 +34,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await templateDb.destroy();
 
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) }, ip: '127.0.0.1', ui: false, log: { format: 'pretty', level: 'warn' } },
+    server: {
+      executable: { type: 'existing-path', path: resolveTemporalCli({ build: false }) },
+      ip: '127.0.0.1',
+      ui: false,
+      log: { format: 'pretty', level: 'warn' },
+    },
   });
   project.provide('temporalAddress', env.address);
   project.provide('pgAdminUrl', adminUrl);
   project.provide('templateDatabase', template);
   // Bundled once per run: every test worker loads the same code instead of running webpack again.
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+  });
   const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'patchflow-bundle-')), 'workflows.js');
   writeFileSync(bundlePath, code);
   project.provide('workflowBundlePath', bundlePath);
@@ -49,7 +57,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await env.teardown();
     // This run's databases, and those of runs that died without cleaning up; never those of a
     // run still going (several test runs may share the server).
-    const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname ~ '^patchflow_(t|tpl)_[0-9]+'`);
+    const { rows } = await admin.query<{ datname: string }>(
+      `select datname from pg_database where datname ~ '^patchflow_(t|tpl)_[0-9]+'`,
+    );
     for (const r of rows) {
       const pid = Number(/^patchflow_(?:t|tpl)_(\d+)/.exec(r.datname)![1]);
       if (pid === process.pid || !isAlive(pid)) await admin.query(`drop database if exists ${r.datname} with (force)`);

@@ -16,18 +16,31 @@ function sourceFiles(root: string, dir: string): string[] {
   if (!statSync(path.join(root, dir)).isDirectory()) return sourceExtensions.test(dir) ? [dir] : [];
   return readdirSync(path.join(root, dir)).flatMap((name) => {
     const rel = path.join(dir, name);
-    if (statSync(path.join(root, rel)).isDirectory()) return name === 'fixtures' || name === 'node_modules' || name === 'vendor' ? [] : sourceFiles(root, rel);
+    if (statSync(path.join(root, rel)).isDirectory())
+      return name === 'fixtures' || name === 'node_modules' || name === 'vendor' ? [] : sourceFiles(root, rel);
     return sourceExtensions.test(name) ? [rel] : [];
   });
 }
 
 function isTypeOnly(node: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
-  if (ts.isExportDeclaration(node)) return node.isTypeOnly || (!!node.exportClause && ts.isNamedExports(node.exportClause) && node.exportClause.elements.every((e) => e.isTypeOnly));
+  if (ts.isExportDeclaration(node))
+    return (
+      node.isTypeOnly ||
+      (!!node.exportClause &&
+        ts.isNamedExports(node.exportClause) &&
+        node.exportClause.elements.every((e) => e.isTypeOnly))
+    );
   const clause = node.importClause;
   if (!clause) return false;
   if (clause.isTypeOnly) return true;
   const named = clause.namedBindings;
-  return !clause.name && !!named && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+  return (
+    !clause.name &&
+    !!named &&
+    ts.isNamedImports(named) &&
+    named.elements.length > 0 &&
+    named.elements.every((e) => e.isTypeOnly)
+  );
 }
 
 /** Every relative import between the project's source files below `folders`. */
@@ -36,12 +49,22 @@ export function projectImports(root: string, folders: readonly string[]): Projec
   for (const file of folders.flatMap((f) => sourceFiles(root, f))) {
     const source = ts.createSourceFile(file, readFileSync(path.join(root, file), 'utf8'), ts.ScriptTarget.Latest, true);
     const add = (specifier: string, typeOnly: boolean) => {
-      if (specifier.startsWith('.')) imports.push({ from: file, to: path.normalize(path.join(path.dirname(file), specifier)), typeOnly });
+      if (specifier.startsWith('.'))
+        imports.push({ from: file, to: path.normalize(path.join(path.dirname(file), specifier)), typeOnly });
     };
     const visit = (node: ts.Node): void => {
-      if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      if (
+        (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+        node.moduleSpecifier &&
+        ts.isStringLiteral(node.moduleSpecifier)
+      ) {
         add(node.moduleSpecifier.text, isTypeOnly(node));
-      } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+      } else if (
+        ts.isCallExpression(node) &&
+        node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+        node.arguments[0] &&
+        ts.isStringLiteral(node.arguments[0])
+      ) {
         add(node.arguments[0].text, false);
       }
       ts.forEachChild(node, visit);

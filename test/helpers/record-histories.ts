@@ -33,7 +33,9 @@ const adminUrl = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.
 const dbName = `patchflow_rec_${process.pid}`;
 
 const cli = resolveTemporalCli({ build: false });
-const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', ui: false } });
+const env = await TestWorkflowEnvironment.createLocal({
+  server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', ui: false },
+});
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
 await admin.query(`create database ${dbName}`);
@@ -43,9 +45,21 @@ try {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'patchflow-record-'));
   writeDemoFleet(dataDir);
   await seedDemoRecords(db);
-  const settings = loadSettings({ PATCHFLOW_DATA_DIR: dataDir, TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'record', PATCHFLOW_APPROVAL_TIMEOUT: '3s', PATCHFLOW_APPROVAL_REMIND_EVERY: '1s' });
+  const settings = loadSettings({
+    PATCHFLOW_DATA_DIR: dataDir,
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_TASK_QUEUE: 'record',
+    PATCHFLOW_APPROVAL_TIMEOUT: '3s',
+    PATCHFLOW_APPROVAL_REMIND_EVERY: '1s',
+  });
   const logger = createLogger({}, 'warn');
-  const ctx: AppContext = { settings, db, logger, registry: configureRegistry(settings, logger), temporal: await connectTemporalClient(settings.temporal) };
+  const ctx: AppContext = {
+    settings,
+    db,
+    logger,
+    registry: configureRegistry(settings, logger),
+    temporal: await connectTemporalClient(settings.temporal),
+  };
   const worker = await createPatchflowWorker(ctx);
   await worker.runUntil(async () => {
     const waitFor = async (id: string, phase: string) => {
@@ -67,7 +81,13 @@ try {
       const executions = ctx.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "patch-cycle-${id}"` });
       for await (const wf of executions) {
         // proto3 JSON as the CLI writes it: the format historyFromJSON reads.
-        const history: unknown = JSON.parse(execFileSync(cli, ['workflow', 'show', '--address', env.address, '--workflow-id', wf.workflowId, '--output', 'json'], { encoding: 'utf8' }));
+        const history: unknown = JSON.parse(
+          execFileSync(
+            cli,
+            ['workflow', 'show', '--address', env.address, '--workflow-id', wf.workflowId, '--output', 'json'],
+            { encoding: 'utf8' },
+          ),
+        );
         const file = path.join(outDir, `${label}${scenario}.${wf.type}.json`);
         writeFileSync(file, JSON.stringify({ workflowId: wf.workflowId, workflowType: wf.type, history }, null, 1));
         console.log(`recorded ${file}`);

@@ -60,7 +60,12 @@ export const scannerFixtures = [
   { file: 'one_vuln.xml', format: 'openvas' as const },
 ].map((f) => {
   const text = readFileSync(path.join(scannerFixtureDir, f.file), 'utf8');
-  return { ...f, path: path.join(scannerFixtureDir, f.file), text, expected: f.format === 'nessus' ? expectedNessusCounts(text) : expectedOpenvasCounts(text) };
+  return {
+    ...f,
+    path: path.join(scannerFixtureDir, f.file),
+    text,
+    expected: f.format === 'nessus' ? expectedNessusCounts(text) : expectedOpenvasCounts(text),
+  };
 });
 
 /** Reports no scanner writes: each must be refused with an error matching `error`. */

@@ -25,7 +25,10 @@ export class SlackSender {
     private readonly workspace = { teamId: 'T0PATCH01', channelId: 'C0APPROVAL' },
   ) {}
 
-  async post(body: string, opts: { contentType?: string; timestamp?: number; signature?: string } = {}): Promise<Response> {
+  async post(
+    body: string,
+    opts: { contentType?: string; timestamp?: number; signature?: string } = {},
+  ): Promise<Response> {
     const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
     return fetch(this.url, {
       method: 'POST',
@@ -39,7 +42,11 @@ export class SlackSender {
   }
 
   /** `/patch <text>` typed by `userId`; resolves with what Patchflow posted to the response_url. */
-  async command(userId: string, text: string, command = '/patch'): Promise<{ status: number; reply: Record<string, unknown> }> {
+  async command(
+    userId: string,
+    text: string,
+    command = '/patch',
+  ): Promise<{ status: number; reply: Record<string, unknown> }> {
     const responseId = `cmd-${++this.interaction}`;
     const form = new URLSearchParams(slashTemplate);
     form.set('team_id', this.workspace.teamId);
@@ -58,26 +65,66 @@ export class SlackSender {
   }
 
   /** A click on a button of the message `messageTs`; `actionId` and `value` as the card's blocks carry them. */
-  async click(userId: string, actionId: string, value: string, where: { messageTs?: string; view?: boolean } = {}): Promise<Response> {
+  async click(
+    userId: string,
+    actionId: string,
+    value: string,
+    where: { messageTs?: string; view?: boolean } = {},
+  ): Promise<Response> {
     const id = ++this.interaction;
-    const container = where.view ? { type: 'view', view_id: 'VHOME' } : { type: 'message', message_ts: where.messageTs ?? '1700000000.000001', channel_id: this.workspace.channelId, is_ephemeral: false };
+    const container = where.view
+      ? { type: 'view', view_id: 'VHOME' }
+      : {
+          type: 'message',
+          message_ts: where.messageTs ?? '1700000000.000001',
+          channel_id: this.workspace.channelId,
+          is_ephemeral: false,
+        };
     const payload = {
       ...blockActionsTemplate,
-      user: { ...blockActionsTemplate.user, id: userId, username: userId.toLowerCase(), name: userId.toLowerCase(), team_id: this.workspace.teamId },
+      user: {
+        ...blockActionsTemplate.user,
+        id: userId,
+        username: userId.toLowerCase(),
+        name: userId.toLowerCase(),
+        team_id: this.workspace.teamId,
+      },
       team: { id: this.workspace.teamId, domain: 'patchflow-test' },
       container,
       channel: { id: this.workspace.channelId, name: 'patch-approvals' },
       trigger_id: `trigger-${id}`,
       response_url: this.emulator.responseUrl(`click-${id}`),
       state: { values: {} },
-      actions: [{ type: 'button', action_id: actionId, block_id: `cycle:${value}`, value, text: { type: 'plain_text', text: actionId, emoji: true }, action_ts: `${Date.now() / 1000}` }],
+      actions: [
+        {
+          type: 'button',
+          action_id: actionId,
+          block_id: `cycle:${value}`,
+          value,
+          text: { type: 'plain_text', text: actionId, emoji: true },
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
     };
     return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
   }
 
   /** Submits a modal that Patchflow opened (the view as recorded by views.open) with `values` typed in. */
-  async submitView(userId: string, view: Record<string, unknown>, values: Record<string, Record<string, string>>): Promise<Response> {
-    const state = { values: Object.fromEntries(Object.entries(values).map(([block, inputs]) => [block, Object.fromEntries(Object.entries(inputs).map(([action, value]) => [action, { type: 'plain_text_input', value }]))])) };
+  async submitView(
+    userId: string,
+    view: Record<string, unknown>,
+    values: Record<string, Record<string, string>>,
+  ): Promise<Response> {
+    const state = {
+      values: Object.fromEntries(
+        Object.entries(values).map(([block, inputs]) => [
+          block,
+          Object.fromEntries(
+            Object.entries(inputs).map(([action, value]) => [action, { type: 'plain_text_input', value }]),
+          ),
+        ]),
+      ),
+    };
     const payload = {
       type: 'view_submission',
       team: { id: this.workspace.teamId, domain: 'patchflow-test' },
@@ -85,7 +132,14 @@ export class SlackSender {
       api_app_id: blockActionsTemplate.api_app_id,
       token: blockActionsTemplate.token,
       trigger_id: `trigger-${++this.interaction}`,
-      view: { ...view, id: 'VMODAL', team_id: this.workspace.teamId, state, hash: '1700000000.abcd', app_id: blockActionsTemplate.api_app_id },
+      view: {
+        ...view,
+        id: 'VMODAL',
+        team_id: this.workspace.teamId,
+        state,
+        hash: '1700000000.abcd',
+        app_id: blockActionsTemplate.api_app_id,
+      },
       response_urls: [],
     };
     return this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
@@ -97,7 +151,13 @@ export class SlackSender {
       token: blockActionsTemplate.token,
       team_id: this.workspace.teamId,
       api_app_id: blockActionsTemplate.api_app_id,
-      event: { type: 'app_home_opened', user: userId, channel: 'D0HOME', tab: 'home', event_ts: `${Date.now() / 1000}` },
+      event: {
+        type: 'app_home_opened',
+        user: userId,
+        channel: 'D0HOME',
+        tab: 'home',
+        event_ts: `${Date.now() / 1000}`,
+      },
       type: 'event_callback',
       event_id: `Ev${++this.interaction}`,
       event_time: Math.floor(Date.now() / 1000),

@@ -57,7 +57,13 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const logger = createLogger({}, 'warn');
   const fleet = writeDemoFleet(dataDir, { failing: opts.failing ?? [] });
   await seedDemoRecords(database.db);
-  const ctx: AppContext = { settings, db: database.db, logger, registry: configureRegistry(settings, logger), temporal: await connectTemporalClient(settings.temporal) };
+  const ctx: AppContext = {
+    settings,
+    db: database.db,
+    logger,
+    registry: configureRegistry(settings, logger),
+    temporal: await connectTemporalClient(settings.temporal),
+  };
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   if (opts.worker !== false) {
@@ -85,14 +91,28 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   };
 }
 
-export async function api<T = unknown>(stack: TestStack, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${stack.url}${route}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+export async function api<T = unknown>(
+  stack: TestStack,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${stack.url}${route}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
 /** Polls the cycle until `done` holds; fails with the last state seen, so a hang explains itself. */
-export async function waitForCycle(stack: TestStack, id: string, done: (d: CycleDetail) => boolean, timeoutMs = 45_000): Promise<CycleDetail> {
+export async function waitForCycle(
+  stack: TestStack,
+  id: string,
+  done: (d: CycleDetail) => boolean,
+  timeoutMs = 45_000,
+): Promise<CycleDetail> {
   const deadline = Date.now() + timeoutMs;
   let last: CycleDetail | undefined;
   while (Date.now() < deadline) {

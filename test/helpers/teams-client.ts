@@ -20,13 +20,24 @@ export class TeamsSender {
     private readonly bot: { appId: string; tenantId: string; channelId: string },
   ) {}
 
-  async post(activity: Record<string, unknown>, token: string | null = this.connector.botToken()): Promise<{ status: number; body: Record<string, unknown> }> {
-    const res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(activity) });
+  async post(
+    activity: Record<string, unknown>,
+    token: string | null = this.connector.botToken(),
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(this.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(activity),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
   }
 
-  private envelope(template: Record<string, unknown>, user: TeamsUser, conversationId = this.bot.channelId): Record<string, unknown> {
+  private envelope(
+    template: Record<string, unknown>,
+    user: TeamsUser,
+    conversationId = this.bot.channelId,
+  ): Record<string, unknown> {
     return {
       ...template,
       id: `f:${randomBytes(8).toString('hex')}`,
@@ -34,19 +45,37 @@ export class TeamsSender {
       serviceUrl: this.connector.url,
       from: { id: `29:${user.aadObjectId}`, name: user.name, aadObjectId: user.aadObjectId },
       recipient: { id: `28:${this.bot.appId}`, name: 'Patchflow' },
-      conversation: { conversationType: conversationId === this.bot.channelId ? 'channel' : 'personal', tenantId: this.bot.tenantId, id: conversationId },
-      channelData: { tenant: { id: this.bot.tenantId }, ...(conversationId === this.bot.channelId ? { channel: { id: this.bot.channelId } } : {}) },
+      conversation: {
+        conversationType: conversationId === this.bot.channelId ? 'channel' : 'personal',
+        tenantId: this.bot.tenantId,
+        id: conversationId,
+      },
+      channelData: {
+        tenant: { id: this.bot.tenantId },
+        ...(conversationId === this.bot.channelId ? { channel: { id: this.bot.channelId } } : {}),
+      },
     };
   }
 
   /** `@Patchflow <text>` in the approvals channel, or `<text>` in a personal chat with the bot. */
   message(user: TeamsUser, text: string, conversationId = this.bot.channelId) {
-    if (conversationId !== this.bot.channelId) return this.post({ ...this.envelope(messageTemplate, user, conversationId), text });
-    return this.post({ ...this.envelope(messageTemplate, user), text: `<at>Patchflow</at> ${text}`, entities: [{ type: 'mention', text: '<at>Patchflow</at>', mentioned: { id: `28:${this.bot.appId}`, name: 'Patchflow' } }] });
+    if (conversationId !== this.bot.channelId)
+      return this.post({ ...this.envelope(messageTemplate, user, conversationId), text });
+    return this.post({
+      ...this.envelope(messageTemplate, user),
+      text: `<at>Patchflow</at> ${text}`,
+      entities: [
+        { type: 'mention', text: '<at>Patchflow</at>', mentioned: { id: `28:${this.bot.appId}`, name: 'Patchflow' } },
+      ],
+    });
   }
 
   /** An Action.Execute on a card: Teams sends `adaptiveCard/action` with the button's verb and data (inputs merged in). */
   invoke(user: TeamsUser, verb: string, data: Record<string, unknown>) {
-    return this.post({ ...this.envelope(invokeTemplate, user), name: 'adaptiveCard/action', value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' } });
+    return this.post({
+      ...this.envelope(invokeTemplate, user),
+      name: 'adaptiveCard/action',
+      value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+    });
   }
 }

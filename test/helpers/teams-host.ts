@@ -11,7 +11,15 @@ export class TeamsHostPage {
   url = '';
   private readonly server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(hostHtml(url.searchParams.get('tab') ?? '', url.searchParams.get('token') ?? '', url.searchParams.get('oid') ?? ''));
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      .end(
+        hostHtml(
+          url.searchParams.get('tab') ?? '',
+          url.searchParams.get('token') ?? '',
+          url.searchParams.get('oid') ?? '',
+        ),
+      );
   });
 
   async start(): Promise<this> {
@@ -30,10 +38,30 @@ export class TeamsHostPage {
   }
 }
 
-
 function hostHtml(tab: string, token: string, oid: string): string {
-  const runtime = { apiVersion: 4, isLegacyTeams: false, supports: { app: {}, appInstallDialog: {}, authentication: {}, pages: { appButton: {}, tabs: {}, config: {}, backStack: {}, fullTrust: {} }, teamsCore: {} } };
-  const context = { locale: 'en-us', theme: 'dark', frameContext: 'content', hostClientType: 'web', hostName: 'Teams', userObjectId: oid, userPrincipalName: 'alice@contoso.example', tid: '72f988bf-86f1-41af-91ab-2d7cd011db47', appSessionId: 'session-1', entityId: 'patchflow' };
+  const runtime = {
+    apiVersion: 4,
+    isLegacyTeams: false,
+    supports: {
+      app: {},
+      appInstallDialog: {},
+      authentication: {},
+      pages: { appButton: {}, tabs: {}, config: {}, backStack: {}, fullTrust: {} },
+      teamsCore: {},
+    },
+  };
+  const context = {
+    locale: 'en-us',
+    theme: 'dark',
+    frameContext: 'content',
+    hostClientType: 'web',
+    hostName: 'Teams',
+    userObjectId: oid,
+    userPrincipalName: 'alice@contoso.example',
+    tid: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    appSessionId: 'session-1',
+    entityId: 'patchflow',
+  };
   return `<!doctype html><html><body>
 <iframe id="tab" src="${tab}" style="width:100%;height:90vh;border:0"></iframe>
 <script>

@@ -54,7 +54,10 @@ describe('Ansible inventory source (real ansible-inventory)', () => {
   it('reads a YAML inventory the same way, including hosts in no group', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'patchflow-ansible-'));
     const file = path.join(dir, 'hosts.yml');
-    writeFileSync(file, 'all:\n  hosts:\n    lonely:\n      ansible_host: 192.0.2.50\n  children:\n    staging:\n      vars:\n        patch_group: staging\n      hosts:\n        stage-01:\n');
+    writeFileSync(
+      file,
+      'all:\n  hosts:\n    lonely:\n      ansible_host: 192.0.2.50\n  children:\n    staging:\n      vars:\n        patch_group: staging\n      hosts:\n        stage-01:\n',
+    );
     expect(await listAnsibleInventory({ inventoryPath: file })).toEqual([
       expect.objectContaining({ hostname: 'lonely', ips: ['192.0.2.50'], tags: [], patchGroup: undefined }),
       expect.objectContaining({ hostname: 'stage-01', ips: [], tags: ['staging'], patchGroup: 'staging' }),
@@ -62,7 +65,12 @@ describe('Ansible inventory source (real ansible-inventory)', () => {
   });
 
   it('fails clearly for an inventory it cannot parse and for a missing binary', async () => {
-    await expect(listAnsibleInventory({ inventoryPath: '/nonexistent/inventory.ini' })).rejects.toMatchObject({ name: 'InputError', message: expect.stringMatching(/cannot read Ansible inventory .*No inventory was parsed/) });
-    await expect(listAnsibleInventory({ inventoryPath: fleet, ansibleInventoryBin: 'no-such-ansible-inventory' })).rejects.toMatchObject({ name: 'UpstreamError', message: expect.stringMatching(/not installed/) });
+    await expect(listAnsibleInventory({ inventoryPath: '/nonexistent/inventory.ini' })).rejects.toMatchObject({
+      name: 'InputError',
+      message: expect.stringMatching(/cannot read Ansible inventory .*No inventory was parsed/),
+    });
+    await expect(
+      listAnsibleInventory({ inventoryPath: fleet, ansibleInventoryBin: 'no-such-ansible-inventory' }),
+    ).rejects.toMatchObject({ name: 'UpstreamError', message: expect.stringMatching(/not installed/) });
   });
 });

@@ -18,32 +18,67 @@ let serial = 0;
  * The CAB gate on its own, on the real dev server: a cycle row in phase approval and the
  * approval workflow started directly, so each scenario costs no staging run.
  */
-async function openApproval(stack: TestStack, opts: { policy?: Record<string, unknown>; author?: string; window?: { start: string; end: string } } = {}) {
+async function openApproval(
+  stack: TestStack,
+  opts: { policy?: Record<string, unknown>; author?: string; window?: { start: string; end: string } } = {},
+) {
   serial += 1;
   const cycleId = `cyc-20261123-${String(serial).padStart(6, '0')}`;
-  const policy = cyclePolicySchema.parse({ approval: { timeout: '2m', remindEvery: '1m', ...opts.policy }, deployment: {} });
-  const request = { name: `approval scenario ${serial}`, requester: 'carol', patchIds: [DEMO_PATCH.id], hostnames: [], ...(opts.author ? { author: opts.author } : {}), ...(opts.window ? { window: opts.window } : {}) };
+  const policy = cyclePolicySchema.parse({
+    approval: { timeout: '2m', remindEvery: '1m', ...opts.policy },
+    deployment: {},
+  });
+  const request = {
+    name: `approval scenario ${serial}`,
+    requester: 'carol',
+    patchIds: [DEMO_PATCH.id],
+    hostnames: [],
+    ...(opts.author ? { author: opts.author } : {}),
+    ...(opts.window ? { window: opts.window } : {}),
+  };
   await insertCycle(stack.ctx.db, { id: cycleId, request, policy, workflowId: cycleWorkflowId(cycleId) });
   await scopeCycle(stack.ctx.db, cycleId);
   await setCycleState(stack.ctx.db, cycleId, { phase: 'approval', status: 'awaiting_approval' });
   const handle = await stack.ctx.temporal.workflow.start(approvalWorkflow, {
     taskQueue: stack.ctx.settings.temporal.taskQueue,
     workflowId: approvalWorkflowId(cycleId),
-    args: [{ cycleId, requester: 'carol', approvers: [], policy: policy.approval, timeouts: stack.ctx.settings.temporal.timeouts }],
+    args: [
+      {
+        cycleId,
+        requester: 'carol',
+        approvers: [],
+        policy: policy.approval,
+        timeouts: stack.ctx.settings.temporal.timeouts,
+      },
+    ],
   });
-  await expect.poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: cycleId }).first()) !== undefined).toBe(true);
+  await expect
+    .poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: cycleId }).first()) !== undefined)
+    .toBe(true);
   return { cycleId, result: () => handle.result() as Promise<ApprovalResult> };
 }
 
-const approve = (stack: TestStack, id: string, by: string, extra: Record<string, unknown> = {}) => api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/approve`, { by, ...extra });
-const reject = (stack: TestStack, id: string, by: string, reason?: string) => api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/reject`, { by, ...(reason ? { reason } : {}) });
-const auditActions = async (stack: TestStack, id: string) => ((await stack.ctx.db('audit_events').where({ subject_id: id }).orderBy('seq')) as { action: string; actor: string; data: Record<string, unknown> }[]);
+const approve = (stack: TestStack, id: string, by: string, extra: Record<string, unknown> = {}) =>
+  api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/approve`, { by, ...extra });
+const reject = (stack: TestStack, id: string, by: string, reason?: string) =>
+  api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/reject`, { by, ...(reason ? { reason } : {}) });
+const auditActions = async (stack: TestStack, id: string) =>
+  (await stack.ctx.db('audit_events').where({ subject_id: id }).orderBy('seq')) as {
+    action: string;
+    actor: string;
+    data: Record<string, unknown>;
+  }[];
 
 describe('approval model on the real dev server', () => {
   let stack: TestStack;
   beforeAll(async () => {
     stack = await startStack();
-    await upsertUser(stack.ctx.db, { id: 'dave', displayName: 'Dave (on-call security)', roles: ['approver'], groups: ['emergency'] });
+    await upsertUser(stack.ctx.db, {
+      id: 'dave',
+      displayName: 'Dave (on-call security)',
+      roles: ['approver'],
+      groups: ['emergency'],
+    });
     await upsertUser(stack.ctx.db, { id: 'erin', displayName: 'Erin (change author)', roles: ['approver'] });
     await upsertUser(stack.ctx.db, { id: 'victor', displayName: 'Victor (viewer)', roles: ['viewer'] });
   });
@@ -75,39 +110,66 @@ describe('approval model on the real dev server', () => {
     const rejected = await reject(stack, gate.cycleId, 'bob', 'no rollback tested for db-01');
     expect(rejected.status).toBe(200);
     expect(rejected.body.outcome).toBe('rejected');
-    expect(await gate.result()).toMatchObject({ outcome: 'rejected', decisions: [expect.objectContaining({ by: 'bob', decision: 'reject', reason: 'no rollback tested for db-01' })] });
-    expect(await auditActions(stack, gate.cycleId)).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'change.rejected', actor: 'bob', data: expect.objectContaining({ reason: 'no rollback tested for db-01' }) })]));
+    expect(await gate.result()).toMatchObject({
+      outcome: 'rejected',
+      decisions: [expect.objectContaining({ by: 'bob', decision: 'reject', reason: 'no rollback tested for db-01' })],
+    });
+    expect(await auditActions(stack, gate.cycleId)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          action: 'change.rejected',
+          actor: 'bob',
+          data: expect.objectContaining({ reason: 'no rollback tested for db-01' }),
+        }),
+      ]),
+    );
   });
 
   it('refuses the requester and the author of the change (separation of duties), and audits each refusal', async () => {
     const gate = await openApproval(stack, { author: 'erin' });
     const self = await approve(stack, gate.cycleId, 'carol');
     expect(self.status).toBe(403);
-    expect(self.body.error.message).toBe('separation of duties: carol requested this change and cannot approve or reject it');
+    expect(self.body.error.message).toBe(
+      'separation of duties: carol requested this change and cannot approve or reject it',
+    );
     const author = await reject(stack, gate.cycleId, 'erin', 'looks fine to me');
     expect(author.status).toBe(403);
-    expect(author.body.error.message).toBe('separation of duties: erin authored this change and cannot approve or reject it');
+    expect(author.body.error.message).toBe(
+      'separation of duties: erin authored this change and cannot approve or reject it',
+    );
     const refusals = (await auditActions(stack, gate.cycleId)).filter((e) => e.action.endsWith('.refused'));
-    expect(refusals.map((e) => [e.actor, e.action])).toEqual([['carol', 'change.approve.refused'], ['erin', 'change.reject.refused']]);
+    expect(refusals.map((e) => [e.actor, e.action])).toEqual([
+      ['carol', 'change.approve.refused'],
+      ['erin', 'change.reject.refused'],
+    ]);
   });
 
   it('refuses people outside the approver pool with the pool in the message', async () => {
     const gate = await openApproval(stack);
     const manager = await approve(stack, gate.cycleId, 'maria');
     expect(manager.status).toBe(403);
-    expect(manager.body.error.message).toMatch(/^maria is not an approver for this change \(approvers: alice, bob, dave, erin\); as an escalation approver maria may decide from /);
+    expect(manager.body.error.message).toMatch(
+      /^maria is not an approver for this change \(approvers: alice, bob, dave, erin\); as an escalation approver maria may decide from /,
+    );
     const viewer = await approve(stack, gate.cycleId, 'victor');
     expect(viewer.status).toBe(403);
     expect(viewer.body.error.message).toMatch(/^victor is not an approver/);
   });
 
   it('reminds, escalates to the managers, who may then decide, and fails closed at the deadline', async () => {
-    const gate = await openApproval(stack, { policy: { quorum: 2, remindEvery: '2s', escalateAfter: '5s', timeout: '10s' } });
+    const gate = await openApproval(stack, {
+      policy: { quorum: 2, remindEvery: '2s', escalateAfter: '5s', timeout: '10s' },
+    });
     const early = await approve(stack, gate.cycleId, 'maria');
     expect(early.status).toBe(403);
     expect(early.body.error.message).toMatch(/as an escalation approver maria may decide from /);
 
-    await expect.poll(async () => (await auditActions(stack, gate.cycleId)).some((e) => e.action === 'change.escalated'), { timeout: 15_000, interval: 250 }).toBe(true);
+    await expect
+      .poll(async () => (await auditActions(stack, gate.cycleId)).some((e) => e.action === 'change.escalated'), {
+        timeout: 15_000,
+        interval: 250,
+      })
+      .toBe(true);
     const escalated = await approve(stack, gate.cycleId, 'maria', { comment: 'approved on escalation' });
     expect(escalated.status).toBe(200);
     expect(escalated.body).toMatchObject({ outcome: 'pending', escalated: true });
@@ -126,12 +188,23 @@ describe('approval model on the real dev server', () => {
   });
 
   it('takes the emergency path for a KEV on an internet-facing tier-1 asset: one emergency approver, review flagged', async () => {
-    await stack.ctx.db('cves').insert({ id: 'CVE-2024-38094', kev: true, kev_due_date: '2024-11-12', cvss_v3_score: 7.2, epss: 0.94 }).onConflict('id').ignore();
-    await stack.ctx.db('patch_cves').insert({ patch_id: DEMO_PATCH.id, cve_id: 'CVE-2024-38094' }).onConflict(['patch_id', 'cve_id']).ignore();
+    await stack.ctx
+      .db('cves')
+      .insert({ id: 'CVE-2024-38094', kev: true, kev_due_date: '2024-11-12', cvss_v3_score: 7.2, epss: 0.94 })
+      .onConflict('id')
+      .ignore();
+    await stack.ctx
+      .db('patch_cves')
+      .insert({ patch_id: DEMO_PATCH.id, cve_id: 'CVE-2024-38094' })
+      .onConflict(['patch_id', 'cve_id'])
+      .ignore();
     await stack.ctx.db('assets').where({ hostname: 'db-01' }).update({ exposure: 'internet' });
     try {
       const gate = await openApproval(stack, { policy: { quorum: 2 } });
-      const change = (await stack.ctx.db('change_requests').where({ cycle_id: gate.cycleId }).first()) as { emergency: boolean; request: { risk: { kevCount: number; exposedCritical: string[] } } };
+      const change = (await stack.ctx.db('change_requests').where({ cycle_id: gate.cycleId }).first()) as {
+        emergency: boolean;
+        request: { risk: { kevCount: number; exposedCritical: string[] } };
+      };
       expect(change.emergency).toBe(true);
       expect(change.request.risk).toMatchObject({ kevCount: 1, exposedCritical: ['db-01'] });
 
@@ -143,7 +216,9 @@ describe('approval model on the real dev server', () => {
       const oncall = await approve(stack, gate.cycleId, 'dave', { comment: 'exploited in the wild' });
       expect(oncall.body).toMatchObject({ outcome: 'approved', mode: 'emergency', quorum: 1 });
       expect(await gate.result()).toMatchObject({ outcome: 'approved', emergency: true });
-      const review = (await auditActions(stack, gate.cycleId)).find((e) => e.action === 'change.emergency_review_required');
+      const review = (await auditActions(stack, gate.cycleId)).find(
+        (e) => e.action === 'change.emergency_review_required',
+      );
       expect(review?.data).toMatchObject({ approvedBy: ['dave'] });
     } finally {
       await stack.ctx.db('assets').where({ hostname: 'db-01' }).update({ exposure: 'internal' });
@@ -165,7 +240,11 @@ describe('approval model on the real dev server', () => {
 
     const done: CycleDetail = await waitForCycle(stack, id, finished, 90_000);
     expect(done.cycle.status).toBe('completed');
-    const deployment = (await stack.ctx.db('audit_events').where({ subject_id: id, action: 'cycle.deployment' }).orderBy('seq').first()) as { at: Date };
+    const deployment = (await stack.ctx
+      .db('audit_events')
+      .where({ subject_id: id, action: 'cycle.deployment' })
+      .orderBy('seq')
+      .first()) as { at: Date };
     expect(new Date(deployment.at).getTime()).toBeGreaterThanOrEqual(start.getTime());
   });
 
@@ -173,7 +252,9 @@ describe('approval model on the real dev server', () => {
     const start = new Date(Date.now() + 60_000);
     const window = { start: start.toISOString(), end: new Date(start.getTime() + 60_000).toISOString() };
     const gate = await openApproval(stack, { window });
-    const late = await approve(stack, gate.cycleId, 'alice', { notBefore: new Date(start.getTime() + 120_000).toISOString() });
+    const late = await approve(stack, gate.cycleId, 'alice', {
+      notBefore: new Date(start.getTime() + 120_000).toISOString(),
+    });
     expect(late.status).toBe(400);
     expect(late.body.error.message).toMatch(/is not before the maintenance window ends/);
   });

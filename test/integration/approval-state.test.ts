@@ -4,16 +4,40 @@ import type { ApprovalState } from '../../workflows/approval-types.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const cycleId = 'cyc-20261123-0a0b0c';
-const state = (over: Partial<ApprovalState>): ApprovalState => ({ cycleId, requester: 'carol', approvers: ['alice', 'bob'], quorum: 1, decisions: [], outcome: 'pending', remindersSent: 0, ...over });
-const aliceApproves = { by: 'alice', decision: 'approve' as const, channel: 'teams' as const, at: '2026-11-23T12:00:00.000Z' };
+const state = (over: Partial<ApprovalState>): ApprovalState => ({
+  cycleId,
+  requester: 'carol',
+  approvers: ['alice', 'bob'],
+  quorum: 1,
+  decisions: [],
+  outcome: 'pending',
+  remindersSent: 0,
+  ...over,
+});
+const aliceApproves = {
+  by: 'alice',
+  decision: 'approve' as const,
+  channel: 'teams' as const,
+  at: '2026-11-23T12:00:00.000Z',
+};
 
 /** The refresh after a change opens and a decision's own refresh can finish in either order; the stored state must not go back. */
 describe('saveApprovalState keeps the newest state', () => {
   let t: TestDatabase;
-  const stored = async () => ((await t.db('change_requests').where({ cycle_id: cycleId }).first()) as { state: ApprovalState }).state;
+  const stored = async () =>
+    ((await t.db('change_requests').where({ cycle_id: cycleId }).first()) as { state: ApprovalState }).state;
   beforeAll(async () => {
     t = await createTestDatabase();
-    await t.db('cycles').insert({ id: cycleId, name: 'race', requester: 'carol', request: { name: 'race', requester: 'carol', patchIds: [], hostnames: [] }, policy: {}, workflow_id: `patch-cycle-${cycleId}`, status: 'awaiting_approval', phase: 'approval' });
+    await t.db('cycles').insert({
+      id: cycleId,
+      name: 'race',
+      requester: 'carol',
+      request: { name: 'race', requester: 'carol', patchIds: [], hostnames: [] },
+      policy: {},
+      workflow_id: `patch-cycle-${cycleId}`,
+      status: 'awaiting_approval',
+      phase: 'approval',
+    });
     await t.db('change_requests').insert({ cycle_id: cycleId, emergency: false, request: {}, pools: {} });
   });
   afterAll(async () => t?.drop());

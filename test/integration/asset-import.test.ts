@@ -22,15 +22,27 @@ describe('asset import from CSV and JSON', () => {
   it('imports a CSV with spreadsheet-style headers, quoted cells and list cells', async () => {
     expect(await importAssetFile(t.db, goodCsv, 'csv', 'test')).toEqual({ imported: 3, created: 3, updated: 0 });
     expect(await getAsset(t.db, 'web-01')).toMatchObject({
-      hostname: 'web-01', fqdn: 'web-01.example.com', ips: ['10.0.0.1', '10.0.0.11'], osVersion: 'Ubuntu 22.04',
-      businessService: 'Shop, public', criticality: 1, exposure: 'internet', patchGroup: 'staging', tags: ['pci', 'web'],
+      hostname: 'web-01',
+      fqdn: 'web-01.example.com',
+      ips: ['10.0.0.1', '10.0.0.11'],
+      osVersion: 'Ubuntu 22.04',
+      businessService: 'Shop, public',
+      criticality: 1,
+      exposure: 'internet',
+      patchGroup: 'staging',
+      tags: ['pci', 'web'],
     });
     expect(await getAsset(t.db, 'db-01')).toMatchObject({ ips: ['2001:db8::10'], tags: [], criticality: 2 });
     expect(await getAsset(t.db, 'win-01')).toMatchObject({ criticality: 3, exposure: 'isolated' });
   });
 
   it('imports JSON, updating the assets that exist', async () => {
-    const json = JSON.stringify({ assets: [{ hostname: 'web-01', criticality: 2, tags: ['pci'] }, { hostname: 'app-01', ips: ['192.0.2.1'] }] });
+    const json = JSON.stringify({
+      assets: [
+        { hostname: 'web-01', criticality: 2, tags: ['pci'] },
+        { hostname: 'app-01', ips: ['192.0.2.1'] },
+      ],
+    });
     expect(await importAssetFile(t.db, json, 'json', 'test')).toEqual({ imported: 2, created: 1, updated: 1 });
     expect((await getAsset(t.db, 'web-01')).criticality).toBe(2);
   });
@@ -40,13 +52,29 @@ describe('asset import from CSV and JSON', () => {
       name: 'CSV rows with bad fields, a short row and a duplicate',
       format: 'csv' as const,
       text: 'hostname,tier,exposure,ip\nok-01,1,internet,10.0.0.5\nbad host,2,internal,\nok-02,7,internt,10.0.0.300\nok-03,1\nOK-01,2,internal,\n',
-      problems: [['row', 3, 'hostname'], ['row', 4, 'ips', 0], ['row', 4, 'criticality'], ['row', 4, 'exposure'], ['row', 5], ['row', 6, 'hostname']],
+      problems: [
+        ['row', 3, 'hostname'],
+        ['row', 4, 'ips', 0],
+        ['row', 4, 'criticality'],
+        ['row', 4, 'exposure'],
+        ['row', 5],
+        ['row', 6, 'hostname'],
+      ],
     },
     {
       name: 'JSON rows with a wrong type and an unknown field',
       format: 'json' as const,
-      text: JSON.stringify([{ hostname: 'fine-01' }, { hostname: 'x', tags: 'pci' }, { hostname: 'y', colour: 'red' }, 'not an object']),
-      problems: [['row', 2, 'tags'], ['row', 3], ['row', 4]],
+      text: JSON.stringify([
+        { hostname: 'fine-01' },
+        { hostname: 'x', tags: 'pci' },
+        { hostname: 'y', colour: 'red' },
+        'not an object',
+      ]),
+      problems: [
+        ['row', 2, 'tags'],
+        ['row', 3],
+        ['row', 4],
+      ],
     },
   ])('rejects $name, listing each row and field, and writes nothing', async ({ format, text, problems }) => {
     const before = await rowCount();
@@ -60,7 +88,12 @@ describe('asset import from CSV and JSON', () => {
   });
 
   it.each([
-    ['a CSV with an unknown column', 'csv' as const, 'hostname,colour\nweb-09,red\n', /column 2 "colour" is not an asset field/],
+    [
+      'a CSV with an unknown column',
+      'csv' as const,
+      'hostname,colour\nweb-09,red\n',
+      /column 2 "colour" is not an asset field/,
+    ],
     ['a CSV without a hostname column', 'csv' as const, 'fqdn\nx.example.com\n', /no "hostname" column/],
     ['an empty CSV', 'csv' as const, '', /empty/],
     ['malformed CSV', 'csv' as const, 'hostname\n"web-09\n', /line 2: quoted field is never closed/],
@@ -73,8 +106,14 @@ describe('asset import from CSV and JSON', () => {
   });
 
   it('imports a few thousand rows in one go', async () => {
-    const rows = Array.from({ length: 3000 }, (_, i) => `bulk-${i},${(i % 4) + 1},10.20.${Math.floor(i / 250)}.${i % 250}`);
-    expect(await importAssetFile(t.db, ['hostname,tier,ips', ...rows].join('\n'), 'csv', 'test')).toMatchObject({ imported: 3000, created: 3000 });
+    const rows = Array.from(
+      { length: 3000 },
+      (_, i) => `bulk-${i},${(i % 4) + 1},10.20.${Math.floor(i / 250)}.${i % 250}`,
+    );
+    expect(await importAssetFile(t.db, ['hostname,tier,ips', ...rows].join('\n'), 'csv', 'test')).toMatchObject({
+      imported: 3000,
+      created: 3000,
+    });
     expect((await listAssets(t.db)).filter((a) => a.hostname.startsWith('bulk-'))).toHaveLength(3000);
   });
 });

@@ -18,7 +18,16 @@ async function startAwx(opts: Partial<AwxEmulatorOptions> = {}): Promise<AwxEmul
 }
 
 function connectorFor(emu: AwxEmulator, overrides: Record<string, string | number> = {}) {
-  return instantiate(awxConnector, { url: emu.url, token, jobTemplateId: 7, pollInterval: '5ms', maxPollInterval: '20ms', jobTimeout: '5s', requestTimeout: '5s', ...overrides });
+  return instantiate(awxConnector, {
+    url: emu.url,
+    token,
+    jobTemplateId: 7,
+    pollInterval: '5ms',
+    maxPollInterval: '20ms',
+    jobTimeout: '5s',
+    requestTimeout: '5s',
+    ...overrides,
+  });
 }
 
 describePatchDeployerContract('awx', async () => {
@@ -42,7 +51,13 @@ describePatchDeployerContract('awx', async () => {
 
 describe('awx connector', () => {
   let emu: AwxEmulator;
-  const request = (hostnames: string[], extra: Partial<DeployRequest> = {}): DeployRequest => ({ cycleId: 'c-42', ring: 'ring1', patch, targets: hostnames.map((h, i) => ({ assetId: `a${i}`, hostname: h })), ...extra });
+  const request = (hostnames: string[], extra: Partial<DeployRequest> = {}): DeployRequest => ({
+    cycleId: 'c-42',
+    ring: 'ring1',
+    patch,
+    targets: hostnames.map((h, i) => ({ assetId: `a${i}`, hostname: h })),
+    ...extra,
+  });
   beforeEach(async () => {
     emu = await startAwx();
   });
@@ -54,7 +69,14 @@ describe('awx connector', () => {
       {
         limit: 'web01,web02',
         job_type: undefined,
-        extra_vars: { patchflow_action: 'deploy', patchflow_cycle_id: 'c-42', patchflow_ring: 'ring1', patchflow_patch_id: 'p-openssl', patchflow_vendor_ref: 'openssl-3.0.13', patchflow_target_version: '3.0.13' },
+        extra_vars: {
+          patchflow_action: 'deploy',
+          patchflow_cycle_id: 'c-42',
+          patchflow_ring: 'ring1',
+          patchflow_patch_id: 'p-openssl',
+          patchflow_vendor_ref: 'openssl-3.0.13',
+          patchflow_target_version: '3.0.13',
+        },
       },
     ]);
   });
@@ -82,14 +104,18 @@ describe('awx connector', () => {
   });
 
   it('rejects a bad token as not allowed, which no retry fixes', async () => {
-    const err = await connectorFor(emu, { token: 'wrong' }).deployer.deploy(request(['web01'])).catch((e: unknown) => e);
+    const err = await connectorFor(emu, { token: 'wrong' })
+      .deployer.deploy(request(['web01']))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotAllowedError);
     expect((err as NotAllowedError).retryable).toBe(false);
   });
 
   it('classifies a 502 from the controller as a retryable upstream failure', async () => {
     emu.failNextRequests(502, 1);
-    const err = await connectorFor(emu).deployer.deploy(request(['web01'])).catch((e: unknown) => e);
+    const err = await connectorFor(emu)
+      .deployer.deploy(request(['web01']))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).retryable).toBe(true);
   });
@@ -98,7 +124,12 @@ describe('awx connector', () => {
     await emu.close();
     emu = await startAwx({ readsToFinish: 1000 });
     const controller = new AbortController();
-    const pending = connectorFor(emu).deployer.deploy(request(['web01'], { signal: controller.signal, onProgress: (note) => note.includes('running') && controller.abort() }));
+    const pending = connectorFor(emu).deployer.deploy(
+      request(['web01'], {
+        signal: controller.signal,
+        onProgress: (note) => note.includes('running') && controller.abort(),
+      }),
+    );
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     expect(emu.cancels).toHaveLength(1);
     expect(emu.jobStatus(emu.cancels[0]!)).toBe('canceled');
@@ -109,7 +140,10 @@ describe('awx connector', () => {
     await emu.close();
     emu = await startAwx({ readsToFinish: 1000 });
     const results = await connectorFor(emu, { jobTimeout: '100ms' }).deployer.deploy(request(['web01']));
-    expect(results[0]).toMatchObject({ outcome: 'failed', message: expect.stringMatching(/did not finish within 100ms/) });
+    expect(results[0]).toMatchObject({
+      outcome: 'failed',
+      message: expect.stringMatching(/did not finish within 100ms/),
+    });
     expect(emu.cancels).toHaveLength(1);
   });
 });

@@ -5,13 +5,20 @@ import { loadSettings } from '../../runtime/settings.ts';
 import { api, startStack, type TestStack } from '../helpers/stack.ts';
 
 const cli = fileURLToPath(new URL('../../bin/patchflow.mjs', import.meta.url));
-function runCliWith(env: NodeJS.ProcessEnv, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runCliWith(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env }, (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [cli, ...args], { env }, (err, stdout, stderr) =>
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
   });
 }
 
-type ErrorBody = { error: { code: string; message: string; details: { path: (string | number)[]; message: string }[] } };
+type ErrorBody = {
+  error: { code: string; message: string; details: { path: (string | number)[]; message: string }[] };
+};
 
 describe('bad input gets a clear error naming the field, and writes nothing', () => {
   let stack: TestStack;
@@ -31,10 +38,25 @@ describe('bad input gets a clear error naming the field, and writes nothing', ()
     ['not JSON', '{"requester": ', [], /not valid JSON/],
     ['patches of the wrong type', { requester: 'carol', patches: 'DEMO-APP-2.4.1' }, ['patches'], /expected array/],
     ['no patches and no demo', { requester: 'carol' }, ['patches'], /at least one patch/],
-    ['an unknown patch', { requester: 'carol', patches: ['DEMO-APP-2.4.1', 'KB0000000'] }, ['patches', 1], /unknown patch/],
+    [
+      'an unknown patch',
+      { requester: 'carol', patches: ['DEMO-APP-2.4.1', 'KB0000000'] },
+      ['patches', 1],
+      /unknown patch/,
+    ],
     ['an unknown field', { requester: 'carol', patches: ['DEMO-APP-2.4.1'], approver: 'carol' }, [], /approver/],
-    ['a quorum of zero', { demo: true, policy: { approval: { quorum: 0 } } }, ['policy', 'approval', 'quorum'], /too small|>=1/i],
-    ['a timeout that is not a duration', { demo: true, policy: { approval: { timeout: 'tomorrow' } } }, ['approval', 'timeout'], /duration/],
+    [
+      'a quorum of zero',
+      { demo: true, policy: { approval: { quorum: 0 } } },
+      ['policy', 'approval', 'quorum'],
+      /too small|>=1/i,
+    ],
+    [
+      'a timeout that is not a duration',
+      { demo: true, policy: { approval: { timeout: 'tomorrow' } } },
+      ['approval', 'timeout'],
+      /duration/,
+    ],
   ])('POST /api/cycles with %s → 400', async (_name, body, path, message) => {
     const before = await counts();
     const res = await api<ErrorBody>(stack, 'POST', '/api/cycles', body);
@@ -88,7 +110,9 @@ describe('bad input gets a clear error naming the field, and writes nothing', ()
   it('CLI: no server running gives the command that starts one', async () => {
     const r = await runCliWith({ ...stack.env, PATCHFLOW_URL: 'http://127.0.0.1:9' }, ['cycle', 'list']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/cannot reach the Patchflow server at http:\/\/127\.0\.0\.1:9 .*start it with `npm start`/);
+    expect(r.stderr).toMatch(
+      /cannot reach the Patchflow server at http:\/\/127\.0\.0\.1:9 .*start it with `npm start`/,
+    );
   });
 });
 
@@ -97,7 +121,11 @@ describe('settings', () => {
     expect(() => loadSettings({ PATCHFLOW_HTTP_PORT: '99999' })).toThrow(/http\.port/);
     expect(() => loadSettings({ DATABASE_URL: 'mysql://x' })).toThrow(/databaseUrl: a postgres:\/\/ URL/);
     expect(() => loadSettings({ PATCHFLOW_APPROVAL_TIMEOUT: '3 days' })).toThrow(/policy\.approval\.timeout/);
-    expect(() => loadSettings({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS_CERT: '/c', TEMPORAL_TLS_KEY: '/k' })).toThrow(/temporal\.apiKey: use either apiKey or tls client certificates/);
-    expect(() => loadSettings({ PATCHFLOW_DEPLOYMENT_HEARTBEAT: 'soon' })).toThrow(/temporal\.timeouts\.deploymentHeartbeat/);
+    expect(() => loadSettings({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS_CERT: '/c', TEMPORAL_TLS_KEY: '/k' })).toThrow(
+      /temporal\.apiKey: use either apiKey or tls client certificates/,
+    );
+    expect(() => loadSettings({ PATCHFLOW_DEPLOYMENT_HEARTBEAT: 'soon' })).toThrow(
+      /temporal\.timeouts\.deploymentHeartbeat/,
+    );
   });
 });

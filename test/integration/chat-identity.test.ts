@@ -13,18 +13,42 @@ describe('chat identity and roles', () => {
   beforeAll(async () => {
     stack = await startStack();
     chat = createChatActions(stack.ctx);
-    await upsertUser(stack.ctx.db, { id: 'carol', displayName: 'Carol', roles: ['coordinator'], slackUserId: 'UCAROL001' });
-    await upsertUser(stack.ctx.db, { id: 'alice', displayName: 'Alice', roles: ['approver'], slackUserId: 'UALICE001', teamsAadId: '7FAF8AB2-3D56-4244-B585-20C8A42ED2B8' });
-    await upsertUser(stack.ctx.db, { id: 'victor', displayName: 'Victor', roles: ['viewer'], slackUserId: 'UVICTOR01' });
+    await upsertUser(stack.ctx.db, {
+      id: 'carol',
+      displayName: 'Carol',
+      roles: ['coordinator'],
+      slackUserId: 'UCAROL001',
+    });
+    await upsertUser(stack.ctx.db, {
+      id: 'alice',
+      displayName: 'Alice',
+      roles: ['approver'],
+      slackUserId: 'UALICE001',
+      teamsAadId: '7FAF8AB2-3D56-4244-B585-20C8A42ED2B8',
+    });
+    await upsertUser(stack.ctx.db, {
+      id: 'victor',
+      displayName: 'Victor',
+      roles: ['viewer'],
+      slackUserId: 'UVICTOR01',
+    });
   });
   afterAll(async () => stack?.stop());
 
   it('refuses unknown chat users, tells them how to get mapped, and audits the refusal', async () => {
     const r = await chat.command(slack('UNOBODY01'), 'status');
-    expect(r).toMatchObject({ ok: false, text: expect.stringContaining('patchflow users add <your id> --role <role> --slack UNOBODY01') });
+    expect(r).toMatchObject({
+      ok: false,
+      text: expect.stringContaining('patchflow users add <your id> --role <role> --slack UNOBODY01'),
+    });
     const t = await chat.approve(teams('00000000-0000-4000-8000-000000000000'), 'cyc-20261123-abcdef');
-    expect(t).toMatchObject({ ok: false, text: expect.stringContaining('--teams 00000000-0000-4000-8000-000000000000') });
-    const audit = (await stack.ctx.db('audit_events').where({ action: 'chat.refused' }).orderBy('seq')) as { actor: string }[];
+    expect(t).toMatchObject({
+      ok: false,
+      text: expect.stringContaining('--teams 00000000-0000-4000-8000-000000000000'),
+    });
+    const audit = (await stack.ctx.db('audit_events').where({ action: 'chat.refused' }).orderBy('seq')) as {
+      actor: string;
+    }[];
     expect(audit.map((e) => e.actor)).toEqual(['slack:UNOBODY01', 'teams:00000000-0000-4000-8000-000000000000']);
   });
 
@@ -35,35 +59,75 @@ describe('chat identity and roles', () => {
 
   it('checks the role of every action: viewers read, coordinators run cycles, approvers decide', async () => {
     expect(await chat.command(slack('UVICTOR01'), 'status')).toMatchObject({ ok: true, text: 'no cycle is running' });
-    expect(await chat.command(slack('UVICTOR01'), 'start demo')).toMatchObject({ ok: false, text: 'victor may not start a patch cycle: needs the coordinator role (has viewer)' });
-    expect(await chat.approve(slack('UCAROL001'), 'cyc-20261123-abcdef')).toMatchObject({ ok: false, text: 'carol may not decide on changes: needs the approver or manager role (has coordinator)' });
+    expect(await chat.command(slack('UVICTOR01'), 'start demo')).toMatchObject({
+      ok: false,
+      text: 'victor may not start a patch cycle: needs the coordinator role (has viewer)',
+    });
+    expect(await chat.approve(slack('UCAROL001'), 'cyc-20261123-abcdef')).toMatchObject({
+      ok: false,
+      text: 'carol may not decide on changes: needs the approver or manager role (has coordinator)',
+    });
 
     const started = await chat.command(slack('UCAROL001'), 'start demo');
-    expect(started).toMatchObject({ ok: true, text: expect.stringMatching(/^started cyc-\d{8}-[0-9a-f]{6} \(Demo patch cycle\)/) });
+    expect(started).toMatchObject({
+      ok: true,
+      text: expect.stringMatching(/^started cyc-\d{8}-[0-9a-f]{6} \(Demo patch cycle\)/),
+    });
     const id = /cyc-\d{8}-[0-9a-f]{6}/.exec(started.text)![0];
-    expect(await chat.command(slack('UALICE001'), `pause ${id}`)).toMatchObject({ ok: false, text: 'alice may not pause a patch cycle: needs the coordinator role (has approver)' });
+    expect(await chat.command(slack('UALICE001'), `pause ${id}`)).toMatchObject({
+      ok: false,
+      text: 'alice may not pause a patch cycle: needs the coordinator role (has approver)',
+    });
     await waitForCycle(stack, id, inPhase('approval'));
-    expect(await chat.command(slack('UCAROL001'), `pause ${id}`)).toMatchObject({ ok: false, text: expect.stringContaining('only an approved rollout can be paused') });
+    expect(await chat.command(slack('UCAROL001'), `pause ${id}`)).toMatchObject({
+      ok: false,
+      text: expect.stringContaining('only an approved rollout can be paused'),
+    });
     // The approval phase starts a moment before its change request is open: once alice may decide, victor still may not.
-    await expect.poll(async () => {
-      const aliceCard = await chat.card(slack('UALICE001'), id);
-      return isReply(aliceCard) ? aliceCard.text : aliceCard.decidable;
-    }, { timeout: 30_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const aliceCard = await chat.card(slack('UALICE001'), id);
+          return isReply(aliceCard) ? aliceCard.text : aliceCard.decidable;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     const card = await chat.card(slack('UVICTOR01'), id);
     expect(isReply(card) ? card.text : card.decidable).toBe(false);
-    expect(await chat.approve(slack('UALICE001'), id)).toMatchObject({ ok: true, text: `Alice approved ${id}: approved` });
+    expect(await chat.approve(slack('UALICE001'), id)).toMatchObject({
+      ok: true,
+      text: `Alice approved ${id}: approved`,
+    });
 
-    const refusals = ((await stack.ctx.db('audit_events').where('action', 'like', '%.refused').orderBy('seq')) as { actor: string; action: string }[]).map((e) => `${e.actor} ${e.action}`);
-    expect(refusals).toEqual(expect.arrayContaining(['victor cycle.start.refused', 'carol change.approve.refused', 'alice cycle.pause.refused']));
+    const refusals = (
+      (await stack.ctx.db('audit_events').where('action', 'like', '%.refused').orderBy('seq')) as {
+        actor: string;
+        action: string;
+      }[]
+    ).map((e) => `${e.actor} ${e.action}`);
+    expect(refusals).toEqual(
+      expect.arrayContaining([
+        'victor cycle.start.refused',
+        'carol change.approve.refused',
+        'alice cycle.pause.refused',
+      ]),
+    );
   });
 
   it('REST pause/resume/cancel check the coordinator role too', async () => {
-    const r = await api<{ error: { message: string } }>(stack, 'POST', '/api/cycles/cyc-20261123-abcdef/pause', { by: 'alice' });
+    const r = await api<{ error: { message: string } }>(stack, 'POST', '/api/cycles/cyc-20261123-abcdef/pause', {
+      by: 'alice',
+    });
     expect(r.status).toBe(404);
     const list = await api<{ cycles: { id: string }[] }>(stack, 'GET', '/api/cycles');
     const id = list.body.cycles[0]!.id;
-    const byApprover = await api<{ error: { message: string } }>(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'alice' });
+    const byApprover = await api<{ error: { message: string } }>(stack, 'POST', `/api/cycles/${id}/pause`, {
+      by: 'alice',
+    });
     expect(byApprover.status).toBe(403);
-    expect(byApprover.body.error.message).toBe('alice may not pause a patch cycle: needs the coordinator role (has approver)');
+    expect(byApprover.body.error.message).toBe(
+      'alice may not pause a patch cycle: needs the coordinator role (has approver)',
+    );
   });
 });

@@ -5,7 +5,12 @@ import { upsertUser, type Role } from '../../db/repositories/users.ts';
 import { SlackDriver, TeamsDriver, type ChatDriver, type Person } from '../helpers/chat-drivers.ts';
 import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
-const person = (id: string, displayName: string, n: number): Person => ({ id, displayName, slackUserId: `U${id.toUpperCase().padEnd(8, '0')}`, teamsAadId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` });
+const person = (id: string, displayName: string, n: number): Person => ({
+  id,
+  displayName,
+  slackUserId: `U${id.toUpperCase().padEnd(8, '0')}`,
+  teamsAadId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+});
 const people = {
   carol: person('carol', 'Carol', 1),
   erin: person('erin', 'Erin', 2),
@@ -28,7 +33,12 @@ const cycleIn = (text: string) => /cyc-\d{8}-[0-9a-f]{6}/.exec(text)![0];
 
 /** Erin (coordinator and approver) requests these cycles over REST; every decision then happens in chat. */
 async function requestChange(stack: TestStack, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { requester: 'erin', patches: [DEMO_PATCH.id], hosts: ['staging-01', 'web-01'], ...extra });
+  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', {
+    requester: 'erin',
+    patches: [DEMO_PATCH.id],
+    hosts: ['staging-01', 'web-01'],
+    ...extra,
+  });
   if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
   await waitForCycle(stack, res.body.cycle.id, inPhase('approval'));
   return res.body.cycle.id;
@@ -47,7 +57,10 @@ const scenarios: Scenario[] = [
       const id = await requestChange(stack, { policy: { approval: { quorum: 2 } } });
       await chat.card(id, (c) => c.includes('Awaiting CAB approval: 0 of 2 approvals'));
       expect(await chat.approve(people.alice, id)).toBeNull();
-      await chat.card(id, (c) => c.includes('Awaiting CAB approval: 1 of 2 approvals') && c.includes(`Alice approved via ${chat.name}`));
+      await chat.card(
+        id,
+        (c) => c.includes('Awaiting CAB approval: 1 of 2 approvals') && c.includes(`Alice approved via ${chat.name}`),
+      );
       expect(await chat.approve(people.alice, id)).toBe('alice has already decided on this change');
       expect(await chat.approve(people.bob, id)).toBeNull();
       await chat.card(id, (c) => c.includes(`Bob approved via ${chat.name}`) && !c.includes('Awaiting CAB approval'));
@@ -59,18 +72,33 @@ const scenarios: Scenario[] = [
     async run(chat, stack) {
       const id = await requestChange(stack);
       expect(await chat.reject(people.bob, id, 'no tested rollback for web-01')).toBeNull();
-      await chat.card(id, (c) => c.includes(`Bob rejected via ${chat.name}`) && c.includes('no tested rollback for web-01'));
+      await chat.card(
+        id,
+        (c) => c.includes(`Bob rejected via ${chat.name}`) && c.includes('no tested rollback for web-01'),
+      );
       const done = await waitForCycle(stack, id, finished);
       expect(done.cycle.status).toBe('rejected');
-      expect(done.approvals).toEqual([expect.objectContaining({ by: 'bob', decision: 'reject', reason: 'no tested rollback for web-01', channel: chat.name })]);
+      expect(done.approvals).toEqual([
+        expect.objectContaining({
+          by: 'bob',
+          decision: 'reject',
+          reason: 'no tested rollback for web-01',
+          channel: chat.name,
+        }),
+      ]);
     },
   },
   {
     name: 'self-approval refused (separation of duties)',
     async run(chat, stack) {
       const id = await requestChange(stack);
-      expect(await chat.approve(people.erin, id)).toBe('separation of duties: erin requested this change and cannot approve or reject it');
-      const refusal = await stack.ctx.db('audit_events').where({ subject_id: id, actor: 'erin', action: 'change.approve.refused' }).first();
+      expect(await chat.approve(people.erin, id)).toBe(
+        'separation of duties: erin requested this change and cannot approve or reject it',
+      );
+      const refusal = await stack.ctx
+        .db('audit_events')
+        .where({ subject_id: id, actor: 'erin', action: 'change.approve.refused' })
+        .first();
       expect(refusal).toBeDefined();
       await chat.card(id, (c) => c.includes('Awaiting CAB approval: 0 of 1 approvals'));
     },
@@ -79,16 +107,26 @@ const scenarios: Scenario[] = [
     name: 'non-approvers refused: a manager before escalation, a viewer by role',
     async run(chat, stack) {
       const id = await requestChange(stack);
-      expect(await chat.approve(people.maria, id)).toMatch(/^maria is not an approver for this change \(approvers: alice, bob, dave\)/);
-      expect(await chat.approve(people.victor, id)).toBe('victor may not decide on changes: needs the approver or manager role (has viewer)');
-      const refused = ((await stack.ctx.db('audit_events').where({ subject_id: id }).where('action', 'like', '%.refused')) as { actor: string }[]).map((e) => e.actor);
+      expect(await chat.approve(people.maria, id)).toMatch(
+        /^maria is not an approver for this change \(approvers: alice, bob, dave\)/,
+      );
+      expect(await chat.approve(people.victor, id)).toBe(
+        'victor may not decide on changes: needs the approver or manager role (has viewer)',
+      );
+      const refused = (
+        (await stack.ctx.db('audit_events').where({ subject_id: id }).where('action', 'like', '%.refused')) as {
+          actor: string;
+        }[]
+      ).map((e) => e.actor);
       expect(refused.sort()).toEqual(['maria', 'victor']);
     },
   },
   {
     name: 'reminder, then escalation to the managers, then fail-closed expiry',
     async run(chat, stack) {
-      const id = await requestChange(stack, { policy: { approval: { remindEvery: '3s', escalateAfter: '7s', timeout: '12s' } } });
+      const id = await requestChange(stack, {
+        policy: { approval: { remindEvery: '3s', escalateAfter: '7s', timeout: '12s' } },
+      });
       const reminder = await chat.notice((t) => t.includes(`reminder: change ${id}`));
       expect(reminder).toContain(chat.name === 'slack' ? `<@${people.alice.slackUserId}>` : '<at>Alice</at>');
       const escalation = await chat.notice((t) => t.includes(`escalation: change ${id}`));
@@ -102,16 +140,35 @@ const scenarios: Scenario[] = [
   {
     name: 'emergency path: a KEV on an internet-facing tier-1 asset needs one emergency approver',
     async run(chat, stack) {
-      await stack.ctx.db('cves').insert({ id: 'CVE-2024-38094', kev: true, kev_due_date: '2024-11-12', cvss_v3_score: 7.2, epss: 0.94 }).onConflict('id').ignore();
-      await stack.ctx.db('patch_cves').insert({ patch_id: DEMO_PATCH.id, cve_id: 'CVE-2024-38094' }).onConflict(['patch_id', 'cve_id']).ignore();
+      await stack.ctx
+        .db('cves')
+        .insert({ id: 'CVE-2024-38094', kev: true, kev_due_date: '2024-11-12', cvss_v3_score: 7.2, epss: 0.94 })
+        .onConflict('id')
+        .ignore();
+      await stack.ctx
+        .db('patch_cves')
+        .insert({ patch_id: DEMO_PATCH.id, cve_id: 'CVE-2024-38094' })
+        .onConflict(['patch_id', 'cve_id'])
+        .ignore();
       await stack.ctx.db('assets').where({ hostname: 'web-01' }).update({ exposure: 'internet', criticality: 1 });
       try {
         const id = await requestChange(stack, { policy: { approval: { quorum: 2 } } });
-        await chat.card(id, (c) => c.includes('Emergency change: known-exploited CVE-2024-38094 on internet-facing tier-1 web-01'));
-        expect(await chat.approve(people.alice, id)).toMatch(/^alice is not an approver for this emergency change \(emergency approvers: dave\)/);
+        await chat.card(id, (c) =>
+          c.includes('Emergency change: known-exploited CVE-2024-38094 on internet-facing tier-1 web-01'),
+        );
+        expect(await chat.approve(people.alice, id)).toMatch(
+          /^alice is not an approver for this emergency change \(emergency approvers: dave\)/,
+        );
         expect(await chat.approve(people.dave, id)).toBeNull();
         await chat.card(id, (c) => c.includes(`Dave approved via ${chat.name}`));
-        await expect.poll(async () => (await stack.ctx.db('audit_events').where({ subject_id: id, action: 'change.emergency_review_required' })).length, { timeout: 10_000 }).toBe(1);
+        await expect
+          .poll(
+            async () =>
+              (await stack.ctx.db('audit_events').where({ subject_id: id, action: 'change.emergency_review_required' }))
+                .length,
+            { timeout: 10_000 },
+          )
+          .toBe(1);
       } finally {
         await stack.ctx.db('assets').where({ hostname: 'web-01' }).update({ exposure: 'internet', criticality: 3 });
         await stack.ctx.db('patch_cves').where({ cve_id: 'CVE-2024-38094' }).del();
@@ -126,11 +183,15 @@ const scenarios: Scenario[] = [
       const id = await requestChange(stack, { window });
       await chat.card(id, (c) => c.includes(start.toISOString().slice(0, 16).replace('T', ' ')));
       expect(await chat.approve(people.alice, id)).toBeNull();
-      await chat.card(id, (c) => c.includes(`Approved; deployment starts at ${start.toISOString().slice(0, 16).replace('T', ' ')} UTC`));
+      await chat.card(id, (c) =>
+        c.includes(`Approved; deployment starts at ${start.toISOString().slice(0, 16).replace('T', ' ')} UTC`),
+      );
       const scheduled = await waitForCycle(stack, id, (d) => d.cycle.status === 'scheduled');
       expect(scheduled.rings.find((r) => r.ring !== 'staging')?.hosts.every((h) => h.status === 'pending')).toBe(true);
       // The coordinator calls it off before the window opens.
-      expect(await chat.command(people.carol, `cancel ${id} window moved`)).toBe(`${id} cancelling: no further ring will start`);
+      expect(await chat.command(people.carol, `cancel ${id} window moved`)).toBe(
+        `${id} cancelling: no further ring will start`,
+      );
       expect((await waitForCycle(stack, id, finished)).cycle.status).toBe('cancelled');
     },
   },
@@ -142,7 +203,13 @@ describe.each([new SlackDriver(), new TeamsDriver()])('$name', (chat) => {
     stack = await startStack({ env: await chat.start() });
     chat.connect(stack);
     for (const [key, p] of Object.entries(people)) {
-      await upsertUser(stack.ctx.db, { id: p.id, displayName: p.displayName, slackUserId: p.slackUserId, teamsAadId: p.teamsAadId, ...roles[key as keyof typeof people] });
+      await upsertUser(stack.ctx.db, {
+        id: p.id,
+        displayName: p.displayName,
+        slackUserId: p.slackUserId,
+        teamsAadId: p.teamsAadId,
+        ...roles[key as keyof typeof people],
+      });
     }
   });
   afterAll(async () => {
@@ -164,26 +231,55 @@ describe.each([new SlackDriver(), new TeamsDriver()])('$name', (chat) => {
     // Follow it: status from chat until the rollout is under way, then hold it between rings.
     const deadline = Date.now() + 30_000;
     let status = '';
-    while (!/phase deployment/.test(status) && Date.now() < deadline) status = await chat.command(people.carol, `status ${id}`);
+    while (!/phase deployment/.test(status) && Date.now() < deadline)
+      status = await chat.command(people.carol, `status ${id}`);
     expect(status).toMatch(/phase deployment/);
-    expect(await chat.command(people.carol, `pause ${id} waiting for the storefront team`)).toBe(`${id} paused: the rollout holds before its next ring`);
+    expect(await chat.command(people.carol, `pause ${id} waiting for the storefront team`)).toBe(
+      `${id} paused: the rollout holds before its next ring`,
+    );
     await chat.card(id, (c) => c.includes('Paused'));
     // A batch already under way finishes; the hold starts before the next one, and is recorded when it does.
-    await expect.poll(async () => (await stack.ctx.db('audit_events').where({ subject_id: id }).whereRaw(`data->>'note' like 'holding before the next ring%'`)).length, { timeout: 60_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () =>
+          (
+            await stack.ctx
+              .db('audit_events')
+              .where({ subject_id: id })
+              .whereRaw(`data->>'note' like 'holding before the next ring%'`)
+          ).length,
+        { timeout: 60_000 },
+      )
+      .toBeGreaterThan(0);
     const touched = (d: CycleDetail) => d.rings.flatMap((r) => r.hosts).filter((h) => h.status !== 'pending').length;
     const held = (await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body;
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const stillHeld = (await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body;
     expect(stillHeld.cycle.status).toBe('paused');
     expect(touched(stillHeld)).toBe(touched(held));
-    expect(await chat.command(people.alice, `resume ${id}`)).toBe('alice may not resume a patch cycle: needs the coordinator role (has approver)');
+    expect(await chat.command(people.alice, `resume ${id}`)).toBe(
+      'alice may not resume a patch cycle: needs the coordinator role (has approver)',
+    );
 
     expect(await chat.command(people.carol, `resume ${id}`)).toBe(`${id} resumed`);
     const done = await waitForCycle(stack, id, finished, 90_000);
     expect(done.cycle.status).toBe('completed');
     const final = await chat.card(id, (c) => c.includes('Completed'));
-    for (const ring of done.rings) expect(final).toContain(`${ring.ring}: ${ring.hosts.length}/${ring.hosts.length} done`);
-    const actions = ((await stack.ctx.db('audit_events').where({ subject_id: id }).orderBy('seq')) as { actor: string; action: string }[]).map((e) => `${e.actor} ${e.action}`);
-    expect(actions).toEqual(expect.arrayContaining(['carol cycle.requested', 'alice change.approved', 'carol cycle.paused', 'carol cycle.resumed']));
+    for (const ring of done.rings)
+      expect(final).toContain(`${ring.ring}: ${ring.hosts.length}/${ring.hosts.length} done`);
+    const actions = (
+      (await stack.ctx.db('audit_events').where({ subject_id: id }).orderBy('seq')) as {
+        actor: string;
+        action: string;
+      }[]
+    ).map((e) => `${e.actor} ${e.action}`);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'carol cycle.requested',
+        'alice change.approved',
+        'carol cycle.paused',
+        'carol cycle.resumed',
+      ]),
+    );
   }, 180_000);
 });

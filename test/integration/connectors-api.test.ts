@@ -22,11 +22,17 @@ describe('connectors REST API and CLI', () => {
     wsus = await new WsusEmulator({ username: 'svc', password: 'right' }).start();
     // WSUS is configured with the wrong password, so that a failing test is shown too.
     const registry = new ConnectorRegistry([simulatorConnector, wsusConnector]).configure(
-      { simulator: { seed: 3 }, wsus: { endpoint: wsus.winrm.url, username: 'svc', password: 'wrong', requestTimeout: '5s' } },
+      {
+        simulator: { seed: 3 },
+        wsus: { endpoint: wsus.winrm.url, username: 'svc', password: 'wrong', requestTimeout: '5s' },
+      },
       quietDeps,
     );
     // The routes use only the registry and the logger; the rest of the context is not needed here.
-    const ctx = { registry, logger: createLogger({}, 'error') } as Pick<AppContext, 'registry' | 'logger'> as AppContext;
+    const ctx = { registry, logger: createLogger({}, 'error') } as Pick<
+      AppContext,
+      'registry' | 'logger'
+    > as AppContext;
     const app = express();
     const router = express.Router();
     connectorRoutes.register(router, ctx);
@@ -44,7 +50,9 @@ describe('connectors REST API and CLI', () => {
   it('GET /api/connectors lists configured connectors with capabilities and redacted secrets', async () => {
     const res = await fetch(`${base}/api/connectors`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { connectors: { id: string; capabilities: string[]; config: Record<string, unknown> }[] };
+    const body = (await res.json()) as {
+      connectors: { id: string; capabilities: string[]; config: Record<string, unknown> }[];
+    };
     expect(body.connectors.map((c) => [c.id, c.capabilities])).toEqual([
       ['simulator', ['deployer']],
       ['wsus', ['deployer', 'inventory']],
@@ -58,7 +66,11 @@ describe('connectors REST API and CLI', () => {
     const ok = await fetch(`${base}/api/connectors/simulator/test`, { method: 'POST' });
     expect(await ok.json()).toMatchObject({ id: 'simulator', ok: true });
     const bad = await fetch(`${base}/api/connectors/wsus/test`, { method: 'POST' });
-    expect(await bad.json()).toMatchObject({ id: 'wsus', ok: false, message: expect.stringMatching(/rejected the credentials/) });
+    expect(await bad.json()).toMatchObject({
+      id: 'wsus',
+      ok: false,
+      message: expect.stringMatching(/rejected the credentials/),
+    });
     const missing = await fetch(`${base}/api/connectors/nope/test`, { method: 'POST' });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
@@ -74,7 +86,9 @@ describe('connectors REST API and CLI', () => {
     try {
       const [list, test] = connectorCommands;
       expect(await list!.run({ values: {}, positionals: [] })).toBe(0);
-      expect(out.join('')).toMatch(/^simulator\s+Fleet simulator.*deployer\nwsus\s+Windows Server Update Services.*deployer, inventory\n$/);
+      expect(out.join('')).toMatch(
+        /^simulator\s+Fleet simulator.*deployer\nwsus\s+Windows Server Update Services.*deployer, inventory\n$/,
+      );
       out.length = 0;
       expect(await list!.run({ values: { json: true }, positionals: [] })).toBe(0);
       expect(JSON.parse(out.join(''))).toHaveLength(2);

@@ -18,7 +18,11 @@ describe('demo intake: the prioritised list a coordinator sees first', () => {
   afterAll(async () => stack?.stop());
 
   it('loads the demo scan, KEV and EPSS through the real importers, idempotently', async () => {
-    const first = await api<{ scan: { hosts: number; findings: number; cves: number; unmatchedHosts: string[] } }>(stack, 'POST', '/api/demo/seed');
+    const first = await api<{ scan: { hosts: number; findings: number; cves: number; unmatchedHosts: string[] } }>(
+      stack,
+      'POST',
+      '/api/demo/seed',
+    );
     expect(first.status).toBe(200);
     expect(first.body.scan).toMatchObject({ hosts: 5, findings: 8, cves: 7, unmatchedHosts: [] });
     await api(stack, 'POST', '/api/demo/seed');
@@ -31,7 +35,9 @@ describe('demo intake: the prioritised list a coordinator sees first', () => {
     const rows = body.items;
     expect(rows).toHaveLength(8);
     expect(rows[0]).toMatchObject({ hostname: 'web-01', cveId: 'CVE-2021-44228', decision: 'Act' });
-    expect(rows[0]!.explanation).toMatch(/^KEV \(ransomware\) · EPSS 0\.94 \(p99\) · CVSS 10\.0 AV:N · internet-facing tier-3 → Act, due in/);
+    expect(rows[0]!.explanation).toMatch(
+      /^KEV \(ransomware\) · EPSS 0\.94 \(p99\) · CVSS 10\.0 AV:N · internet-facing tier-3 → Act, due in/,
+    );
     // Every known-exploited finding outranks every finding nobody has seen exploited.
     const lastKev = rows.map((r) => r.components.kev).lastIndexOf(true);
     const firstOther = rows.findIndex((r) => !r.components.kev);

@@ -28,7 +28,10 @@ describe('durability: the worker dies mid-deployment', () => {
     const stepDelay = path.join(process.env['TMPDIR'] ?? '/tmp', `patchflow-durability-${process.pid}.json`);
     // Each host install takes 2 s, so that the kill lands while ansible-playbook is patching a ring.
     writeFileSync(stepDelay, JSON.stringify({ connectors: { ansible: { extraVars: { patchflow_step_delay: 2 } } } }));
-    stack = await startStack({ worker: false, env: { PATCHFLOW_CONFIG: stepDelay, PATCHFLOW_DEPLOYMENT_HEARTBEAT: '3s' } });
+    stack = await startStack({
+      worker: false,
+      env: { PATCHFLOW_CONFIG: stepDelay, PATCHFLOW_DEPLOYMENT_HEARTBEAT: '3s' },
+    });
   });
   afterAll(async () => {
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
@@ -43,11 +46,17 @@ describe('durability: the worker dies mid-deployment', () => {
 
     // Wait until a production ring's install is under way, then kill the worker without warning.
     for (let i = 0; i < 200; i++) {
-      const running = await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment', outcome: 'running' }).first();
+      const running = await stack.ctx
+        .db('deployments')
+        .where({ cycle_id: id, phase: 'deployment', outcome: 'running' })
+        .first();
       if (running) break;
       await sleep(100);
     }
-    const killedDuring = (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment', outcome: 'running' }).select('idempotency_key')) as { idempotency_key: string }[];
+    const killedDuring = (await stack.ctx
+      .db('deployments')
+      .where({ cycle_id: id, phase: 'deployment', outcome: 'running' })
+      .select('idempotency_key')) as { idempotency_key: string }[];
     expect(killedDuring.length).toBeGreaterThan(0);
     workers[0]!.kill('SIGKILL');
     await new Promise((resolve) => workers[0]!.once('exit', resolve));
@@ -60,7 +69,11 @@ describe('durability: the worker dies mid-deployment', () => {
     expect(done.cycle.status).toBe('completed');
 
     // From the database: exactly one successful install per cycle × asset × patch…
-    const successes = (await stack.ctx.db('deployments').where({ cycle_id: id }).whereIn('outcome', ['patched', 'already_compliant']).select('idempotency_key')) as { idempotency_key: string }[];
+    const successes = (await stack.ctx
+      .db('deployments')
+      .where({ cycle_id: id })
+      .whereIn('outcome', ['patched', 'already_compliant'])
+      .select('idempotency_key')) as { idempotency_key: string }[];
     const keys = successes.map((s) => s.idempotency_key);
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys).toHaveLength(5);
@@ -70,7 +83,9 @@ describe('durability: the worker dies mid-deployment', () => {
 
     // From the hosts themselves: the playbook's own history shows one install per host.
     for (const host of ['staging-01', 'web-01', 'web-02', 'app-01', 'db-01']) {
-      const history = readFileSync(path.join(stack.fleet.hostRoot(host), 'patch-history.log'), 'utf8').trim().split('\n');
+      const history = readFileSync(path.join(stack.fleet.hostRoot(host), 'patch-history.log'), 'utf8')
+        .trim()
+        .split('\n');
       expect(history, host).toHaveLength(1);
       expect(readFileSync(path.join(stack.fleet.hostRoot(host), 'app', 'VERSION'), 'utf8').trim()).toBe('2.4.1');
     }

@@ -25,7 +25,13 @@ describe('feed sync against emulated sources', () => {
       {
         kev: { url: `${emu.url}/kev/known_exploited_vulnerabilities.json`, retry: fast },
         epss: { url: `${emu.url}/epss/epss_scores-current.csv.gz`, retry: fast },
-        nvd: { url: `${emu.url}/nvd/rest/json/cves/2.0`, resultsPerPage: 10, requestInterval: '0s', maxPages: 50, retry: fast },
+        nvd: {
+          url: `${emu.url}/nvd/rest/json/cves/2.0`,
+          resultsPerPage: 10,
+          requestInterval: '0s',
+          maxPages: 50,
+          retry: fast,
+        },
         msrc: { url: `${emu.url}/msrc`, retry: fast },
         csaf: { url: `${emu.url}/csaf/`, retry: fast },
       },
@@ -42,29 +48,48 @@ describe('feed sync against emulated sources', () => {
   });
 
   it('KEV: the first sync stores the catalog, the second gets 304 and writes nothing', async () => {
-    const catalog = JSON.parse(readFileSync(path.join(fixtures, 'kev/known_exploited_vulnerabilities.json'), 'utf8')) as { vulnerabilities: unknown[] };
+    const catalog = JSON.parse(
+      readFileSync(path.join(fixtures, 'kev/known_exploited_vulnerabilities.json'), 'utf8'),
+    ) as { vulnerabilities: unknown[] };
     const first = await syncFeed(env, 'kev');
     expect(first.cves.inserted).toBe(catalog.vulnerabilities.length);
-    const state = (await t.db('feed_state').where({ feed: 'kev' }).first()) as { etag: string; cursor: string; synced_at: Date };
+    const state = (await t.db('feed_state').where({ feed: 'kev' }).first()) as {
+      etag: string;
+      cursor: string;
+      synced_at: Date;
+    };
     expect(state).toMatchObject({ etag: expect.stringMatching(/^"/), cursor: '2025.08.25' });
-    const before = { counts: await feedTableCounts(t.db), lastWrite: await t.db('cves').max({ m: 'updated_at' }).first() };
+    const before = {
+      counts: await feedTableCounts(t.db),
+      lastWrite: await t.db('cves').max({ m: 'updated_at' }).first(),
+    };
 
     const second = await syncFeed(env, 'kev');
     expect(second.notModified).toBe(true);
     expect(emu.requests.at(-1)).toMatchObject({ status: 304, headers: { 'if-none-match': state.etag } });
-    expect({ counts: await feedTableCounts(t.db), lastWrite: await t.db('cves').max({ m: 'updated_at' }).first() }).toEqual(before);
-    expect(((await t.db('feed_state').where({ feed: 'kev' }).first()) as { synced_at: Date }).synced_at).toEqual(state.synced_at);
+    expect({
+      counts: await feedTableCounts(t.db),
+      lastWrite: await t.db('cves').max({ m: 'updated_at' }).first(),
+    }).toEqual(before);
+    expect(((await t.db('feed_state').where({ feed: 'kev' }).first()) as { synced_at: Date }).synced_at).toEqual(
+      state.synced_at,
+    );
   });
 
   it('EPSS: reads the gzip-compressed daily file; unchanged file → 304', async () => {
-    const rows = readFileSync(path.join(fixtures, 'epss/epss_scores-current.head.csv'), 'utf8').split('\n').filter((l) => l.startsWith('CVE-'));
+    const rows = readFileSync(path.join(fixtures, 'epss/epss_scores-current.head.csv'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('CVE-'));
     const first = await syncFeed(env, 'epss');
     expect(first.cves.inserted + first.cves.updated).toBe(rows.length);
     expect((await syncFeed(env, 'epss')).notModified).toBe(true);
   });
 
   it('EPSS: a new file with the same score date is recognised as unchanged by its date', async () => {
-    emu.replace('/epss/epss_scores-current.csv.gz', `${readFileSync(path.join(fixtures, 'epss/epss_scores-current.head.csv'), 'utf8')}\n`);
+    emu.replace(
+      '/epss/epss_scores-current.csv.gz',
+      `${readFileSync(path.join(fixtures, 'epss/epss_scores-current.head.csv'), 'utf8')}\n`,
+    );
     const before = await feedTableCounts(t.db);
     expect((await syncFeed(env, 'epss')).notModified).toBe(true);
     expect(await feedTableCounts(t.db)).toEqual(before);
@@ -73,14 +98,19 @@ describe('feed sync against emulated sources', () => {
   it('NVD: walks 120-day lastModified windows and pages through every result', async () => {
     await saveFeedState(t.db, 'nvd', { cursor: '2023-10-01T00:00:00.000Z' });
     const expected = ['full-page.json', 'single-entry.json']
-      .map((f) => JSON.parse(readFileSync(path.join(fixtures, 'cve/nvd-api-2.0', f), 'utf8')) as { vulnerabilities: unknown[] })
+      .map(
+        (f) =>
+          JSON.parse(readFileSync(path.join(fixtures, 'cve/nvd-api-2.0', f), 'utf8')) as { vulnerabilities: unknown[] },
+      )
       .reduce((n, p) => n + p.vulnerabilities.length, 0);
     const result = await syncFeed(env, 'nvd');
     expect(result.cves.inserted + result.cves.updated).toBe(expected);
     const nvd = emu.requests.filter((r) => r.path.startsWith('/nvd'));
     expect(nvd.every((r) => r.status === 200)).toBe(true);
     for (const r of nvd) {
-      expect(Date.parse(r.query['lastModEndDate'] ?? '') - Date.parse(r.query['lastModStartDate'] ?? '')).toBeLessThanOrEqual(120 * 86_400_000);
+      expect(
+        Date.parse(r.query['lastModEndDate'] ?? '') - Date.parse(r.query['lastModStartDate'] ?? ''),
+      ).toBeLessThanOrEqual(120 * 86_400_000);
     }
     // The October 2023 window holds the 38 CVEs of full-page.json: four pages of 10.
     const firstWindow = nvd.filter((r) => r.query['lastModStartDate'] === nvd[0]?.query['lastModStartDate']);
@@ -120,7 +150,9 @@ describe('feed sync against emulated sources', () => {
     const before = await feedTableCounts(t.db);
     emu.htmlErrors(true);
     try {
-      await expect(syncFeed(env, 'csaf')).rejects.toThrow(/returned an HTML page instead of feed data \("Service Temporarily Unavailable"\)/);
+      await expect(syncFeed(env, 'csaf')).rejects.toThrow(
+        /returned an HTML page instead of feed data \("Service Temporarily Unavailable"\)/,
+      );
     } finally {
       emu.htmlErrors(false);
     }
@@ -130,7 +162,11 @@ describe('feed sync against emulated sources', () => {
   it('MSRC: fetches the changed CVRF documents from the updates list, then 304', async () => {
     const result = await syncFeed(env, 'msrc');
     expect(result.advisories.advisories).toBe(2);
-    expect(emu.requests.filter((r) => r.path.startsWith('/msrc/cvrf/')).every((r) => r.headers['accept'] === 'application/xml')).toBe(true);
+    expect(
+      emu.requests
+        .filter((r) => r.path.startsWith('/msrc/cvrf/'))
+        .every((r) => r.headers['accept'] === 'application/xml'),
+    ).toBe(true);
     expect((await syncFeed(env, 'msrc')).notModified).toBe(true);
   });
 
@@ -146,6 +182,8 @@ describe('feed sync against emulated sources', () => {
   });
 
   it('an unknown feed is refused with the list of known ones', async () => {
-    await expect(syncFeed(env, 'nope')).rejects.toThrow(/no advisory feed "nope"; known feeds: .*kev, epss, nvd, msrc, csaf/);
+    await expect(syncFeed(env, 'nope')).rejects.toThrow(
+      /no advisory feed "nope"; known feeds: .*kev, epss, nvd, msrc, csaf/,
+    );
   });
 });

@@ -21,47 +21,83 @@ describe('cycle scope from prioritised findings and baselines', () => {
   afterAll(async () => stack?.stop());
 
   it('plans the patch where the findings need it, with ring, risk, deadline and the baseline that approved it', async () => {
-    const { status, body: plan } = await api<CyclePlan>(stack, 'POST', '/api/cycles/plan', { requester: 'carol', fromFindings: {} });
+    const { status, body: plan } = await api<CyclePlan>(stack, 'POST', '/api/cycles/plan', {
+      requester: 'carol',
+      fromFindings: {},
+    });
     expect(status).toBe(200);
     // The demo scan finds HTTP/2 Rapid Reset (CVE-2023-44487, KEV) on the two web hosts only; the patch fixes it.
     const byHost = Object.fromEntries(plan.findings!.targets.map((t) => [t.hostname, t]));
     expect(Object.keys(byHost).sort()).toEqual(['staging-01', 'web-01', 'web-02']);
     expect(byHost['web-01']).toMatchObject({ patchId: 'DEMO-APP-2.4.1', ring: 'pilot' });
-    expect(byHost['web-01']!.why).toMatch(/fixes CVE-2023-44487: KEV · EPSS .* internet-facing tier-3 → \w+, due in 14d/);
+    expect(byHost['web-01']!.why).toMatch(
+      /fixes CVE-2023-44487: KEV · EPSS .* internet-facing tier-3 → \w+, due in 14d/,
+    );
     // KEV → the 14-day rule; the findings were first seen at import, moments ago.
     const due = Date.parse(byHost['web-01']!.dueAt!);
     expect(due - Date.now()).toBeGreaterThan(13.9 * 86_400_000);
     expect(due - Date.now()).toBeLessThanOrEqual(14 * 86_400_000);
     expect(byHost['staging-01']).toMatchObject({ ring: 'staging', dueAt: null });
-    expect(plan.findings!.approvedBy['DEMO-APP-2.4.1']).toMatch(/^approved by rule 1 \(Security Updates, important or worse, 3d after release\)/);
-    expect(plan.rings.find((r) => r.ring === 'pilot')).toMatchObject({ targets: 2, hosts: [{ hostname: 'web-01' }, { hostname: 'web-02' }] });
+    expect(plan.findings!.approvedBy['DEMO-APP-2.4.1']).toMatch(
+      /^approved by rule 1 \(Security Updates, important or worse, 3d after release\)/,
+    );
+    expect(plan.rings.find((r) => r.ring === 'pilot')).toMatchObject({
+      targets: 2,
+      hosts: [{ hostname: 'web-01' }, { hostname: 'web-02' }],
+    });
     expect(plan.rings.filter((r) => r.ring !== 'pilot').every((r) => r.targets === 0)).toBe(true);
     expect(plan.staging.hosts).toEqual(['staging-01']);
   });
 
   it('holds back a patch no baseline approves, and says which and why', async () => {
-    await api(stack, 'PUT', '/api/baselines/demo-linux', { platform: 'linux', rules: [{ classifications: ['Security Updates'], approveAfter: '3d' }], reject: ['DEMO-APP-2.4.1'] });
-    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles/plan', { requester: 'carol', fromFindings: {} });
+    await api(stack, 'PUT', '/api/baselines/demo-linux', {
+      platform: 'linux',
+      rules: [{ classifications: ['Security Updates'], approveAfter: '3d' }],
+      reject: ['DEMO-APP-2.4.1'],
+    });
+    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles/plan', {
+      requester: 'carol',
+      fromFindings: {},
+    });
     expect(status).toBe(400);
-    expect(body.error.message).toBe('nothing to patch from the findings: the patches that fix them are held back: DEMO-APP-2.4.1 (DEMO-APP-2.4.1 is on the reject list of baseline demo-linux)');
+    expect(body.error.message).toBe(
+      'nothing to patch from the findings: the patches that fix them are held back: DEMO-APP-2.4.1 (DEMO-APP-2.4.1 is on the reject list of baseline demo-linux)',
+    );
     expect(body.error.details).toEqual([{ path: ['fromFindings'], message: 'no asset × patch in scope' }]);
-    await api(stack, 'PUT', '/api/baselines/demo-linux', { platform: 'linux', rules: [{ classifications: ['Security Updates'], approveAfter: '3d' }] });
+    await api(stack, 'PUT', '/api/baselines/demo-linux', {
+      platform: 'linux',
+      rules: [{ classifications: ['Security Updates'], approveAfter: '3d' }],
+    });
   });
 
   it('refuses a bad scope naming the field, and starts nothing', async () => {
     const before = await stack.ctx.db('cycles').count<{ n: string }[]>('* as n');
-    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles', { requester: 'carol', fromFindings: { view: 'someday', minScore: 300 } });
+    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles', {
+      requester: 'carol',
+      fromFindings: { view: 'someday', minScore: 300 },
+    });
     expect(status).toBe(400);
-    expect(body.error.details.map((d) => d.path.join('.')).sort()).toEqual(['fromFindings.minScore', 'fromFindings.view']);
+    expect(body.error.details.map((d) => d.path.join('.')).sort()).toEqual([
+      'fromFindings.minScore',
+      'fromFindings.view',
+    ]);
     expect(await stack.ctx.db('cycles').count<{ n: string }[]>('* as n')).toEqual(before);
   });
 
   it('runs the derived cycle: only the pairs in scope get cycle targets, and real Ansible patches exactly those hosts', async () => {
-    const started = await api<CycleDetail>(stack, 'POST', '/api/cycles', { requester: 'carol', fromFindings: { minScore: 10 } });
+    const started = await api<CycleDetail>(stack, 'POST', '/api/cycles', {
+      requester: 'carol',
+      fromFindings: { minScore: 10 },
+    });
     expect(started.status).toBe(201);
     const id = started.body.cycle.id;
     await waitForCycle(stack, id, inPhase('approval'), 120_000);
-    const targets = (await stack.ctx.db('cycle_targets as t').join('assets as a', 'a.id', 't.asset_id').where({ 't.cycle_id': id }).select('a.hostname', 't.patch_id', 't.ring').orderBy('a.hostname')) as { hostname: string; patch_id: string; ring: string }[];
+    const targets = (await stack.ctx
+      .db('cycle_targets as t')
+      .join('assets as a', 'a.id', 't.asset_id')
+      .where({ 't.cycle_id': id })
+      .select('a.hostname', 't.patch_id', 't.ring')
+      .orderBy('a.hostname')) as { hostname: string; patch_id: string; ring: string }[];
     expect(targets).toEqual([
       { hostname: 'staging-01', patch_id: 'DEMO-APP-2.4.1', ring: 'staging' },
       { hostname: 'web-01', patch_id: 'DEMO-APP-2.4.1', ring: 'pilot' },

@@ -25,7 +25,10 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   const api = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${server.url}${url}`, {
       method,
-      headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
@@ -34,14 +37,24 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   /** Runs the real CLI against the test server; execFile (not the sync variant) so that this process keeps serving. */
   const cli = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await run('node', [cliPath, ...args], { env: { ...process.env, PATCHFLOW_URL: server.url } });
+      const { stdout, stderr } = await run('node', [cliPath, ...args], {
+        env: { ...process.env, PATCHFLOW_URL: server.url },
+      });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
-  const counts = async () => Object.fromEntries(await Promise.all(['assets', 'findings', 'cves'].map(async (table) => [table, Number((await t.db(table).count<{ n: number }[]>({ n: '*' }))[0]!.n)])));
+  const counts = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        ['assets', 'findings', 'cves'].map(async (table) => [
+          table,
+          Number((await t.db(table).count<{ n: number }[]>({ n: '*' }))[0]!.n),
+        ]),
+      ),
+    );
 
   beforeAll(async () => {
     t = await createTestDatabase();
@@ -62,25 +75,50 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   });
 
   it('creates, reads, changes, lists and deletes assets', async () => {
-    const created = await api('POST', '/api/assets', { hostname: 'Web-01', ips: ['10.0.0.1'], criticality: 1, exposure: 'internet', tags: ['pci'] });
+    const created = await api('POST', '/api/assets', {
+      hostname: 'Web-01',
+      ips: ['10.0.0.1'],
+      criticality: 1,
+      exposure: 'internet',
+      tags: ['pci'],
+    });
     expect(created).toMatchObject({ status: 201, body: { hostname: 'web-01', criticality: 1 } });
     expect((await api('POST', '/api/assets', { hostname: 'web-01', criticality: 2 })).status).toBe(200);
-    expect((await api('GET', `/api/assets/${created.body.id}`)).body).toMatchObject({ hostname: 'web-01', criticality: 2 });
-    expect((await api('PATCH', '/api/assets/WEB-01', { platform: 'linux', patchGroup: 'staging' })).body).toMatchObject({ platform: 'linux', patchGroup: 'staging' });
+    expect((await api('GET', `/api/assets/${created.body.id}`)).body).toMatchObject({
+      hostname: 'web-01',
+      criticality: 2,
+    });
+    expect((await api('PATCH', '/api/assets/WEB-01', { platform: 'linux', patchGroup: 'staging' })).body).toMatchObject(
+      { platform: 'linux', patchGroup: 'staging' },
+    );
     expect((await api('PATCH', '/api/assets/web-01', { platform: null })).body.platform).toBeUndefined();
-    expect(await api('PATCH', '/api/assets/web-01', { criticality: 9 })).toMatchObject({ status: 400, body: { error: { details: [{ path: ['criticality'] }] } } });
-    expect(await api('POST', '/api/assets', { hostname: 'x', colour: 'red' })).toMatchObject({ status: 400, body: { error: { code: 'invalid_input' } } });
+    expect(await api('PATCH', '/api/assets/web-01', { criticality: 9 })).toMatchObject({
+      status: 400,
+      body: { error: { details: [{ path: ['criticality'] }] } },
+    });
+    expect(await api('POST', '/api/assets', { hostname: 'x', colour: 'red' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_input' } },
+    });
     await api('POST', '/api/assets', { hostname: 'temp-01' });
     expect(await api('PATCH', '/api/assets/temp-01', { hostname: 'web-01' })).toMatchObject({ status: 409 });
     expect((await api('DELETE', '/api/assets/temp-01')).status).toBe(204);
     expect((await api('GET', '/api/assets/temp-01')).status).toBe(404);
-    expect((await api('GET', `/api/assets?query=${encodeURIComponent('tier<=2 and hostname~web-*')}`)).body).toMatchObject({ total: 1, assets: [{ hostname: 'web-01' }] });
-    expect(await api('GET', `/api/assets?query=${encodeURIComponent('tier<=')}`)).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/column 7/) } } });
+    expect(
+      (await api('GET', `/api/assets?query=${encodeURIComponent('tier<=2 and hostname~web-*')}`)).body,
+    ).toMatchObject({ total: 1, assets: [{ hostname: 'web-01' }] });
+    expect(await api('GET', `/api/assets?query=${encodeURIComponent('tier<=')}`)).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringMatching(/column 7/) } },
+    });
   });
 
   it('imports a CSV with the CLI, and refuses a bad one listing rows and fields without writing', async () => {
     const good = path.join(dir, 'fleet.csv');
-    writeFileSync(good, 'hostname,ip,tier,exposure,platform,patch group,tags\nadam,192.168.16.133,1,internal,windows,canary,ad\ndc01,10.0.101.2,2,internal,windows,production,ad;pci\nweb-02,10.0.0.2,3,internet,linux,production,\n');
+    writeFileSync(
+      good,
+      'hostname,ip,tier,exposure,platform,patch group,tags\nadam,192.168.16.133,1,internal,windows,canary,ad\ndc01,10.0.101.2,2,internal,windows,production,ad;pci\nweb-02,10.0.0.2,3,internet,linux,production,\n',
+    );
     const imported = await cli('assets', 'import', good, '--json');
     expect(imported.code).toBe(0);
     expect(JSON.parse(imported.stdout)).toEqual({ imported: 3, created: 3, updated: 0 });
@@ -101,7 +139,11 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   it('lists assets by query and by saved group with the CLI', async () => {
     const listed = await cli('assets', 'list', '--query', 'platform=windows or tag=pci', '--json');
     // web-01 lost its pci tag when it was saved again without tags: POST replaces an asset whole.
-    expect(JSON.parse(listed.stdout).map((a: { hostname: string }) => a.hostname).sort()).toEqual(['adam', 'dc01']);
+    expect(
+      JSON.parse(listed.stdout)
+        .map((a: { hostname: string }) => a.hostname)
+        .sort(),
+    ).toEqual(['adam', 'dc01']);
     const badQuery = await cli('assets', 'list', '--query', 'tier<=2 and', '--json');
     expect(badQuery.code).toBe(2);
     expect(badQuery.stderr).toMatch(/invalid query at column 12: expected a field name/);
@@ -110,25 +152,39 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
     expect(JSON.parse(saved.stdout)).toMatchObject({ name: 'critical-windows', members: 2 });
     expect((await api('PUT', '/api/groups/broken', { query: 'exposure=internt' })).status).toBe(400);
     const groups = JSON.parse((await cli('groups', 'list', '--json')).stdout);
-    expect(groups).toEqual([expect.objectContaining({ name: 'critical-windows', query: 'tier<=2 and platform=windows', members: 2 })]);
+    expect(groups).toEqual([
+      expect.objectContaining({ name: 'critical-windows', query: 'tier<=2 and platform=windows', members: 2 }),
+    ]);
     const shown = JSON.parse((await cli('groups', 'show', 'critical-windows', '--json')).stdout);
     expect(shown.assets.map((a: { hostname: string }) => a.hostname).sort()).toEqual(['adam', 'dc01']);
-    const inGroup = JSON.parse((await cli('assets', 'list', '--group', 'critical-windows', '--query', 'tag=pci', '--json')).stdout);
+    const inGroup = JSON.parse(
+      (await cli('assets', 'list', '--group', 'critical-windows', '--query', 'tag=pci', '--json')).stdout,
+    );
     expect(inGroup.map((a: { hostname: string }) => a.hostname)).toEqual(['dc01']);
     expect((await cli('groups', 'delete', 'critical-windows')).code).toBe(0);
     expect((await api('GET', '/api/groups/critical-windows')).status).toBe(404);
   });
 
-  it.each(scannerFixtures)('imports $file with the CLI and prints exactly the summary', async ({ path: file, expected }) => {
-    const r = await cli('scan', 'import', file, '--json');
-    expect(r.stderr).toBe('');
-    const summary = JSON.parse(r.stdout);
-    expect(Object.keys(summary)).toEqual(['hosts', 'findings', 'cves', 'bySeverity', 'unmatchedHosts']);
-    expect(summary).toMatchObject(expected);
-  });
+  it.each(scannerFixtures)(
+    'imports $file with the CLI and prints exactly the summary',
+    async ({ path: file, expected }) => {
+      const r = await cli('scan', 'import', file, '--json');
+      expect(r.stderr).toBe('');
+      const summary = JSON.parse(r.stdout);
+      expect(Object.keys(summary)).toEqual(['hosts', 'findings', 'cves', 'bySeverity', 'unmatchedHosts']);
+      expect(summary).toMatchObject(expected);
+    },
+  );
 
   it('reports hosts that are not in the inventory', async () => {
-    const r = await cli('scan', 'import', scannerFixtures.find((f) => f.file === 'nessus_many_vuln.xml')!.path, '--format', 'nessus', '--json');
+    const r = await cli(
+      'scan',
+      'import',
+      scannerFixtures.find((f) => f.file === 'nessus_many_vuln.xml')!.path,
+      '--format',
+      'nessus',
+      '--json',
+    );
     expect(JSON.parse(r.stdout).unmatchedHosts).toEqual(['preprod.boardvantage.net']);
   });
 
@@ -143,10 +199,16 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   it('refuses a JSON body, a wrong demanded format and a report over the size limit', async () => {
     expect((await api('POST', '/api/scans/import', { hosts: [] })).body.error.message).toMatch(/not JSON/);
     const one = scannerFixtures.find((f) => f.file === 'one_vuln.xml')!;
-    expect((await api('POST', '/api/scans/import?format=nessus', one.text, { 'content-type': 'application/xml' })).body.error.message).toMatch(/openvas, not nessus/);
+    expect(
+      (await api('POST', '/api/scans/import?format=nessus', one.text, { 'content-type': 'application/xml' })).body.error
+        .message,
+    ).toMatch(/openvas, not nessus/);
     const huge = `<NessusClientData_v2><Report name="r">${'<!-- padding -->'.repeat(maxScanBytes / 8)}</Report></NessusClientData_v2>`;
     const tooBig = await api('POST', '/api/scans/import', huge, { 'content-type': 'application/xml' });
-    expect(tooBig).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/larger than the 2097152 bytes/) } } });
+    expect(tooBig).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringMatching(/larger than the 2097152 bytes/) } },
+    });
   });
 
   it('says so when a truncated report is uploaded with the CLI', async () => {

@@ -29,7 +29,12 @@ function itsmEnv(serviceNow: ServiceNowEmulator, jira: JiraSmEmulator): Record<s
     JIRA_SM_SERVICE_DESK_ID: '4',
     JIRA_SM_REQUEST_TYPE_ID: '10',
     JIRA_SM_REQUEST_TIMEOUT: '5s',
-    ...Object.fromEntries(Object.entries(defaultChangeTransitions).map(([stage, name]) => [`JIRA_SM_TRANSITION_${stage.toUpperCase()}`, name])),
+    ...Object.fromEntries(
+      Object.entries(defaultChangeTransitions).map(([stage, name]) => [
+        `JIRA_SM_TRANSITION_${stage.toUpperCase()}`,
+        name,
+      ]),
+    ),
   };
 }
 
@@ -54,11 +59,22 @@ describe('ITSM mirror: ServiceNow and Jira Service Management follow a real cycl
   });
 
   it('patchflow connectors list shows both, with their role and their secrets redacted', async () => {
-    const { body } = await api<{ connectors: { id: string; capabilities: string[]; config: Record<string, unknown> }[] }>(stack, 'GET', '/api/connectors');
+    const { body } = await api<{
+      connectors: { id: string; capabilities: string[]; config: Record<string, unknown> }[];
+    }>(stack, 'GET', '/api/connectors');
     const itsm = body.connectors.filter((c) => c.capabilities.includes('changeRecord'));
     expect(itsm.map((c) => c.id)).toEqual(['servicenow', 'jira-sm']);
-    expect(itsm[0]!.config).toMatchObject({ instanceUrl: serviceNow.url, username: 'svc-patchflow', password: '***', assignmentGroup });
-    expect(itsm[1]!.config).toMatchObject({ email: jiraAccount.email, apiToken: '***', transitions: defaultChangeTransitions });
+    expect(itsm[0]!.config).toMatchObject({
+      instanceUrl: serviceNow.url,
+      username: 'svc-patchflow',
+      password: '***',
+      assignmentGroup,
+    });
+    expect(itsm[1]!.config).toMatchObject({
+      email: jiraAccount.email,
+      apiToken: '***',
+      transitions: defaultChangeTransitions,
+    });
     expect(JSON.stringify(body)).not.toContain(serviceNowUser.password);
   });
 
@@ -70,39 +86,71 @@ describe('ITSM mirror: ServiceNow and Jira Service Management follow a real cycl
       await expect.poll(() => serviceNow.recordFor(id)?.fields['state'], { timeout: 30_000 }).toBe('-3');
       await expect.poll(async () => (await jiraIssueOf(id))?.status, { timeout: 30_000 }).toBe('Awaiting CAB approval');
 
-      expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice', comment: 'rollback plan reviewed' })).status).toBe(200);
+      expect(
+        (await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice', comment: 'rollback plan reviewed' }))
+          .status,
+      ).toBe(200);
       const done = await waitForCycle(stack, id, finished, 180_000);
       expect(done.cycle.status).toBe('completed');
       // The cycle records its end before the mirror runs in the same activity.
       await expect.poll(() => serviceNow.recordFor(id)?.fields['state'], { timeout: 30_000 }).toBe('3');
       await expect.poll(async () => (await jiraIssueOf(id))?.status, { timeout: 30_000 }).toBe('Completed');
 
-      const change = ((await stack.ctx.db('change_requests').where({ cycle_id: id }).first()) as { request: ChangeRequest }).request;
+      const change = (
+        (await stack.ctx.db('change_requests').where({ cycle_id: id }).first()) as { request: ChangeRequest }
+      ).request;
       const record = serviceNow.recordFor(id)!;
       expect(record.stateHistory).toEqual([-5, -4, -3, -2, -1, 0, 3]);
-      expect(record.fields).toMatchObject({ type: 'normal', backout_plan: change.rollbackPlan, approval: 'approved', close_code: 'successful', assignment_group: assignmentGroup });
+      expect(record.fields).toMatchObject({
+        type: 'normal',
+        backout_plan: change.rollbackPlan,
+        approval: 'approved',
+        close_code: 'successful',
+        assignment_group: assignmentGroup,
+      });
       expect(record.fields['close_notes']).toMatch(/^Completed/);
       expect(record.fields['description']).toContain('Alice (CAB approver) approved via rest');
 
       const titles = (notes: string[]) => notes.map((n) => n.split('\n')[0]);
-      const evidence = ['Test on the staging group', 'CAB approval', 'Deployment to ring pilot', 'Deployment to ring broad', 'Deployment to ring critical', 'Verification', 'Outcome'].map((t) => `[Patchflow] ${t}`);
+      const evidence = [
+        'Test on the staging group',
+        'CAB approval',
+        'Deployment to ring pilot',
+        'Deployment to ring broad',
+        'Deployment to ring critical',
+        'Verification',
+        'Outcome',
+      ].map((t) => `[Patchflow] ${t}`);
       expect(titles(record.workNotes)).toEqual(evidence);
       expect(record.workNotes.join('\n')).toContain('staging: 1/1 done: 1 patched');
       expect(record.workNotes.join('\n')).toContain('Alice (CAB approver) approved via rest');
       expect(record.workNotes.join('\n')).toContain('5 of 5 patched host(s) verified at the target state, 0 not');
 
       const issue = (await jiraIssueOf(id))!;
-      expect(issue.statusHistory).toEqual(['Open', 'Awaiting CAB approval', 'Awaiting implementation', 'Implementing', 'Review', 'Completed']);
+      expect(issue.statusHistory).toEqual([
+        'Open',
+        'Awaiting CAB approval',
+        'Awaiting implementation',
+        'Implementing',
+        'Review',
+        'Completed',
+      ]);
       expect(titles(issue.comments.map((c) => c.body))).toEqual(evidence);
       expect(issue.comments.every((c) => !c.public)).toBe(true);
 
       // One record per tool, however often the cycle refreshed it; a retried refresh opens nothing and repeats nothing.
-      const opened = () => [serviceNow.records.filter((r) => r.fields['correlation_id'] === id).length, jira.issues.filter((i) => i.summary.includes(id)).length];
+      const opened = () => [
+        serviceNow.records.filter((r) => r.fields['correlation_id'] === id).length,
+        jira.issues.filter((i) => i.summary.includes(id)).length,
+      ];
       expect(opened()).toEqual([1, 1]);
       await Promise.all([mirrorChangeRecords(stack.ctx, id), mirrorChangeRecords(stack.ctx, id)]);
       expect(opened()).toEqual([1, 1]);
       expect(record.workNotes).toHaveLength(evidence.length);
-      expect((await changeRecords(stack.ctx.db, id)).map((r) => [r.connector, r.evidence.length]).sort()).toEqual([['jira-sm', 7], ['servicenow', 7]]);
+      expect((await changeRecords(stack.ctx.db, id)).map((r) => [r.connector, r.evidence.length]).sort()).toEqual([
+        ['jira-sm', 7],
+        ['servicenow', 7],
+      ]);
     },
     cycleTimeoutMs,
   );
@@ -128,17 +176,35 @@ describe('ITSM mirror: ServiceNow and Jira Service Management follow a real cycl
 });
 
 describe('ITSM settings', () => {
-  const registryFor = (env: Record<string, string>) => configureRegistry(loadSettings({ PATCHFLOW_DATA_DIR: '/tmp/patchflow-itsm-settings', ...env }), createLogger({}, 'error'));
+  const registryFor = (env: Record<string, string>) =>
+    configureRegistry(
+      loadSettings({ PATCHFLOW_DATA_DIR: '/tmp/patchflow-itsm-settings', ...env }),
+      createLogger({}, 'error'),
+    );
 
   it('without ITSM variables no change record is kept, and nothing complains', () => {
     expect(registryFor({}).allInRole('changeRecord')).toEqual([]);
   });
 
   it('a ServiceNow setting without the instance URL stops start-up, naming the field', () => {
-    expect(() => registryFor({ SERVICENOW_USERNAME: 'svc', SERVICENOW_PASSWORD: 'p', SERVICENOW_ASSIGNMENT_GROUP: assignmentGroup })).toThrow(
+    expect(() =>
+      registryFor({
+        SERVICENOW_USERNAME: 'svc',
+        SERVICENOW_PASSWORD: 'p',
+        SERVICENOW_ASSIGNMENT_GROUP: assignmentGroup,
+      }),
+    ).toThrow(
       'invalid settings for connector servicenow: connectors.servicenow.instanceUrl: the instance URL (SERVICENOW_INSTANCE_URL), e.g. https://acme.service-now.com',
     );
-    expect(() => registryFor({ JIRA_SM_SITE_URL: 'https://acme.atlassian.net', JIRA_SM_EMAIL: 'a@acme.example', JIRA_SM_API_TOKEN: 't', JIRA_SM_SERVICE_DESK_ID: '4', JIRA_SM_REQUEST_TYPE_ID: '10' })).toThrow(
+    expect(() =>
+      registryFor({
+        JIRA_SM_SITE_URL: 'https://acme.atlassian.net',
+        JIRA_SM_EMAIL: 'a@acme.example',
+        JIRA_SM_API_TOKEN: 't',
+        JIRA_SM_SERVICE_DESK_ID: '4',
+        JIRA_SM_REQUEST_TYPE_ID: '10',
+      }),
+    ).toThrow(
       /connectors\.jira-sm\.transitions: the workflow transition into each stage \(JIRA_SM_TRANSITION_<STAGE>\)/,
     );
   });

@@ -21,7 +21,15 @@ const stageOfStatus: Record<string, ChangeStage> = {
 };
 
 function connectorFor(emu: JiraSmEmulator, overrides: Record<string, unknown> = {}) {
-  return instantiate(jiraSmConnector, { siteUrl: emu.url, ...account, serviceDeskId: '4', requestTypeId: '10', transitions: defaultChangeTransitions, requestTimeout: '5s', ...overrides });
+  return instantiate(jiraSmConnector, {
+    siteUrl: emu.url,
+    ...account,
+    serviceDeskId: '4',
+    requestTypeId: '10',
+    transitions: defaultChangeTransitions,
+    requestTimeout: '5s',
+    ...overrides,
+  });
 }
 
 function issueOf(emu: JiraSmEmulator, ref: ChangeRecordRef) {
@@ -66,19 +74,41 @@ describe('jira-sm connector', () => {
     const ref = await connector.changeRecord.open(change);
     expect(ref).toEqual({ issueKey: 'ITSM-1', issueId: expect.any(String) });
     const created = emu.requests.find((r) => r.path === '/rest/servicedeskapi/request');
-    expect(created?.body).toMatchObject({ serviceDeskId: '4', requestTypeId: '10', requestFieldValues: { summary: change.title, description: expect.stringContaining(`Backout plan:\n${change.backoutPlan}`) } });
+    expect(created?.body).toMatchObject({
+      serviceDeskId: '4',
+      requestTypeId: '10',
+      requestFieldValues: {
+        summary: change.title,
+        description: expect.stringContaining(`Backout plan:\n${change.backoutPlan}`),
+      },
+    });
     await connector.changeRecord.update(ref, sampleChange('authorize', { title: change.title }));
     const issue = issueOf(emu, ref);
     expect(issue.description).toMatchObject({ type: 'doc', version: 1 });
-    expect(documentText(issue.description)).toContain('Maintenance window: 2025-03-01 22:00 UTC to 2025-03-02 02:00 UTC');
+    expect(documentText(issue.description)).toContain(
+      'Maintenance window: 2025-03-01 22:00 UTC to 2025-03-02 02:00 UTC',
+    );
   });
 
   it('closes an unsuccessful change with the failed transition, and keeps its stage in an issue property', async () => {
     const connector = connectorFor(emu);
     const ref = await connector.changeRecord.open(sampleChange('authorize'));
-    await connector.changeRecord.update(ref, sampleChange('closed', { decision: 'approved', closure: { code: 'unsuccessful', notes: 'Halted: ring pilot failed' } }));
+    await connector.changeRecord.update(
+      ref,
+      sampleChange('closed', {
+        decision: 'approved',
+        closure: { code: 'unsuccessful', notes: 'Halted: ring pilot failed' },
+      }),
+    );
     const issue = issueOf(emu, ref);
-    expect(issue.statusHistory).toEqual(['Open', 'Awaiting CAB approval', 'Awaiting implementation', 'Implementing', 'Review', 'Failed']);
+    expect(issue.statusHistory).toEqual([
+      'Open',
+      'Awaiting CAB approval',
+      'Awaiting implementation',
+      'Implementing',
+      'Review',
+      'Failed',
+    ]);
     expect(issue.properties.get('patchflow-change')).toEqual({ stage: 'closed' });
   });
 
@@ -92,38 +122,77 @@ describe('jira-sm connector', () => {
   it('names a transition the workflow does not offer, with the ones it does', async () => {
     const connector = connectorFor(emu, { transitions: { ...defaultChangeTransitions, authorize: 'Submit for CAB' } });
     const ref = await connector.changeRecord.open(sampleChange('authorize'));
-    const err = (await await connector.changeRecord.update(ref, sampleChange('authorize')).catch((e: unknown) => e)) as Error;
+    const err = (await await connector.changeRecord
+      .update(ref, sampleChange('authorize'))
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ConflictError);
-    expect(err.message).toBe('Jira ITSM-1: its status offers no transition "Submit for CAB" (connectors.jira-sm.transitions.authorize, for Patchflow stage authorize); it offers "Request approval", "Cancel"');
+    expect(err.message).toBe(
+      'Jira ITSM-1: its status offers no transition "Submit for CAB" (connectors.jira-sm.transitions.authorize, for Patchflow stage authorize); it offers "Request approval", "Cancel"',
+    );
   });
 
   it('posts evidence as internal comments', async () => {
     const connector = connectorFor(emu);
     const ref = await connector.changeRecord.open(sampleChange('authorize'));
-    await connector.changeRecord.addEvidence(ref, { key: 'deployment:pilot', title: 'Deployment to ring pilot', lines: ['pilot: 2/2 done: 2 patched, 0 already compliant'] });
-    expect(emu.requests.at(-1)).toMatchObject({ path: '/rest/servicedeskapi/request/ITSM-1/comment', body: { public: false } });
-    expect(issueOf(emu, ref).comments).toEqual([{ id: expect.any(String), body: '[Patchflow] Deployment to ring pilot\npilot: 2/2 done: 2 patched, 0 already compliant', public: false }]);
+    await connector.changeRecord.addEvidence(ref, {
+      key: 'deployment:pilot',
+      title: 'Deployment to ring pilot',
+      lines: ['pilot: 2/2 done: 2 patched, 0 already compliant'],
+    });
+    expect(emu.requests.at(-1)).toMatchObject({
+      path: '/rest/servicedeskapi/request/ITSM-1/comment',
+      body: { public: false },
+    });
+    expect(issueOf(emu, ref).comments).toEqual([
+      {
+        id: expect.any(String),
+        body: '[Patchflow] Deployment to ring pilot\npilot: 2/2 done: 2 patched, 0 already compliant',
+        public: false,
+      },
+    ]);
   });
 
   it('tests the connection against the service desk and the request type, naming what is wrong', async () => {
-    expect(await connectorFor(emu).testConnection()).toEqual({ ok: true, message: `Jira Service Management project ITSM (IT Service Management) at ${emu.url}; changes are raised as "Request a change"` });
+    expect(await connectorFor(emu).testConnection()).toEqual({
+      ok: true,
+      message: `Jira Service Management project ITSM (IT Service Management) at ${emu.url}; changes are raised as "Request a change"`,
+    });
     const wrongType = await connectorFor(emu, { requestTypeId: '99' }).testConnection();
-    expect(wrongType).toMatchObject({ ok: false, message: expect.stringContaining('The request type 99 does not exist in service desk 4.') });
+    expect(wrongType).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('The request type 99 does not exist in service desk 4.'),
+    });
     const denied = await connectorFor(emu, { apiToken: 'revoked' }).testConnection();
     expect(denied.message).toContain('Client must be authenticated to access this resource.');
   });
 
   it('names each wrong setting, and redacts the API token', () => {
-    const raw = { siteUrl: 'https://acme.atlassian.net', ...account, serviceDeskId: 4, requestTypeId: '10', transitions: { closed: 'Complete' } };
+    const raw = {
+      siteUrl: 'https://acme.atlassian.net',
+      ...account,
+      serviceDeskId: 4,
+      requestTypeId: '10',
+      transitions: { closed: 'Complete' },
+    };
     const problems = (extra: Record<string, unknown>) => {
       const result = jiraSmConnector.configSchema.safeParse({ ...raw, ...extra });
       return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     };
     expect(problems({})).toEqual([]);
-    expect(problems({ siteUrl: undefined })).toEqual(['siteUrl: the Jira site URL (JIRA_SM_SITE_URL), e.g. https://acme.atlassian.net']);
-    expect(problems({ transitions: {} })).toEqual([expect.stringMatching(/^transitions: name at least one workflow transition/)]);
+    expect(problems({ siteUrl: undefined })).toEqual([
+      'siteUrl: the Jira site URL (JIRA_SM_SITE_URL), e.g. https://acme.atlassian.net',
+    ]);
+    expect(problems({ transitions: {} })).toEqual([
+      expect.stringMatching(/^transitions: name at least one workflow transition/),
+    ]);
     expect(problems({ transitions: { done: 'Complete' } })).toContain('transitions: Unrecognized key: "done"');
-    expect(problems({ serviceDeskId: 'ITSM' })).toEqual(['serviceDeskId: the numeric service desk id (JIRA_SM_SERVICE_DESK_ID), e.g. 4']);
-    expect(redactConfig(jiraSmConnector.configSchema, jiraSmConnector.configSchema.parse(raw))).toMatchObject({ email: account.email, apiToken: '***', serviceDeskId: '4' });
+    expect(problems({ serviceDeskId: 'ITSM' })).toEqual([
+      'serviceDeskId: the numeric service desk id (JIRA_SM_SERVICE_DESK_ID), e.g. 4',
+    ]);
+    expect(redactConfig(jiraSmConnector.configSchema, jiraSmConnector.configSchema.parse(raw))).toMatchObject({
+      email: account.email,
+      apiToken: '***',
+      serviceDeskId: '4',
+    });
   });
 });

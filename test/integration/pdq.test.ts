@@ -7,7 +7,12 @@ import { PdqEmulator, type PdqEmulatorOptions } from '../emulators/winrm-pdq.ts'
 import { instantiate } from '../helpers/connectors.ts';
 
 const credentials = { username: 'CORP\\svc-pdq', password: 'hunter2!' };
-const patch = { patchId: 'p-7zip', title: '7-Zip 23.01', vendorRef: '7-Zip 23.01 (x64) "silent"', targetVersion: '23.01' };
+const patch = {
+  patchId: 'p-7zip',
+  title: '7-Zip 23.01',
+  vendorRef: '7-Zip 23.01 (x64) "silent"',
+  targetVersion: '23.01',
+};
 
 async function startPdq(opts: Partial<PdqEmulatorOptions> = {}): Promise<PdqEmulator> {
   const emu = await new PdqEmulator({ ...credentials, readsToFinish: 2, ...opts }).start();
@@ -21,7 +26,15 @@ async function startPdq(opts: Partial<PdqEmulatorOptions> = {}): Promise<PdqEmul
 }
 
 function connectorFor(emu: PdqEmulator, overrides: Record<string, string> = {}) {
-  return instantiate(pdqConnector, { endpoint: emu.winrm.url, ...credentials, pollInterval: '5ms', maxPollInterval: '20ms', deploymentTimeout: '5s', requestTimeout: '5s', ...overrides });
+  return instantiate(pdqConnector, {
+    endpoint: emu.winrm.url,
+    ...credentials,
+    pollInterval: '5ms',
+    maxPollInterval: '20ms',
+    deploymentTimeout: '5s',
+    requestTimeout: '5s',
+    ...overrides,
+  });
 }
 
 describePatchDeployerContract('pdq', async () => {
@@ -45,7 +58,13 @@ describePatchDeployerContract('pdq', async () => {
 
 describe('pdq connector', () => {
   let emu: PdqEmulator;
-  const request = (hostnames: string[], extra: Partial<DeployRequest> = {}): DeployRequest => ({ cycleId: 'c-9', ring: 'ring1', patch, targets: hostnames.map((h, i) => ({ assetId: `a${i}`, hostname: h })), ...extra });
+  const request = (hostnames: string[], extra: Partial<DeployRequest> = {}): DeployRequest => ({
+    cycleId: 'c-9',
+    ring: 'ring1',
+    patch,
+    targets: hostnames.map((h, i) => ({ assetId: `a${i}`, hostname: h })),
+    ...extra,
+  });
   beforeEach(async () => {
     emu = await startPdq();
   });
@@ -65,13 +84,19 @@ describe('pdq connector', () => {
   });
 
   it('names a package PDQ does not have, although PDQDeploy.exe exits 0', async () => {
-    await expect(connectorFor(emu).deployer.deploy(request(['WS-0101'], { patch: { ...patch, vendorRef: 'No Such Package' } }))).rejects.toBeInstanceOf(NotFoundError);
+    await expect(
+      connectorFor(emu).deployer.deploy(request(['WS-0101'], { patch: { ...patch, vendorRef: 'No Such Package' } })),
+    ).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('rejects bad credentials as not allowed and a 503 as a retryable upstream failure', async () => {
-    await expect(connectorFor(emu, { password: 'wrong' }).deployer.deploy(request(['WS-0101']))).rejects.toBeInstanceOf(NotAllowedError);
+    await expect(connectorFor(emu, { password: 'wrong' }).deployer.deploy(request(['WS-0101']))).rejects.toBeInstanceOf(
+      NotAllowedError,
+    );
     emu.winrm.failNextRequests(503, 1);
-    const err = await connectorFor(emu).deployer.deploy(request(['WS-0101'])).catch((e: unknown) => e);
+    const err = await connectorFor(emu)
+      .deployer.deploy(request(['WS-0101']))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).retryable).toBe(true);
   });
@@ -80,7 +105,12 @@ describe('pdq connector', () => {
     await emu.close();
     emu = await startPdq({ readsToFinish: 1000 });
     const controller = new AbortController();
-    const pending = connectorFor(emu).deployer.deploy(request(['WS-0101'], { signal: controller.signal, onProgress: (n) => n.includes('Running') && controller.abort() }));
+    const pending = connectorFor(emu).deployer.deploy(
+      request(['WS-0101'], {
+        signal: controller.signal,
+        onProgress: (n) => n.includes('Running') && controller.abort(),
+      }),
+    );
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     expect(emu.winrm.openShellCount()).toBe(0);
   });

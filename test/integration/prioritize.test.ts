@@ -17,20 +17,63 @@ describe('risk-based prioritisation in SQL', () => {
   const ids: Record<string, number> = {};
   beforeAll(async () => {
     t = await createTestDatabase();
-    const assets = await upsertAssets(t.db, [
-      { hostname: 'edge-fw-01', exposure: 'internet', criticality: 1 },
-      { hostname: 'app-02', exposure: 'internal', criticality: 2 },
-      { hostname: 'web-03', exposure: 'internet', criticality: 3 },
-      { hostname: 'lab-09', exposure: 'isolated', criticality: 4 },
-    ].map((a) => assetInputSchema.parse(a)));
+    const assets = await upsertAssets(
+      t.db,
+      [
+        { hostname: 'edge-fw-01', exposure: 'internet', criticality: 1 },
+        { hostname: 'app-02', exposure: 'internal', criticality: 2 },
+        { hostname: 'web-03', exposure: 'internet', criticality: 3 },
+        { hostname: 'lab-09', exposure: 'isolated', criticality: 4 },
+      ].map((a) => assetInputSchema.parse(a)),
+    );
     await upsertCves(t.db, [
-      { id: 'CVE-2099-0001', cvssV3Vector: critical, cvssV3Score: 9.8, epss: 0.94, epssPercentile: 0.995, epssDate: '2026-11-22', kev: { dateAdded: '2026-11-01', ransomware: true } },
-      { id: 'CVE-2099-0002', cvssV3Vector: critical, cvssV3Score: 9.8, epss: 0.001, epssPercentile: 0.1, epssDate: '2026-11-22' },
-      { id: 'CVE-2099-0003', cvssV3Vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:H/A:N', cvssV3Score: 6.5, epss: 0.2, epssPercentile: 0.96, epssDate: '2026-11-22' },
+      {
+        id: 'CVE-2099-0001',
+        cvssV3Vector: critical,
+        cvssV3Score: 9.8,
+        epss: 0.94,
+        epssPercentile: 0.995,
+        epssDate: '2026-11-22',
+        kev: { dateAdded: '2026-11-01', ransomware: true },
+      },
+      {
+        id: 'CVE-2099-0002',
+        cvssV3Vector: critical,
+        cvssV3Score: 9.8,
+        epss: 0.001,
+        epssPercentile: 0.1,
+        epssDate: '2026-11-22',
+      },
+      {
+        id: 'CVE-2099-0003',
+        cvssV3Vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:H/A:N',
+        cvssV3Score: 6.5,
+        epss: 0.2,
+        epssPercentile: 0.96,
+        epssDate: '2026-11-22',
+      },
     ]);
-    const finding = async (key: string, host: string, cve: string, severity: number, firstSeenHoursAgo: number, status = 'open') => {
-      const [row] = (await t.db('findings')
-        .insert({ asset_id: assets.get(host), source: 'nessus', plugin_id: key, cve_id: cve, severity, title: `finding ${key}`, status, first_seen: hoursAgo(firstSeenHoursAgo), last_seen: now.toISOString() })
+    const finding = async (
+      key: string,
+      host: string,
+      cve: string,
+      severity: number,
+      firstSeenHoursAgo: number,
+      status = 'open',
+    ) => {
+      const [row] = (await t
+        .db('findings')
+        .insert({
+          asset_id: assets.get(host),
+          source: 'nessus',
+          plugin_id: key,
+          cve_id: cve,
+          severity,
+          title: `finding ${key}`,
+          status,
+          first_seen: hoursAgo(firstSeenHoursAgo),
+          last_seen: now.toISOString(),
+        })
         .returning('id')) as { id: number }[];
       ids[key] = row?.id ?? -1;
     };
@@ -42,16 +85,27 @@ describe('risk-based prioritisation in SQL', () => {
     await finding('crit-edge', 'edge-fw-01', 'CVE-2099-0002', 4, 1);
     await finding('fixed-edge', 'edge-fw-01', 'CVE-2099-0001', 4, 1, 'fixed');
     await upsertAdvisories(t.db, [
-      { id: 'TEST-ADV-1', source: 'test', title: 'test advisory', cves: ['CVE-2099-0001', 'CVE-2099-0002', 'CVE-2099-0003'], data: {}, remediations: [
-        { vendorRef: 'KB9000001', title: 'fixes 0001 and 0002', cves: ['CVE-2099-0001', 'CVE-2099-0002'] },
-        { vendorRef: 'KB9000002', title: 'fixes 0003', cves: ['CVE-2099-0003'] },
-      ] },
+      {
+        id: 'TEST-ADV-1',
+        source: 'test',
+        title: 'test advisory',
+        cves: ['CVE-2099-0001', 'CVE-2099-0002', 'CVE-2099-0003'],
+        data: {},
+        remediations: [
+          { vendorRef: 'KB9000001', title: 'fixes 0001 and 0002', cves: ['CVE-2099-0001', 'CVE-2099-0002'] },
+          { vendorRef: 'KB9000002', title: 'fixes 0003', cves: ['CVE-2099-0003'] },
+        ],
+      },
     ]);
   });
   afterAll(async () => t.drop());
 
   it('derives SSVC automatable and technical impact from the stored vector', async () => {
-    const rows = (await t.db('cves').select('id', 'automatable', 'total_impact').orderBy('id')) as { id: string; automatable: boolean; total_impact: boolean }[];
+    const rows = (await t.db('cves').select('id', 'automatable', 'total_impact').orderBy('id')) as {
+      id: string;
+      automatable: boolean;
+      total_impact: boolean;
+    }[];
     expect(rows).toEqual([
       { id: 'CVE-2099-0001', automatable: true, total_impact: true },
       { id: 'CVE-2099-0002', automatable: true, total_impact: true },
@@ -71,18 +125,29 @@ describe('risk-based prioritisation in SQL', () => {
     ]);
     const [top] = items;
     expect(top?.score).toBe(99.3);
-    expect(top?.explanation).toBe('KEV (ransomware) · EPSS 0.94 (p99) · CVSS 9.8 AV:N · internet-facing tier-1 → Act, due in 71h');
+    expect(top?.explanation).toBe(
+      'KEV (ransomware) · EPSS 0.94 (p99) · CVSS 9.8 AV:N · internet-facing tier-1 → Act, due in 71h',
+    );
     expect(top?.sla).toMatchObject({ rule: 'kev-internet-tier1', overdue: false, forensicTriage: false });
     expect(top?.components.points).toEqual({ cvss: 34.3, threat: 35, context: 30 });
-    expect(items.find((i) => i.cveId === 'CVE-2099-0003')?.ssvc).toEqual({ exploitation: 'poc', automatable: false, technicalImpact: 'partial', missionImpact: 'low' });
-    expect(items.find((i) => i.cveId === null)?.explanation).toMatch(/^scanner severity ≈ CVSS 8\.0 · internet-facing tier-1 → Track, due in 48h$/);
+    expect(items.find((i) => i.cveId === 'CVE-2099-0003')?.ssvc).toEqual({
+      exploitation: 'poc',
+      automatable: false,
+      technicalImpact: 'partial',
+      missionImpact: 'low',
+    });
+    expect(items.find((i) => i.cveId === null)?.explanation).toMatch(
+      /^scanner severity ≈ CVSS 8\.0 · internet-facing tier-1 → Track, due in 48h$/,
+    );
     expect(items.some((i) => i.findingId === ids['fixed-edge'])).toBe(false);
   });
 
   it('lists overdue and due-soon findings by deadline', async () => {
     const overdue = await prioritizeFindings(t.db, policyPresets.default, { view: 'overdue', limit: 50, now });
     expect(overdue.map((i) => i.findingId)).toEqual([ids['crit-web']]);
-    expect(overdue[0]?.explanation).toMatch(/^EPSS 0\.00 \(p10\) · CVSS 9\.8 AV:N · internet-facing tier-3 → Track, overdue by 72h$/);
+    expect(overdue[0]?.explanation).toMatch(
+      /^EPSS 0\.00 \(p10\) · CVSS 9\.8 AV:N · internet-facing tier-3 → Track, overdue by 72h$/,
+    );
     const dueSoon = await prioritizeFindings(t.db, policyPresets.default, { view: 'due-soon', limit: 50, now });
     // Same deadline for the two 72-hour findings on edge-fw-01: the higher score comes first.
     expect(dueSoon.map((i) => i.findingId)).toEqual([ids['nocve-edge'], ids['kev-edge'], ids['crit-edge']]);
@@ -91,7 +156,11 @@ describe('risk-based prioritisation in SQL', () => {
   it('applies BOD 26-04 timelines, flagging forensic triage on the 3-day tier', async () => {
     const items = await prioritizeFindings(t.db, policyPresets['bod-26-04'], { view: 'all', limit: 50, now });
     const byKey = Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, items.find((i) => i.findingId === id)]));
-    expect(byKey['kev-edge']?.sla).toMatchObject({ rule: 'bod-26-04 urgent-forensic', forensicTriage: true, dueAt: new Date(Date.parse(hoursAgo(1)) + 3 * 86_400_000).toISOString() });
+    expect(byKey['kev-edge']?.sla).toMatchObject({
+      rule: 'bod-26-04 urgent-forensic',
+      forensicTriage: true,
+      dueAt: new Date(Date.parse(hoursAgo(1)) + 3 * 86_400_000).toISOString(),
+    });
     expect(byKey['kev-edge']?.explanation).toMatch(/→ Act, due in 71h \+ forensic triage$/);
     expect(byKey['kev-app']?.sla.rule).toBe('bod-26-04 urgent-forensic');
     expect(byKey['crit-web']?.sla).toMatchObject({ rule: 'bod-26-04 urgent', forensicTriage: false });
@@ -102,7 +171,13 @@ describe('risk-based prioritisation in SQL', () => {
   it('takes every threshold from the policy: custom rules and weights change deadlines and scores', async () => {
     const policy = prioritizationPolicySchema.parse({
       weights: { exposure: { internet: 0, internal: 0, isolated: 0 }, tier: [0, 0, 0, 0] },
-      sla: { kind: 'rules', rules: [{ name: 'poc-fast', within: '1d', when: { minEpss: 0.15 } }, { name: 'everything', within: '365d' }] },
+      sla: {
+        kind: 'rules',
+        rules: [
+          { name: 'poc-fast', within: '1d', when: { minEpss: 0.15 } },
+          { name: 'everything', within: '365d' },
+        ],
+      },
     });
     const items = await prioritizeFindings(t.db, policy, { view: 'all', limit: 50, now });
     expect(items.find((i) => i.findingId === ids['poc-lab'])?.sla.rule).toBe('poc-fast');
@@ -111,9 +186,19 @@ describe('risk-based prioritisation in SQL', () => {
   });
 
   it('refuses a policy with a bad threshold, naming the field', () => {
-    expect(() => parseInput(prioritizationPolicySchema, { ssvc: { highEpss: 2 }, sla: { kind: 'rules', rules: [{ name: 'x', within: 'soon' }] } }, 'policy')).toThrow(InputError);
+    expect(() =>
+      parseInput(
+        prioritizationPolicySchema,
+        { ssvc: { highEpss: 2 }, sla: { kind: 'rules', rules: [{ name: 'x', within: 'soon' }] } },
+        'policy',
+      ),
+    ).toThrow(InputError);
     try {
-      parseInput(prioritizationPolicySchema, { ssvc: { highEpss: 2 }, sla: { kind: 'rules', rules: [{ name: 'x', within: 'soon' }] } }, 'policy');
+      parseInput(
+        prioritizationPolicySchema,
+        { ssvc: { highEpss: 2 }, sla: { kind: 'rules', rules: [{ name: 'x', within: 'soon' }] } },
+        'policy',
+      );
     } catch (err) {
       expect((err as InputError).details.map((d) => d.path.join('.'))).toEqual(['ssvc.highEpss', 'sla.rules.0.within']);
     }
@@ -128,6 +213,8 @@ describe('risk-based prioritisation in SQL', () => {
       'lab-09 KB9000002 1',
     ]);
     expect(pairs[0]?.score).toBe(99.3);
-    expect(pairs[0]?.explanation).toMatch(/^KB9000001 on edge-fw-01 fixes CVE-2099-0001 and 1 more: KEV \(ransomware\)/);
+    expect(pairs[0]?.explanation).toMatch(
+      /^KB9000001 on edge-fw-01 fixes CVE-2099-0001 and 1 more: KEV \(ransomware\)/,
+    );
   });
 });

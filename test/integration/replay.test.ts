@@ -17,12 +17,20 @@ describe('replay of saved workflow histories', () => {
   it('has histories of each workflow generation for the approved, rejected and expired paths', () => {
     for (const generation of ['v1', 'v2', 'v3']) {
       const cycles = histories.filter((f) => f.startsWith(`${generation}.`) && f.includes('patchCycleWorkflow')).sort();
-      expect(cycles).toEqual(['approved', 'expired', 'rejected'].map((s) => `${generation}.${s}.patchCycleWorkflow.json`));
+      expect(cycles).toEqual(
+        ['approved', 'expired', 'rejected'].map((s) => `${generation}.${s}.patchCycleWorkflow.json`),
+      );
     }
   });
 
   it.each(histories)('replays %s with the current workflow code', async (file) => {
     const saved = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { workflowId: string; history: unknown };
-    await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, saved.history, saved.workflowId)).resolves.toBeUndefined();
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle: { codePath: inject('workflowBundlePath') } },
+        saved.history,
+        saved.workflowId,
+      ),
+    ).resolves.toBeUndefined();
   });
 });

@@ -23,23 +23,39 @@ const cli = fileURLToPath(new URL('../../bin/patchflow.mjs', import.meta.url));
 
 /** Simulated hosts named `<prefix>-<ring tier>-<n>`; criticality places them in the default rings (4 test … 1 critical). */
 async function addHosts(stack: TestStack, prefix: string, perTier: Record<number, number>): Promise<string[]> {
-  const hosts = Object.entries(perTier).flatMap(([tier, n]) => Array.from({ length: n }, (_, i) => ({ hostname: `${prefix}-c${tier}-${String(i + 1).padStart(3, '0')}`, criticality: Number(tier) })));
-  await upsertAssets(stack.ctx.db, hosts.map((h) => assetInputSchema.parse({ ...h, platform: 'linux', source: 'test' })));
+  const hosts = Object.entries(perTier).flatMap(([tier, n]) =>
+    Array.from({ length: n }, (_, i) => ({
+      hostname: `${prefix}-c${tier}-${String(i + 1).padStart(3, '0')}`,
+      criticality: Number(tier),
+    })),
+  );
+  await upsertAssets(
+    stack.ctx.db,
+    hosts.map((h) => assetInputSchema.parse({ ...h, platform: 'linux', source: 'test' })),
+  );
   return hosts.map((h) => h.hostname);
 }
 
 function simulatorStack(sim: Record<string, unknown>, env: Record<string, string> = {}): Promise<TestStack> {
   const config = path.join(mkdtempSync(path.join(os.tmpdir(), 'patchflow-rollout-')), 'config.json');
   writeFileSync(config, JSON.stringify({ connectors: { ansible: {}, simulator: sim } }));
-  return startStack({ env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER: 'simulator', PATCHFLOW_APPROVAL_TIMEOUT: '2m', ...env } });
+  return startStack({
+    env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER: 'simulator', PATCHFLOW_APPROVAL_TIMEOUT: '2m', ...env },
+  });
 }
 
 const fleetOf = (stack: TestStack) => stack.ctx.registry.role('simulator', 'deployer') as SimulatedFleet;
-const statuses = (d: CycleDetail, ring: string) => d.rings.find((r) => r.ring === ring)?.hosts.map((h) => h.status) ?? [];
+const statuses = (d: CycleDetail, ring: string) =>
+  d.rings.find((r) => r.ring === ring)?.hosts.map((h) => h.status) ?? [];
 const count = (list: string[], status: string) => list.filter((s) => s === status).length;
 
 async function approvedCycle(stack: TestStack, hosts: string[], deployment: Record<string, unknown>): Promise<string> {
-  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { requester: 'carol', patches: [DEMO_PATCH.id], hosts, policy: { deployment } });
+  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', {
+    requester: 'carol',
+    patches: [DEMO_PATCH.id],
+    hosts,
+    policy: { deployment },
+  });
   if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
   const id = res.body.cycle.id;
   await waitForCycle(stack, id, inPhase('approval'));
@@ -50,7 +66,18 @@ async function approvedCycle(stack: TestStack, hosts: string[], deployment: Reco
 describe('rollout engine with the fleet simulator', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await simulatorStack({ failHosts: ['thr-c3-004', 'thr-c3-017', 'thr-c3-031', 'bud-c4-002', 'bud-c4-009', 'bud-c3-003', 'bud-c3-011', 'bud-c3-015'] });
+    stack = await simulatorStack({
+      failHosts: [
+        'thr-c3-004',
+        'thr-c3-017',
+        'thr-c3-031',
+        'bud-c4-002',
+        'bud-c4-009',
+        'bud-c3-003',
+        'bud-c3-011',
+        'bud-c3-015',
+      ],
+    });
   });
   afterAll(async () => stack?.stop());
 
@@ -63,13 +90,18 @@ describe('rollout engine with the fleet simulator', () => {
     const id = await approvedCycle(stack, hosts, { rings });
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
-    expect(done.cycle.summary['reason']).toMatch(/^ring pilot: 3 of 40 hosts failed, over the 2-host threshold; later rings were not touched; rolled back ring\(s\) pilot$/);
+    expect(done.cycle.summary['reason']).toMatch(
+      /^ring pilot: 3 of 40 hosts failed, over the 2-host threshold; later rings were not touched; rolled back ring\(s\) pilot$/,
+    );
     const pilot = statuses(done, 'pilot');
     expect(count(pilot, 'failed')).toBe(3);
     expect(count(pilot, 'patched')).toBe(0);
     expect(count(pilot, 'rolled_back')).toBeGreaterThan(0);
     // Batches of five by hostname: the rollout stopped after the batch with the third failure (031–035), not at the ring's end.
-    const deployed = await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' }).count<{ n: string }[]>('* as n');
+    const deployed = await stack.ctx
+      .db('deployments')
+      .where({ cycle_id: id, phase: 'deployment' })
+      .count<{ n: string }[]>('* as n');
     expect(Number(deployed[0]!.n)).toBe(35);
     expect(statuses(done, 'broad').every((s) => s === 'pending')).toBe(true);
     for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
@@ -85,14 +117,23 @@ describe('rollout engine with the fleet simulator', () => {
       { name: 'pilot', criticality: [3], maxConcurrency: 4, errorThreshold: { percent: 50 } },
       { name: 'broad', criticality: [2], maxConcurrency: 4 },
     ];
-    const id = await approvedCycle(stack, hosts, { rings, failureBudget: { count: 3 }, rollback: { failedRing: true, completedRings: true } });
+    const id = await approvedCycle(stack, hosts, {
+      rings,
+      failureBudget: { count: 3 },
+      rollback: { failedRing: true, completedRings: true },
+    });
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
-    expect(done.cycle.summary['reason']).toMatch(/^the global failure budget \(3-host of 45\) is spent: 4 hosts failed by ring pilot; rolled back ring\(s\) pilot, test$/);
+    expect(done.cycle.summary['reason']).toMatch(
+      /^the global failure budget \(3-host of 45\) is spent: 4 hosts failed by ring pilot; rolled back ring\(s\) pilot, test$/,
+    );
     expect(count(statuses(done, 'test'), 'failed')).toBe(2);
     expect(count(statuses(done, 'test'), 'rolled_back')).toBe(18);
     expect(statuses(done, 'broad').every((s) => s === 'pending')).toBe(true);
-    expect(done.cycle.summary['rollbacks']).toEqual([expect.objectContaining({ ring: 'pilot', failed: 0 }), { ring: 'test', rolledBack: 18, failed: 0 }]);
+    expect(done.cycle.summary['rollbacks']).toEqual([
+      expect.objectContaining({ ring: 'pilot', failed: 0 }),
+      { ring: 'test', rolledBack: 18, failed: 0 },
+    ]);
     for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
   });
 
@@ -118,13 +159,31 @@ describe('rollout engine with the fleet simulator', () => {
       { name: 'pilot', criticality: [3], maxConcurrency: 5 },
     ];
     const id = await approvedCycle(stack, hosts, { rings, soak: '4s' });
-    await expect.poll(async () => (await stack.ctx.db('audit_events').where({ subject_id: id }).whereRaw(`data->>'note' like '%soaking for 4s%'`)).length, { timeout: 20_000 }).toBe(1);
+    await expect
+      .poll(
+        async () =>
+          (
+            await stack.ctx
+              .db('audit_events')
+              .where({ subject_id: id })
+              .whereRaw(`data->>'note' like '%soaking for 4s%'`)
+          ).length,
+        { timeout: 20_000 },
+      )
+      .toBe(1);
     // During the soak three hosts lose the patch, as a host that rolled itself back would.
     const broken = ['soak-c4-001', 'soak-c4-002', 'soak-c4-003'].map((hostname) => ({ assetId: hostname, hostname }));
-    await fleetOf(stack).rollback({ cycleId: id, ring: 'test', patch: { patchId: DEMO_PATCH.id, title: DEMO_PATCH.title, vendorRef: DEMO_PATCH.vendorRef }, targets: broken });
+    await fleetOf(stack).rollback({
+      cycleId: id,
+      ring: 'test',
+      patch: { patchId: DEMO_PATCH.id, title: DEMO_PATCH.title, vendorRef: DEMO_PATCH.vendorRef },
+      targets: broken,
+    });
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
-    expect(done.cycle.summary['reason']).toMatch(/^ring test failed its health check after the soak: 3 of 10 hosts unhealthy \(soak-c4-001: .*; rolled back ring\(s\) test$/);
+    expect(done.cycle.summary['reason']).toMatch(
+      /^ring test failed its health check after the soak: 3 of 10 hosts unhealthy \(soak-c4-001: .*; rolled back ring\(s\) test$/,
+    );
     expect(statuses(done, 'pilot').every((s) => s === 'pending')).toBe(true);
   });
 
@@ -134,13 +193,29 @@ describe('rollout engine with the fleet simulator', () => {
     await waitForCycle(stack, id, finished);
     const fleet = fleetOf(stack);
     const changesBefore = fleet.changes;
-    const acts = createActivities({ db: stack.ctx.db, registry: stack.ctx.registry, logger: stack.ctx.logger, deployerId: 'simulator' });
+    const acts = createActivities({
+      db: stack.ctx.db,
+      registry: stack.ctx.registry,
+      logger: stack.ctx.logger,
+      deployerId: 'simulator',
+    });
     const batch = (await ringAssetIds(stack.ctx.db, id, 'test')).slice(0, 3);
     // The same batch delivered again, as Temporal would after a lost worker: the recorded successes stand.
-    const again = await new MockActivityEnvironment({ attempt: 2 }).run(acts.deployRing, { cycleId: id, ring: 'test', phase: 'deployment' as const, assetIds: batch });
+    const again = await new MockActivityEnvironment({ attempt: 2 }).run(acts.deployRing, {
+      cycleId: id,
+      ring: 'test',
+      phase: 'deployment' as const,
+      assetIds: batch,
+    });
     expect(again).toMatchObject({ total: 3, patched: 3, failed: 0 });
     expect(fleet.changes).toBe(changesBefore);
-    const keys = ((await stack.ctx.db('deployments').where({ cycle_id: id }).whereIn('outcome', ['patched', 'already_compliant']).select('idempotency_key')) as { idempotency_key: string }[]).map((r) => r.idempotency_key);
+    const keys = (
+      (await stack.ctx
+        .db('deployments')
+        .where({ cycle_id: id })
+        .whereIn('outcome', ['patched', 'already_compliant'])
+        .select('idempotency_key')) as { idempotency_key: string }[]
+    ).map((r) => r.idempotency_key);
     expect(keys).toHaveLength(6);
     expect(new Set(keys).size).toBe(6);
   });
@@ -157,13 +232,35 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     const hosts = await addHosts(stack, 'win', { 4: 20 });
     // A window opening in 10 s for 14 s with a 5 s cutoff: batches (estimated 2 s) may start until 7 s into it.
     const opens = new Date(Math.ceil((Date.now() + 10_000) / 1000) * 1000);
-    const windows = { timezone: 'UTC', weekly: [{ days: [['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][opens.getUTCDay()]], start: opens.toISOString().slice(11, 19), duration: '14s' }], cutoff: '5s' };
-    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }], windows, batchDuration: '2s' });
+    const windows = {
+      timezone: 'UTC',
+      weekly: [
+        {
+          days: [['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][opens.getUTCDay()]],
+          start: opens.toISOString().slice(11, 19),
+          duration: '14s',
+        },
+      ],
+      cutoff: '5s',
+    };
+    const id = await approvedCycle(stack, hosts, {
+      rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }],
+      windows,
+      batchDuration: '2s',
+    });
     const waiting = await waitForCycle(stack, id, (d) => d.cycle.status === 'scheduled');
     expect(waiting.cycle.phase).toBe('deployment');
     const cutoffAt = opens.getTime() + 9000;
-    const stalled = await waitForCycle(stack, id, (d) => Date.now() > cutoffAt + 2000 && d.cycle.status === 'scheduled', 40_000);
-    const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id })) as { started_at: Date; finished_at: Date | null }[];
+    const stalled = await waitForCycle(
+      stack,
+      id,
+      (d) => Date.now() > cutoffAt + 2000 && d.cycle.status === 'scheduled',
+      40_000,
+    );
+    const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id })) as {
+      started_at: Date;
+      finished_at: Date | null;
+    }[];
     expect(attempts.length).toBeGreaterThan(0);
     expect(attempts.length).toBeLessThan(20);
     for (const a of attempts) {
@@ -172,14 +269,24 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
       expect(a.finished_at!.getTime()).toBeLessThanOrEqual(cutoffAt + 500);
     }
     expect(count(statuses(stalled, 'test'), 'pending')).toBe(20 - attempts.length);
-    const note = (await stack.ctx.db('audit_events').where({ subject_id: id, action: 'cycle.deployment' }).orderBy('seq', 'desc').first()) as { data: { note: string } };
+    const note = (await stack.ctx
+      .db('audit_events')
+      .where({ subject_id: id, action: 'cycle.deployment' })
+      .orderBy('seq', 'desc')
+      .first()) as { data: { note: string } };
     expect(note.data.note).toMatch(/waiting for the maintenance window .* UTC \(cutoff/);
     // The rest waits a week for the next window; a coordinator cancels it instead.
-    expect((await api(stack, 'POST', `/api/cycles/${id}/cancel`, { by: 'carol', reason: 'rescheduled' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/cancel`, { by: 'carol', reason: 'rescheduled' })).status).toBe(
+      200,
+    );
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('cancelled');
     // `cycle status --watch` stops at a cancelled cycle, as at every terminal state (it used to poll forever).
-    const watched = await run(process.execPath, [cli, 'cycle', 'status', id, '--watch', '--json'], { env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url }, encoding: 'utf8', timeout: 30_000 });
+    const watched = await run(process.execPath, [cli, 'cycle', 'status', id, '--watch', '--json'], {
+      env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect((JSON.parse(watched.stdout) as CycleDetail).cycle.status).toBe('cancelled');
   }, 90_000);
 
@@ -187,8 +294,13 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     const hosts = await addHosts(stack, 'pause', { 4: 12 });
     const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }] });
     await waitForCycle(stack, id, inPhase('deployment'));
-    await expect.poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id })).length, { timeout: 15_000 }).toBeGreaterThan(0);
-    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'incident on the storefront' })).status).toBe(200);
+    await expect
+      .poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id })).length, { timeout: 15_000 })
+      .toBeGreaterThan(0);
+    expect(
+      (await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'incident on the storefront' }))
+        .status,
+    ).toBe(200);
     await sleep(2500);
     const held = (await stack.ctx.db('deployments').where({ cycle_id: id })).length;
     await sleep(3000);
@@ -212,15 +324,20 @@ describe('pause in a large ring, whose batches run in a child workflow (0.3 s pe
   it('takes hold between two batches of the child, not at the end of the ring', async () => {
     const hosts = await addHosts(stack, 'big', { 4: 30 });
     const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 1 }] });
-    const deployed = async () => (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length;
+    const deployed = async () =>
+      (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length;
     await expect.poll(deployed, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(2);
-    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'change freeze' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'change freeze' })).status).toBe(
+      200,
+    );
     await sleep(1500);
     const held = await deployed();
     await sleep(2500);
     expect(await deployed()).toBe(held);
     expect(held).toBeLessThan(30);
-    const batches = await stack.ctx.temporal.workflow.getHandle(`${phaseWorkflowId(id, 'deployment')}-test-0`).describe();
+    const batches = await stack.ctx.temporal.workflow
+      .getHandle(`${phaseWorkflowId(id, 'deployment')}-test-0`)
+      .describe();
     expect(batches.status.name).toBe('RUNNING');
     expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
 
@@ -244,7 +361,10 @@ describe('a slow host is not mistaken for a dead worker (4 s per host, 1 s heart
     const done = await waitForCycle(stack, id, finished, 60_000);
     expect(done.cycle.status).toBe('completed');
     expect(count(statuses(done, 'test'), 'patched')).toBe(3);
-    const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' }).select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
+    const attempts = (await stack.ctx
+      .db('deployments')
+      .where({ cycle_id: id, phase: 'deployment' })
+      .select('attempt', 'outcome')) as { attempt: number; outcome: string }[];
     expect(attempts).toEqual(hosts.map(() => ({ attempt: 1, outcome: 'patched' })));
   }, 90_000);
 });
@@ -271,15 +391,30 @@ describe('pause survives continue-as-new (a dev server that suggests it after 20
 
   it('a pause that arrives during a ring holds the next ring, though the rollout continued as new in between', async () => {
     const hosts = await addHosts(stack, 'can', { 4: 2, 3: 2 });
-    const rings = [{ name: 'test', criticality: [4], maxConcurrency: 2 }, { name: 'pilot', criticality: [3], maxConcurrency: 2 }];
+    const rings = [
+      { name: 'test', criticality: [4], maxConcurrency: 2 },
+      { name: 'pilot', criticality: [3], maxConcurrency: 2 },
+    ];
     const id = await approvedCycle(stack, hosts, { rings });
-    await expect.poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
-    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'storefront incident' })).status).toBe(200);
+    await expect
+      .poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length, {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBeGreaterThan(0);
+    expect(
+      (await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'storefront incident' })).status,
+    ).toBe(200);
 
     // Ring test's batch finishes; the rollout continues as new before the pilot ring, and must still hold.
     const deployment = stack.ctx.temporal.workflow.getHandle(phaseWorkflowId(id, 'deployment'));
     await expect
-      .poll(async () => (await deployment.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? '', { timeout: 30_000, interval: 250 })
+      .poll(
+        async () =>
+          (await deployment.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes
+            ?.continuedExecutionRunId ?? '',
+        { timeout: 30_000, interval: 250 },
+      )
       .not.toBe('');
     await sleep(4000);
     const pilot = hosts.filter((h) => h.includes('-c3-'));
@@ -290,7 +425,12 @@ describe('pause survives continue-as-new (a dev server that suggests it after 20
     expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
     const done = await waitForCycle(stack, id, finished, 60_000);
     expect(done.cycle.status).toBe('completed');
-    expect([...statuses(done, 'test'), ...statuses(done, 'pilot')]).toEqual(['patched', 'patched', 'patched', 'patched']);
+    expect([...statuses(done, 'test'), ...statuses(done, 'pilot')]).toEqual([
+      'patched',
+      'patched',
+      'patched',
+      'patched',
+    ]);
   }, 120_000);
 });
 
@@ -305,15 +445,30 @@ describe('backup and rollback on the demo fleet with real ansible-playbook', () 
 
   it('plans the demo cycle as a dry run: rings, windows, approvals, fit; nothing is written', async () => {
     const tables = ['cycles', 'cycle_targets', 'deployments', 'audit_events'];
-    const counts = async () => Promise.all(tables.map(async (t) => Number(((await stack.ctx.db(t).count('* as n')) as { n: string }[])[0]!.n)));
+    const counts = async () =>
+      Promise.all(tables.map(async (t) => Number(((await stack.ctx.db(t).count('* as n')) as { n: string }[])[0]!.n)));
     const before = await counts();
-    const windows = { timezone: 'Europe/Berlin', weekly: [{ days: ['sat'], start: '22:00', duration: '4h' }], cutoff: '30m' };
-    const res = await api<CyclePlan>(stack, 'POST', '/api/cycles/plan', { demo: true, policy: { deployment: { windows, batchDuration: '45m' } } });
+    const windows = {
+      timezone: 'Europe/Berlin',
+      weekly: [{ days: ['sat'], start: '22:00', duration: '4h' }],
+      cutoff: '30m',
+    };
+    const res = await api<CyclePlan>(stack, 'POST', '/api/cycles/plan', {
+      demo: true,
+      policy: { deployment: { windows, batchDuration: '45m' } },
+    });
     expect(res.status).toBe(200);
     const plan = res.body;
     expect(plan.staging.hosts).toEqual(['staging-01']);
-    expect(plan.rings.map((r) => [r.ring, r.hosts.map((h) => h.hostname)])).toEqual([['test', []], ['pilot', ['web-01', 'web-02']], ['broad', ['app-01']], ['critical', ['db-01']]]);
-    expect(plan.rings[1]!.windows[0]).toMatch(/^\d{4}-\d{2}-\d{2} 22:00:00–02:00:00 Europe\/Berlin \(cutoff 01:30:00\)$/);
+    expect(plan.rings.map((r) => [r.ring, r.hosts.map((h) => h.hostname)])).toEqual([
+      ['test', []],
+      ['pilot', ['web-01', 'web-02']],
+      ['broad', ['app-01']],
+      ['critical', ['db-01']],
+    ]);
+    expect(plan.rings[1]!.windows[0]).toMatch(
+      /^\d{4}-\d{2}-\d{2} 22:00:00–02:00:00 Europe\/Berlin \(cutoff 01:30:00\)$/,
+    );
     // Three batches of 45 minutes fit in one window before its cutoff.
     expect(plan.schedule).toMatchObject({ windowsUsed: 1, fitsWindow: true });
     expect(plan.approvals).toMatchObject({ quorum: 1, approvers: ['alice', 'bob'] });
@@ -327,7 +482,9 @@ describe('backup and rollback on the demo fleet with real ansible-playbook', () 
     const id = await approvedCycle(stack, ['web-01', 'web-02', 'app-01'], { maxFailedPercent: 20 });
     const done = await waitForCycle(stack, id, finished, 90_000);
     expect(done.cycle.status).toBe('halted');
-    expect(done.cycle.summary['reason']).toMatch(/ring pilot: 1 of 2 hosts failed, over the 20% threshold; later rings were not touched; rolled back ring\(s\) pilot/);
+    expect(done.cycle.summary['reason']).toMatch(
+      /ring pilot: 1 of 2 hosts failed, over the 20% threshold; later rings were not touched; rolled back ring\(s\) pilot/,
+    );
 
     // The backup holds the version from before the install, and was written before the install changed VERSION.
     const backup = file('web-01', 'backups', id, 'VERSION');
@@ -336,8 +493,12 @@ describe('backup and rollback on the demo fleet with real ansible-playbook', () 
 
     // web-01 was patched, then rolled back from the backup; web-02 reverted itself after its failed health check.
     const history = readFileSync(file('web-01', 'patch-history.log'), 'utf8').trim().split('\n');
-    expect(history).toEqual([expect.stringMatching(new RegExp(`${id} 2\\.4\\.0 -> 2\\.4\\.1$`)), expect.stringMatching(new RegExp(`${id} rollback -> 2\\.4\\.0$`))]);
-    for (const h of ['web-01', 'web-02', 'app-01']) expect(readFileSync(file(h, 'app', 'VERSION'), 'utf8').trim(), h).toBe('2.4.0');
+    expect(history).toEqual([
+      expect.stringMatching(new RegExp(`${id} 2\\.4\\.0 -> 2\\.4\\.1$`)),
+      expect.stringMatching(new RegExp(`${id} rollback -> 2\\.4\\.0$`)),
+    ]);
+    for (const h of ['web-01', 'web-02', 'app-01'])
+      expect(readFileSync(file(h, 'app', 'VERSION'), 'utf8').trim(), h).toBe('2.4.0');
     const byHost = Object.fromEntries(done.rings.flatMap((r) => r.hosts.map((h) => [h.hostname, h.status])));
     expect(byHost).toMatchObject({ 'web-01': 'rolled_back', 'web-02': 'failed', 'app-01': 'pending' });
   }, 120_000);

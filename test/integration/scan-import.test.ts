@@ -9,9 +9,13 @@ const body = (text: string | Buffer) => Readable.from([Buffer.from(text)], { obj
 
 /** A Nessus report for one host with `items` findings, each naming two CVEs; `tail` replaces the closing tags. */
 function nessusReport(host: string, items: number, tail = '</ReportHost></Report></NessusClientData_v2>'): string {
-  const parts = [`<NessusClientData_v2><Report name="r"><ReportHost name="${host}"><HostProperties><tag name="host-ip">10.1.1.1</tag></HostProperties>`];
+  const parts = [
+    `<NessusClientData_v2><Report name="r"><ReportHost name="${host}"><HostProperties><tag name="host-ip">10.1.1.1</tag></HostProperties>`,
+  ];
   for (let i = 0; i < items; i += 1) {
-    parts.push(`<ReportItem severity="${1 + (i % 4)}" pluginID="${100000 + i}" pluginName="Plugin ${i}" port="443" protocol="tcp"><cve>CVE-2024-${10000 + i}</cve><cve>CVE-2023-${10000 + i}</cve></ReportItem>`);
+    parts.push(
+      `<ReportItem severity="${1 + (i % 4)}" pluginID="${100000 + i}" pluginName="Plugin ${i}" port="443" protocol="tcp"><cve>CVE-2024-${10000 + i}</cve><cve>CVE-2023-${10000 + i}</cve></ReportItem>`,
+    );
   }
   return parts.join('') + tail;
 }
@@ -19,18 +23,23 @@ function nessusReport(host: string, items: number, tail = '</ReportHost></Report
 describe('scanner report import', () => {
   let t: TestDatabase;
   const counts = async () => {
-    const [findings, cves, audit] = await Promise.all(['findings', 'cves', 'audit_events'].map((table) => t.db(table).count<{ n: number }[]>({ n: '*' })));
+    const [findings, cves, audit] = await Promise.all(
+      ['findings', 'cves', 'audit_events'].map((table) => t.db(table).count<{ n: number }[]>({ n: '*' })),
+    );
     return { findings: Number(findings![0]!.n), cves: Number(cves![0]!.n), audit: Number(audit![0]!.n) };
   };
 
   beforeAll(async () => {
     t = await createTestDatabase();
-    await upsertAssets(t.db, [
-      { hostname: 'adam' },
-      { hostname: 'fw-01', fqdn: 'PREPROD.boardvantage.net' },
-      { hostname: 'dc01', ips: ['10.0.101.2'] },
-      { hostname: 'big-host' },
-    ].map((a) => assetInputSchema.parse(a)));
+    await upsertAssets(
+      t.db,
+      [
+        { hostname: 'adam' },
+        { hostname: 'fw-01', fqdn: 'PREPROD.boardvantage.net' },
+        { hostname: 'dc01', ips: ['10.0.101.2'] },
+        { hostname: 'big-host' },
+      ].map((a) => assetInputSchema.parse(a)),
+    );
   });
   afterAll(async () => t.drop());
 
@@ -57,16 +66,39 @@ describe('scanner report import', () => {
       <ReportHost name="quiet-stranger"/>
     </Report></NessusClientData_v2>`;
     const summary = await importScanReport(t.db, body(report), { format: 'nessus', actor: 'test' });
-    expect(summary).toEqual({ hosts: 5, findings: 4, cves: 1, bySeverity: { critical: 2, high: 1, medium: 1, low: 0 }, unmatchedHosts: ['stranger', 'quiet-stranger'] });
-    const rows = await t.db('findings as f').join('assets as a', 'a.id', 'f.asset_id').where('f.plugin_id', 'in', ['1', '2', '3', '4']).select('a.hostname', 'f.plugin_id').orderBy('f.plugin_id');
-    expect(rows).toEqual([{ hostname: 'adam', plugin_id: '1' }, { hostname: 'fw-01', plugin_id: '2' }, { hostname: 'dc01', plugin_id: '3' }]);
+    expect(summary).toEqual({
+      hosts: 5,
+      findings: 4,
+      cves: 1,
+      bySeverity: { critical: 2, high: 1, medium: 1, low: 0 },
+      unmatchedHosts: ['stranger', 'quiet-stranger'],
+    });
+    const rows = await t
+      .db('findings as f')
+      .join('assets as a', 'a.id', 'f.asset_id')
+      .where('f.plugin_id', 'in', ['1', '2', '3', '4'])
+      .select('a.hostname', 'f.plugin_id')
+      .orderBy('f.plugin_id');
+    expect(rows).toEqual([
+      { hostname: 'adam', plugin_id: '1' },
+      { hostname: 'fw-01', plugin_id: '2' },
+      { hostname: 'dc01', plugin_id: '3' },
+    ]);
     // The CVE of the unmatched host is still a fact worth knowing.
     expect(await t.db('cves').where({ id: 'CVE-2099-0001' }).first()).toBeTruthy();
   });
 
   it('keeps first_seen, moves last_seen, reopens fixed findings and leaves accepted ones, without overwriting feed CVSS', async () => {
     const example = scannerFixtures.find((f) => f.file === 'example.nessus')!;
-    await t.db('cves').insert({ id: 'CVE-2018-4937', cvss_v3_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H', cvss_v3_score: 8.8 }).onConflict('id').merge();
+    await t
+      .db('cves')
+      .insert({
+        id: 'CVE-2018-4937',
+        cvss_v3_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H',
+        cvss_v3_score: 8.8,
+      })
+      .onConflict('id')
+      .merge();
     await importScanReport(t.db, body(example.text), { format: 'auto', actor: 'test' });
     const key = { plugin_id: '108962', cve_id: 'CVE-2018-4937' };
     const first = await t.db('findings').where(key).first();
@@ -78,17 +110,34 @@ describe('scanner report import', () => {
     expect(again.first_seen).toEqual(first.first_seen);
     expect(again.last_seen.getTime()).toBeGreaterThan(first.last_seen.getTime());
     expect(again.status).toBe('open');
-    expect((await t.db('findings').where({ plugin_id: '108962', cve_id: 'CVE-2018-4935' }).first()).status).toBe('accepted');
-    expect(await t.db('cves').where({ id: 'CVE-2018-4937' }).first()).toMatchObject({ cvss_v3_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H', cvss_v3_score: 8.8 });
-    expect(await t.db('cves').where({ id: 'CVE-2018-4935' }).first()).toMatchObject({ cvss_v3_vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', cvss_v3_score: 9.8 });
+    expect((await t.db('findings').where({ plugin_id: '108962', cve_id: 'CVE-2018-4935' }).first()).status).toBe(
+      'accepted',
+    );
+    expect(await t.db('cves').where({ id: 'CVE-2018-4937' }).first()).toMatchObject({
+      cvss_v3_vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H',
+      cvss_v3_score: 8.8,
+    });
+    expect(await t.db('cves').where({ id: 'CVE-2018-4935' }).first()).toMatchObject({
+      cvss_v3_vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+      cvss_v3_score: 9.8,
+    });
   });
 
   it('imports two reports of the same hosts at once, one after the other', async () => {
     const report = nessusReport('fw-01', 2500);
-    await t.db('findings').whereIn('asset_id', t.db('assets').select('id').where({ hostname: 'fw-01' })).delete();
-    const [first, second] = await Promise.all([0, 1].map(() => importScanReport(t.db, body(report), { format: 'nessus', actor: 'test' })));
+    await t
+      .db('findings')
+      .whereIn('asset_id', t.db('assets').select('id').where({ hostname: 'fw-01' }))
+      .delete();
+    const [first, second] = await Promise.all(
+      [0, 1].map(() => importScanReport(t.db, body(report), { format: 'nessus', actor: 'test' })),
+    );
     expect(first).toEqual(second);
-    const rows = await t.db('findings as f').join('assets as a', 'a.id', 'f.asset_id').where('a.hostname', 'fw-01').count<{ n: string }[]>({ n: '*' });
+    const rows = await t
+      .db('findings as f')
+      .join('assets as a', 'a.id', 'f.asset_id')
+      .where('a.hostname', 'fw-01')
+      .count<{ n: string }[]>({ n: '*' });
     expect(Number(rows[0]!.n)).toBe(5000);
   });
 
@@ -102,18 +151,26 @@ describe('scanner report import', () => {
     it('a truncated report', async () => {
       const example = scannerFixtures.find((f) => f.file === 'example.nessus')!;
       const before = await counts();
-      await expect(importScanReport(t.db, body(example.text.slice(0, 900_000)), { format: 'auto', actor: 'test' })).rejects.toThrow(/unclosed tag/);
+      await expect(
+        importScanReport(t.db, body(example.text.slice(0, 900_000)), { format: 'auto', actor: 'test' }),
+      ).rejects.toThrow(/unclosed tag/);
       expect(await counts()).toEqual(before);
     });
 
     it('a report that breaks after thousands of findings were already written', async () => {
       // 6000 finding rows in 16 KiB chunks: several batches are written before the broken last item is read.
       const good = nessusReport('big-host', 3000);
-      const broken = nessusReport('big-host', 3000, '<ReportItem severity="2" pluginID="" pluginName="broken"/></ReportHost></Report></NessusClientData_v2>');
+      const broken = nessusReport(
+        'big-host',
+        3000,
+        '<ReportItem severity="2" pluginID="" pluginName="broken"/></ReportHost></Report></NessusClientData_v2>',
+      );
       const before = await counts();
-      const chunked = Readable.from((function* () {
-        for (let i = 0; i < broken.length; i += 16_384) yield Buffer.from(broken.slice(i, i + 16_384));
-      })());
+      const chunked = Readable.from(
+        (function* () {
+          for (let i = 0; i < broken.length; i += 16_384) yield Buffer.from(broken.slice(i, i + 16_384));
+        })(),
+      );
       await expect(importScanReport(t.db, chunked, { format: 'auto', actor: 'test' })).rejects.toThrow(/pluginID/);
       expect(await counts()).toEqual(before);
       // The same report, whole, imports every row: the failure above was the broken item, not the size.

@@ -23,7 +23,16 @@ async function startSccm(evaluationsBeforeInstall = 1): Promise<SccmEmulator> {
 }
 
 function connectorFor(emu: SccmEmulator, overrides: Record<string, unknown> = {}) {
-  return instantiate(sccmConnector, { url: emu.url, ...credentials, collections: { ring1: 'PS100012' }, pollInterval: '5ms', maxPollInterval: '20ms', installTimeout: '5s', requestTimeout: '5s', ...overrides });
+  return instantiate(sccmConnector, {
+    url: emu.url,
+    ...credentials,
+    collections: { ring1: 'PS100012' },
+    pollInterval: '5ms',
+    maxPollInterval: '20ms',
+    installTimeout: '5s',
+    requestTimeout: '5s',
+    ...overrides,
+  });
 }
 
 describePatchDeployerContract('sccm', async () => {
@@ -62,7 +71,13 @@ describeInventorySourceContract('sccm', async () => {
 
 describe('sccm connector', () => {
   let emu: SccmEmulator;
-  const request = (hostnames: string[], extra: Partial<DeployRequest> = {}): DeployRequest => ({ cycleId: 'c-7', ring: 'ring1', patch, targets: hostnames.map((h, i) => ({ assetId: `a${i}`, hostname: h })), ...extra });
+  const request = (hostnames: string[], extra: Partial<DeployRequest> = {}): DeployRequest => ({
+    cycleId: 'c-7',
+    ring: 'ring1',
+    patch,
+    targets: hostnames.map((h, i) => ({ assetId: `a${i}`, hostname: h })),
+    ...extra,
+  });
   beforeEach(async () => {
     emu = await startSccm();
   });
@@ -73,7 +88,13 @@ describe('sccm connector', () => {
     await connector.deployer.deploy(request(['web01']));
     await connector.deployer.deploy(request(['web02']));
     expect(emu.updateGroups).toEqual([expect.objectContaining({ LocalizedDisplayName: 'Patchflow KB5031356' })]);
-    expect(emu.assignments).toEqual([expect.objectContaining({ AssignmentName: 'Patchflow KB5031356 ring1', TargetCollectionID: 'PS100012', AssignmentAction: 2 })]);
+    expect(emu.assignments).toEqual([
+      expect.objectContaining({
+        AssignmentName: 'Patchflow KB5031356 ring1',
+        TargetCollectionID: 'PS100012',
+        AssignmentAction: 2,
+      }),
+    ]);
   });
 
   it('skips a device outside the ring collection instead of deploying to it', async () => {
@@ -91,8 +112,12 @@ describe('sccm connector', () => {
   });
 
   it('names an unknown article and a ring without collection as errors no retry fixes', async () => {
-    await expect(connectorFor(emu).deployer.deploy(request(['web01'], { patch: { ...patch, vendorRef: 'KB0000001' } }))).rejects.toBeInstanceOf(NotFoundError);
-    await expect(connectorFor(emu).deployer.deploy(request(['web01'], { ring: 'ring7' }))).rejects.toBeInstanceOf(InputError);
+    await expect(
+      connectorFor(emu).deployer.deploy(request(['web01'], { patch: { ...patch, vendorRef: 'KB0000001' } })),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    await expect(connectorFor(emu).deployer.deploy(request(['web01'], { ring: 'ring7' }))).rejects.toBeInstanceOf(
+      InputError,
+    );
   });
 
   it('quotes names in OData filters', async () => {
@@ -102,10 +127,14 @@ describe('sccm connector', () => {
   });
 
   it('rejects bad credentials as not allowed and a 503 as a retryable upstream failure', async () => {
-    const denied = await connectorFor(emu, { password: 'nope' }).deployer.deploy(request(['web01'])).catch((e: unknown) => e);
+    const denied = await connectorFor(emu, { password: 'nope' })
+      .deployer.deploy(request(['web01']))
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(NotAllowedError);
     emu.failNextRequests(503, 1);
-    const unavailable = await connectorFor(emu).deployer.deploy(request(['web01'])).catch((e: unknown) => e);
+    const unavailable = await connectorFor(emu)
+      .deployer.deploy(request(['web01']))
+      .catch((e: unknown) => e);
     expect(unavailable).toBeInstanceOf(UpstreamError);
     expect((unavailable as UpstreamError).retryable).toBe(true);
   });
@@ -114,7 +143,12 @@ describe('sccm connector', () => {
     const slow = await startSccm(1000);
     try {
       const controller = new AbortController();
-      const pending = connectorFor(slow).deployer.deploy(request(['web01'], { signal: controller.signal, onProgress: (n) => n.includes('devices installed') && controller.abort() }));
+      const pending = connectorFor(slow).deployer.deploy(
+        request(['web01'], {
+          signal: controller.signal,
+          onProgress: (n) => n.includes('devices installed') && controller.abort(),
+        }),
+      );
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     } finally {
       await slow.close();

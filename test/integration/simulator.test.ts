@@ -9,7 +9,14 @@ import { instantiate } from '../helpers/connectors.ts';
 const patch = { patchId: 'p1', title: 'openssl 3.0.13', vendorRef: 'openssl-3.0.13' };
 
 describePatchDeployerContract('simulator', async () => {
-  const fleet = new SimulatedFleet(simulatorConfigSchema.parse({ seed: 7, maxLatencyMs: 3, knownHosts: ['sim-1', 'sim-2', 'sim-bad'], failHosts: ['sim-bad'] }));
+  const fleet = new SimulatedFleet(
+    simulatorConfigSchema.parse({
+      seed: 7,
+      maxLatencyMs: 3,
+      knownHosts: ['sim-1', 'sim-2', 'sim-bad'],
+      failHosts: ['sim-bad'],
+    }),
+  );
   return {
     deployer: fleet,
     targets: [
@@ -25,11 +32,19 @@ describePatchDeployerContract('simulator', async () => {
 });
 
 describe('fleet simulator', () => {
-  const fleetOf = (size: number): DeployRequest => ({ cycleId: 'c', ring: 'r', patch, targets: Array.from({ length: size }, (_, i) => ({ assetId: `a${i}`, hostname: `sim-${i}` })) });
+  const fleetOf = (size: number): DeployRequest => ({
+    cycleId: 'c',
+    ring: 'r',
+    patch,
+    targets: Array.from({ length: size }, (_, i) => ({ assetId: `a${i}`, hostname: `sim-${i}` })),
+  });
 
   it('is deterministic: the same seed fails the same hosts, another seed others', async () => {
     const config = { seed: 42, failureRate: 0.05, unreachableRate: 0.01, concurrency: 500 };
-    const run = async (seed: number) => (await new SimulatedFleet(simulatorConfigSchema.parse({ ...config, seed })).deploy(fleetOf(2000))).filter((r) => r.outcome !== 'patched').map((r) => `${r.hostname}:${r.outcome}`);
+    const run = async (seed: number) =>
+      (await new SimulatedFleet(simulatorConfigSchema.parse({ ...config, seed })).deploy(fleetOf(2000)))
+        .filter((r) => r.outcome !== 'patched')
+        .map((r) => `${r.hostname}:${r.outcome}`);
     const first = await run(42);
     expect(await run(42)).toEqual(first);
     expect(await run(43)).not.toEqual(first);
@@ -39,7 +54,9 @@ describe('fleet simulator', () => {
   });
 
   it('deploys to ten thousand hosts concurrently, naming each once and reporting progress', async () => {
-    const fleet = new SimulatedFleet(simulatorConfigSchema.parse({ seed: 1, minLatencyMs: 1, maxLatencyMs: 5, failureRate: 0.01, concurrency: 1000 }));
+    const fleet = new SimulatedFleet(
+      simulatorConfigSchema.parse({ seed: 1, minLatencyMs: 1, maxLatencyMs: 5, failureRate: 0.01, concurrency: 1000 }),
+    );
     const notes: string[] = [];
     const results = await fleet.deploy({ ...fleetOf(10_000), onProgress: (n) => notes.push(n) });
     expect(new Set(results.map((r) => r.hostname)).size).toBe(10_000);
@@ -48,10 +65,14 @@ describe('fleet simulator', () => {
   });
 
   it('stops when the signal aborts', async () => {
-    const fleet = new SimulatedFleet(simulatorConfigSchema.parse({ minLatencyMs: 20, maxLatencyMs: 20, concurrency: 1 }));
+    const fleet = new SimulatedFleet(
+      simulatorConfigSchema.parse({ minLatencyMs: 20, maxLatencyMs: 20, concurrency: 1 }),
+    );
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
-    await expect(fleet.deploy({ ...fleetOf(100), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(fleet.deploy({ ...fleetOf(100), signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('refuses a latency range that ends before it starts', () => {

@@ -18,10 +18,27 @@ describe('Slack', () => {
   let sender: SlackSender;
   beforeAll(async () => {
     slack = await new SlackApiEmulator({ botToken: BOT_TOKEN }).start();
-    stack = await startStack({ env: { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_CHANNEL: 'C0APPROVAL', SLACK_API_URL: slack.apiUrl } });
+    stack = await startStack({
+      env: {
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_CHANNEL: 'C0APPROVAL',
+        SLACK_API_URL: slack.apiUrl,
+      },
+    });
     sender = new SlackSender(`${stack.url}/slack/events`, SIGNING_SECRET, slack);
-    await upsertUser(stack.ctx.db, { id: 'carol', displayName: 'Carol', roles: ['coordinator'], slackUserId: 'UCAROL0001' });
-    await upsertUser(stack.ctx.db, { id: 'alice', displayName: 'Alice', roles: ['approver'], slackUserId: 'UALICE0001' });
+    await upsertUser(stack.ctx.db, {
+      id: 'carol',
+      displayName: 'Carol',
+      roles: ['coordinator'],
+      slackUserId: 'UCAROL0001',
+    });
+    await upsertUser(stack.ctx.db, {
+      id: 'alice',
+      displayName: 'Alice',
+      roles: ['approver'],
+      slackUserId: 'UALICE0001',
+    });
     await upsertUser(stack.ctx.db, { id: 'bob', displayName: 'Bob', roles: ['approver'], slackUserId: 'UBOB000001' });
   });
   afterAll(async () => {
@@ -31,23 +48,51 @@ describe('Slack', () => {
 
   it('verifies request signatures: forged and stale requests get 401 and are audited', async () => {
     // The published example verifies against its own secret at the time it was signed…
-    expect(slackSignatureProblem(signedExample.signing_secret, signedExample.body, { 'x-slack-signature': signedExample.x_slack_signature, 'x-slack-request-timestamp': signedExample.x_slack_request_timestamp }, Number(signedExample.x_slack_request_timestamp))).toBeUndefined();
+    expect(
+      slackSignatureProblem(
+        signedExample.signing_secret,
+        signedExample.body,
+        {
+          'x-slack-signature': signedExample.x_slack_signature,
+          'x-slack-request-timestamp': signedExample.x_slack_request_timestamp,
+        },
+        Number(signedExample.x_slack_request_timestamp),
+      ),
+    ).toBeUndefined();
     // …and replayed today it is stale.
-    const replay = await sender.post(signedExample.body, { timestamp: Number(signedExample.x_slack_request_timestamp), signature: signedExample.x_slack_signature });
+    const replay = await sender.post(signedExample.body, {
+      timestamp: Number(signedExample.x_slack_request_timestamp),
+      signature: signedExample.x_slack_signature,
+    });
     expect(replay.status).toBe(401);
-    const forged = await sender.post('token=x&command=%2Fpatch&text=start+demo&user_id=UCAROL0001', { signature: 'v0=0000000000000000000000000000000000000000000000000000000000000000' });
+    const forged = await sender.post('token=x&command=%2Fpatch&text=start+demo&user_id=UCAROL0001', {
+      signature: 'v0=0000000000000000000000000000000000000000000000000000000000000000',
+    });
     expect(forged.status).toBe(401);
     const sixMinutesAgo = Math.floor(Date.now() / 1000) - 6 * 60;
-    const stale = await sender.post('token=x&command=%2Fpatch&text=help&user_id=UCAROL0001', { timestamp: sixMinutesAgo });
+    const stale = await sender.post('token=x&command=%2Fpatch&text=help&user_id=UCAROL0001', {
+      timestamp: sixMinutesAgo,
+    });
     expect(stale.status).toBe(401);
-    const audited = ((await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated' }).orderBy('seq')) as { data: { reason: string } }[]).map((e) => e.data.reason);
-    expect(audited).toEqual(['stale: signed more than 5 minutes ago', 'signature mismatch', 'stale: signed more than 5 minutes ago']);
+    const audited = (
+      (await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated' }).orderBy('seq')) as {
+        data: { reason: string };
+      }[]
+    ).map((e) => e.data.reason);
+    expect(audited).toEqual([
+      'stale: signed more than 5 minutes ago',
+      'signature mismatch',
+      'stale: signed more than 5 minutes ago',
+    ]);
   });
 
   it('answers /patch help, and refuses people it does not know', async () => {
     const help = await sender.command('UCAROL0001', 'help');
     expect(help.status).toBe(200);
-    expect(help.reply).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining('approvals                     changes waiting for the CAB') });
+    expect(help.reply).toMatchObject({
+      response_type: 'ephemeral',
+      text: expect.stringContaining('approvals                     changes waiting for the CAB'),
+    });
     const stranger = await sender.command('USTRANGER1', 'status');
     expect(String(stranger.reply['text'])).toMatch(/^you are not a Patchflow user yet; .* --slack USTRANGER1$/);
   });
@@ -55,27 +100,57 @@ describe('Slack', () => {
   it('posts the approval card with full context, takes Approve, Reject with a reason, Details, and updates the card in place', async () => {
     const started = await sender.command('UCAROL0001', 'start demo');
     const id = cycleIdIn(started.reply);
-    const posted = await slack.waitFor('chat.postMessage', (a) => JSON.stringify(a['blocks'] ?? '').includes(id) && JSON.stringify(a['blocks']).includes('patchflow_approve'), { timeoutMs: 60_000 });
+    const posted = await slack.waitFor(
+      'chat.postMessage',
+      (a) =>
+        JSON.stringify(a['blocks'] ?? '').includes(id) && JSON.stringify(a['blocks']).includes('patchflow_approve'),
+      { timeoutMs: 60_000 },
+    );
     expect(posted.args['channel']).toBe('C0APPROVAL');
-    for (const label of ['Requested by', 'Scope', 'Risk', 'Staging', 'Window', 'Rollback', 'Approvers', 'Awaiting CAB approval: 0 of 1 approvals']) expect(text(posted)).toContain(label);
+    for (const label of [
+      'Requested by',
+      'Scope',
+      'Risk',
+      'Staging',
+      'Window',
+      'Rollback',
+      'Approvers',
+      'Awaiting CAB approval: 0 of 1 approvals',
+    ])
+      expect(text(posted)).toContain(label);
     expect(text(posted)).toContain('staging-01');
 
     const before = slack.calls.length;
     const details = await sender.click('UBOB000001', 'patchflow_details', id);
     expect(details.status).toBe(200);
-    const modal = await slack.waitFor('views.open', (a) => JSON.stringify(a['view']).includes('Change details'), { since: before });
+    const modal = await slack.waitFor('views.open', (a) => JSON.stringify(a['view']).includes('Change details'), {
+      since: before,
+    });
     expect(text(modal)).toContain('Top CVEs');
 
     const self = await sender.click('UCAROL0001', 'patchflow_approve', id);
     expect(self.status).toBe(200);
     const refusal = await slack.waitFor('chat.postEphemeral', (a) => a['user'] === 'UCAROL0001', { since: before });
-    expect(refusal.args['text']).toBe('carol may not decide on changes: needs the approver or manager role (has coordinator)');
+    expect(refusal.args['text']).toBe(
+      'carol may not decide on changes: needs the approver or manager role (has coordinator)',
+    );
 
     await sender.click('UBOB000001', 'patchflow_reject', id);
-    const rejectView = await slack.waitFor('views.open', (a) => (a['view'] as { callback_id?: string }).callback_id === 'patchflow_reject_reason', { since: before });
-    const submitted = await sender.submitView('UBOB000001', rejectView.args['view'] as Record<string, unknown>, { reason: { reason_input: 'db-01 has no tested rollback' } });
+    const rejectView = await slack.waitFor(
+      'views.open',
+      (a) => (a['view'] as { callback_id?: string }).callback_id === 'patchflow_reject_reason',
+      { since: before },
+    );
+    const submitted = await sender.submitView('UBOB000001', rejectView.args['view'] as Record<string, unknown>, {
+      reason: { reason_input: 'db-01 has no tested rollback' },
+    });
     expect(submitted.status).toBe(200);
-    const updated = await slack.waitFor('chat.update', (a) => a['ts'] === (posted.args['ts'] ?? a['ts']) && JSON.stringify(a['blocks']).includes('Bob rejected via slack'), { since: before });
+    const updated = await slack.waitFor(
+      'chat.update',
+      (a) =>
+        a['ts'] === (posted.args['ts'] ?? a['ts']) && JSON.stringify(a['blocks']).includes('Bob rejected via slack'),
+      { since: before },
+    );
     expect(text(updated)).toContain('db-01 has no tested rollback');
     expect(text(updated)).not.toContain('patchflow_approve');
   });
@@ -93,15 +168,25 @@ describe('Slack', () => {
     expect(text(home)).toContain('patchflow_approve');
 
     await sender.click('UALICE0001', 'patchflow_approve', id, { view: true });
-    const refreshed = await slack.waitFor('views.publish', (a) => JSON.stringify(a['view']).includes(`Alice approved ${id}`), { since: before });
+    const refreshed = await slack.waitFor(
+      'views.publish',
+      (a) => JSON.stringify(a['view']).includes(`Alice approved ${id}`),
+      { since: before },
+    );
     expect(text(refreshed)).toContain('Running cycles');
   });
 
   it('prints an app manifest whose request URLs all point at the one Slack endpoint', () => {
     const m = slackManifest({ publicUrl: 'https://patchflow.example.org', command: '/patch' });
-    expect(m.features.slash_commands[0]).toMatchObject({ command: '/patch', url: 'https://patchflow.example.org/slack/events' });
+    expect(m.features.slash_commands[0]).toMatchObject({
+      command: '/patch',
+      url: 'https://patchflow.example.org/slack/events',
+    });
     expect(m.settings.interactivity.request_url).toBe('https://patchflow.example.org/slack/events');
-    expect(m.settings.event_subscriptions).toEqual({ request_url: 'https://patchflow.example.org/slack/events', bot_events: ['app_home_opened'] });
+    expect(m.settings.event_subscriptions).toEqual({
+      request_url: 'https://patchflow.example.org/slack/events',
+      bot_events: ['app_home_opened'],
+    });
     expect(m.oauth_config.scopes.bot).toEqual(['chat:write', 'commands']);
   });
 });

@@ -7,7 +7,11 @@ import { TeamsHostPage } from '../helpers/teams-host.ts';
 import { startDemoCycle } from '../helpers/stack.ts';
 import { inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
-const APP = { appId: '9a3c2b1e-5f4d-4c6b-8a7e-1d2f3a4b5c6d', appPassword: 'teams-app-secret-for-tests', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' };
+const APP = {
+  appId: '9a3c2b1e-5f4d-4c6b-8a7e-1d2f3a4b5c6d',
+  appPassword: 'teams-app-secret-for-tests',
+  tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+};
 const CHANNEL = '19:patch-approvals@thread.tacv2';
 const APP_ID_URI = `api://patchflow.example.org/${APP.appId}`;
 const carol: TeamsUser = { aadObjectId: 'c0c0c0c0-0000-4000-8000-000000000001', name: 'Carol' };
@@ -37,8 +41,18 @@ describe('Microsoft Teams', () => {
       },
     });
     teams = new TeamsSender(`${stack.url}/teams/messages`, connector, { ...APP, channelId: CHANNEL });
-    await upsertUser(stack.ctx.db, { id: 'carol', displayName: 'Carol', roles: ['coordinator'], teamsAadId: carol.aadObjectId });
-    await upsertUser(stack.ctx.db, { id: 'alice', displayName: 'Alice', roles: ['approver'], teamsAadId: alice.aadObjectId });
+    await upsertUser(stack.ctx.db, {
+      id: 'carol',
+      displayName: 'Carol',
+      roles: ['coordinator'],
+      teamsAadId: carol.aadObjectId,
+    });
+    await upsertUser(stack.ctx.db, {
+      id: 'alice',
+      displayName: 'Alice',
+      roles: ['approver'],
+      teamsAadId: alice.aadObjectId,
+    });
     await upsertUser(stack.ctx.db, { id: 'bob', displayName: 'Bob', roles: ['approver'], teamsAadId: bob.aadObjectId });
   });
   afterAll(async () => {
@@ -49,13 +63,30 @@ describe('Microsoft Teams', () => {
 
   it('validates inbound tokens: missing, foreign-signed, expired and wrong-audience tokens get 401 and are audited', async () => {
     const before = (await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated' })).length;
-    const activity = { type: 'message', text: 'approvals', serviceUrl: connector.url, from: { id: '29:x', aadObjectId: carol.aadObjectId }, conversation: { id: CHANNEL }, recipient: { id: `28:${APP.appId}` }, channelId: 'msteams', id: '1' };
+    const activity = {
+      type: 'message',
+      text: 'approvals',
+      serviceUrl: connector.url,
+      from: { id: '29:x', aadObjectId: carol.aadObjectId },
+      conversation: { id: CHANNEL },
+      recipient: { id: `28:${APP.appId}` },
+      channelId: 'msteams',
+      id: '1',
+    };
     expect((await teams.post(activity, null)).status).toBe(401);
-    expect((await teams.post(activity, connector.botToken({ signWith: BotConnectorEmulator.foreignKey() }))).status).toBe(401);
+    expect(
+      (await teams.post(activity, connector.botToken({ signWith: BotConnectorEmulator.foreignKey() }))).status,
+    ).toBe(401);
     expect((await teams.post(activity, connector.botToken({ expiresInSeconds: -3600 }))).status).toBe(401);
-    expect((await teams.post(activity, connector.botToken({ audience: '00000000-0000-4000-8000-000000000000' }))).status).toBe(401);
-    expect((await teams.post(activity, connector.botToken({ serviceUrl: 'https://attacker.example' }))).status).toBe(401);
-    const audited = (await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated', actor: 'teams:unauthenticated' })) as unknown[];
+    expect(
+      (await teams.post(activity, connector.botToken({ audience: '00000000-0000-4000-8000-000000000000' }))).status,
+    ).toBe(401);
+    expect((await teams.post(activity, connector.botToken({ serviceUrl: 'https://attacker.example' }))).status).toBe(
+      401,
+    );
+    const audited = (await stack.ctx
+      .db('audit_events')
+      .where({ action: 'chat.unauthenticated', actor: 'teams:unauthenticated' })) as unknown[];
     expect(audited.length - before).toBe(5);
     expect(connector.sent).toHaveLength(0);
   });
@@ -63,10 +94,15 @@ describe('Microsoft Teams', () => {
   it('answers bot commands, and refuses people it does not know', async () => {
     const since = connector.sent.length;
     expect((await teams.message(carol, 'help')).status).toBe(200);
-    const help = await connector.waitFor((s) => s.kind === 'send' && String(s.activity['text']).includes('Patchflow commands'), { since });
+    const help = await connector.waitFor(
+      (s) => s.kind === 'send' && String(s.activity['text']).includes('Patchflow commands'),
+      { since },
+    );
     expect(help.conversationId).toBe(CHANNEL);
     await teams.message({ aadObjectId: 'ffffffff-0000-4000-8000-00000000000f', name: 'Mallory' }, 'approvals');
-    await connector.waitFor((s) => String(s.activity['text']).startsWith('you are not a Patchflow user yet'), { since });
+    await connector.waitFor((s) => String(s.activity['text']).startsWith('you are not a Patchflow user yet'), {
+      since,
+    });
   });
 
   it('posts the approval card to the channel; Action.Execute approve, reject with a reason and refresh answer with the card as each person should see it', async () => {
@@ -74,8 +110,25 @@ describe('Microsoft Teams', () => {
     await teams.message(carol, 'start demo');
     const started = await connector.waitFor((s) => /^started cyc-/.test(String(s.activity['text'])), { since });
     const id = /cyc-\d{8}-[0-9a-f]{6}/.exec(String(started.activity['text']))![0];
-    const card = await connector.waitFor((s) => s.kind === 'send' && s.conversationId === CHANNEL && cardOf(s.activity).includes(id) && cardOf(s.activity).includes('"verb":"approve"'), { since, timeoutMs: 60_000 });
-    for (const label of ['Requested by', 'Scope', 'Risk', 'Staging', 'Window', 'Rollback', '"refresh"', 'Action.Execute']) expect(cardOf(card.activity)).toContain(label);
+    const card = await connector.waitFor(
+      (s) =>
+        s.kind === 'send' &&
+        s.conversationId === CHANNEL &&
+        cardOf(s.activity).includes(id) &&
+        cardOf(s.activity).includes('"verb":"approve"'),
+      { since, timeoutMs: 60_000 },
+    );
+    for (const label of [
+      'Requested by',
+      'Scope',
+      'Risk',
+      'Staging',
+      'Window',
+      'Rollback',
+      '"refresh"',
+      'Action.Execute',
+    ])
+      expect(cardOf(card.activity)).toContain(label);
 
     const asCarol = await teams.invoke(carol, 'refresh', { cycleId: id });
     expect(asCarol.status).toBe(200);
@@ -93,7 +146,13 @@ describe('Microsoft Teams', () => {
     expect(rejected.status).toBe(200);
     expect(JSON.stringify(rejected.body)).toContain('Bob rejected via teams');
     expect(JSON.stringify(rejected.body)).not.toContain('"verb":"approve"');
-    const updated = await connector.waitFor((s) => s.kind === 'update' && s.activityId === card.activityId && cardOf(s.activity).includes('db-01 has no tested rollback'), { since });
+    const updated = await connector.waitFor(
+      (s) =>
+        s.kind === 'update' &&
+        s.activityId === card.activityId &&
+        cardOf(s.activity).includes('db-01 has no tested rollback'),
+      { since },
+    );
     expect(updated.conversationId).toBe(CHANNEL);
   });
 
@@ -117,7 +176,12 @@ describe('Microsoft Teams', () => {
     try {
       const page = await browser.newPage();
       const tab = `${stack.url}/teams/tab/`;
-      await page.goto(host.pageFor(tab, { oid: alice.aadObjectId, token: connector.tabToken({ oid: alice.aadObjectId, audience: APP_ID_URI }) }));
+      await page.goto(
+        host.pageFor(tab, {
+          oid: alice.aadObjectId,
+          token: connector.tabToken({ oid: alice.aadObjectId, audience: APP_ID_URI }),
+        }),
+      );
       const frame = page.frameLocator('#tab');
       await frame.locator(`#pending article[data-cycle-id="${id}"]`).waitFor({ timeout: 20_000 });
       const card = frame.locator(`#pending article[data-cycle-id="${id}"]`);
@@ -127,14 +191,29 @@ describe('Microsoft Teams', () => {
       expect(await frame.locator('body').getAttribute('data-theme')).toBe('dark');
 
       const stranger = 'ffffffff-0000-4000-8000-00000000000f';
-      await page.goto(host.pageFor(tab, { oid: stranger, token: connector.tabToken({ oid: stranger, audience: APP_ID_URI }) }));
+      await page.goto(
+        host.pageFor(tab, { oid: stranger, token: connector.tabToken({ oid: stranger, audience: APP_ID_URI }) }),
+      );
       await page.frameLocator('#tab').locator('#status.error').waitFor({ timeout: 20_000 });
-      expect(await page.frameLocator('#tab').locator('#status').textContent()).toMatch(/^you are not a Patchflow user yet/);
+      expect(await page.frameLocator('#tab').locator('#status').textContent()).toMatch(
+        /^you are not a Patchflow user yet/,
+      );
 
       const before = (await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated' })).length;
-      await page.goto(host.pageFor(tab, { oid: alice.aadObjectId, token: connector.tabToken({ oid: alice.aadObjectId, audience: APP_ID_URI, tenantId: '00000000-0000-4000-8000-0000000000aa' }) }));
+      await page.goto(
+        host.pageFor(tab, {
+          oid: alice.aadObjectId,
+          token: connector.tabToken({
+            oid: alice.aadObjectId,
+            audience: APP_ID_URI,
+            tenantId: '00000000-0000-4000-8000-0000000000aa',
+          }),
+        }),
+      );
       await page.frameLocator('#tab').locator('#status.error').waitFor({ timeout: 20_000 });
-      expect(await page.frameLocator('#tab').locator('#status').textContent()).toBe('a valid Teams SSO token is required');
+      expect(await page.frameLocator('#tab').locator('#status').textContent()).toBe(
+        'a valid Teams SSO token is required',
+      );
       expect((await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated' })).length).toBe(before + 1);
     } finally {
       await browser.close();

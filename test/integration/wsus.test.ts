@@ -19,7 +19,9 @@ function documentedComputer(): { name: string; os: string } {
 
 /** The "Security Updates" classification as Get-WsusClassification documents it. */
 function securityClassification(): string {
-  const line = readFixture('wsus/Get-WsusClassification.md.example1.txt').split('\n').find((l) => l.startsWith('Security Updates'))!;
+  const line = readFixture('wsus/Get-WsusClassification.md.example1.txt')
+    .split('\n')
+    .find((l) => l.startsWith('Security Updates'))!;
   return line.split(/\s{2,}/)[0]!;
 }
 
@@ -27,8 +29,17 @@ async function startWsus(opts: Partial<WsusEmulatorOptions> & { groups?: string[
   const { groups, ...emulatorOptions } = opts;
   const emu = await new WsusEmulator({ ...credentials, ...emulatorOptions }).start();
   for (const g of groups ?? ['Patchflow ring1']) emu.addGroup(g);
-  emu.addUpdate({ title: '2023-10 Cumulative Update for Windows Server 2022 for x64-based Systems (KB5031364)', kb: 'KB5031356', classification: securityClassification() });
-  emu.addUpdate({ title: 'Windows XP Update Package, October 25, 2001', kb: 'KB309521', classification: 'Critical Updates', uninstallable: false });
+  emu.addUpdate({
+    title: '2023-10 Cumulative Update for Windows Server 2022 for x64-based Systems (KB5031364)',
+    kb: 'KB5031356',
+    classification: securityClassification(),
+  });
+  emu.addUpdate({
+    title: 'Windows XP Update Package, October 25, 2001',
+    kb: 'KB309521',
+    classification: 'Critical Updates',
+    uninstallable: false,
+  });
   const doc = documentedComputer();
   emu.addComputer({ fullDomainName: doc.name, osDescription: doc.os, ipAddress: '10.0.0.9' });
   emu.addComputer({ fullDomainName: 'web01.corp.example', ipAddress: '10.0.0.11' });
@@ -62,7 +73,8 @@ describePatchDeployerContract('wsus', async () => {
     ],
     failingTarget: { assetId: 'a4', hostname: 'db01.corp.example' },
     patch,
-    readInstalledState: async (hostname) => emu.isInstalled(hostname === 'web02' ? 'web02.corp.example' : hostname, patch.vendorRef),
+    readInstalledState: async (hostname) =>
+      emu.isInstalled(hostname === 'web02' ? 'web02.corp.example' : hostname, patch.vendorRef),
     countHostChanges: async () => emu.hostChanges,
     testConnection: () => connector.testConnection(),
     testConnectionWithBadCredentials: () => connectorFor(emu, { password: 'wrong' }).testConnection(),
@@ -86,7 +98,13 @@ describeInventorySourceContract('wsus', async () => {
 
 describe('wsus connector', () => {
   let emu: WsusEmulator;
-  const request = (extra: Partial<DeployRequest> = {}): DeployRequest => ({ cycleId: 'c1', ring: 'ring1', patch, targets: [{ assetId: 'a1', hostname: 'web01.corp.example' }], ...extra });
+  const request = (extra: Partial<DeployRequest> = {}): DeployRequest => ({
+    cycleId: 'c1',
+    ring: 'ring1',
+    patch,
+    targets: [{ assetId: 'a1', hostname: 'web01.corp.example' }],
+    ...extra,
+  });
   beforeEach(async () => {
     emu = await startWsus({ groups: ['Patchflow ring1', "Patch'flow ring1", 'Patch\u2019flow ring1'] });
   });
@@ -101,17 +119,23 @@ describe('wsus connector', () => {
   });
 
   it('rejects bad credentials as not allowed, which no retry fixes', async () => {
-    const err = await connectorFor(emu, { password: 'wrong' }).deployer.deploy(request()).catch((e: unknown) => e);
+    const err = await connectorFor(emu, { password: 'wrong' })
+      .deployer.deploy(request())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotAllowedError);
     expect((err as NotAllowedError).retryable).toBe(false);
   });
 
   it('classifies a 503 from the listener and a refused connection as retryable upstream failures', async () => {
     emu.winrm.failNextRequests(503, 1);
-    const unavailable = await connectorFor(emu).deployer.deploy(request()).catch((e: unknown) => e);
+    const unavailable = await connectorFor(emu)
+      .deployer.deploy(request())
+      .catch((e: unknown) => e);
     expect(unavailable).toBeInstanceOf(UpstreamError);
     expect((unavailable as UpstreamError).retryable).toBe(true);
-    const refused = await connectorFor(emu, { endpoint: 'http://127.0.0.1:1/wsman' }).deployer.deploy(request()).catch((e: unknown) => e);
+    const refused = await connectorFor(emu, { endpoint: 'http://127.0.0.1:1/wsman' })
+      .deployer.deploy(request())
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(UpstreamError);
     expect((refused as UpstreamError).retryable).toBe(true);
   });
@@ -134,17 +158,28 @@ describe('wsus connector', () => {
       { template: 'Patch\u2019flow {ring}', group: 'Patch\u2019flow ring1', hostname: 'db01.corp.example' },
     ];
     for (const c of cases) {
-      await connectorFor(emu, { groupTemplate: c.template }).deployer.deploy(request({ targets: [{ assetId: 'a2', hostname: c.hostname }] }));
+      await connectorFor(emu, { groupTemplate: c.template }).deployer.deploy(
+        request({ targets: [{ assetId: 'a2', hostname: c.hostname }] }),
+      );
       expect(emu.groupMembers(c.group)).toEqual([c.hostname]);
       expect(emu.approvals.at(-1)).toMatchObject({ groupName: c.group, action: 'Install' });
     }
-    await connectorFor(emu).deployer.deploy(request({ patch: { ...patch, vendorRef: "KB1' ; Remove-Item -Path 'C:\\' ; '" } })).catch(() => undefined);
+    await connectorFor(emu)
+      .deployer.deploy(request({ patch: { ...patch, vendorRef: "KB1' ; Remove-Item -Path 'C:\\' ; '" } }))
+      .catch(() => undefined);
     expect(emu.cmdletCalls.map((c) => c.name)).not.toContain('Remove-Item');
-    expect(emu.cmdletCalls).toContainEqual(expect.objectContaining({ name: 'Where-Object', params: expect.objectContaining({ Value: "1' ; Remove-Item -Path 'C:\\' ; '" }) }));
+    expect(emu.cmdletCalls).toContainEqual(
+      expect.objectContaining({
+        name: 'Where-Object',
+        params: expect.objectContaining({ Value: "1' ; Remove-Item -Path 'C:\\' ; '" }),
+      }),
+    );
   });
 
   it('names a missing ring group as an input error', async () => {
-    const err = await connectorFor(emu).deployer.deploy(request({ ring: 'ring9' })).catch((e: unknown) => e);
+    const err = await connectorFor(emu)
+      .deployer.deploy(request({ ring: 'ring9' }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/Patchflow ring9/);
   });
@@ -161,7 +196,9 @@ describe('wsus connector', () => {
     const slowClients = await startWsus({ reportsBeforeAction: 1000 });
     try {
       const controller = new AbortController();
-      const pending = connectorFor(slowClients).deployer.deploy(request({ signal: controller.signal, onProgress: () => controller.abort() }));
+      const pending = connectorFor(slowClients).deployer.deploy(
+        request({ signal: controller.signal, onProgress: () => controller.abort() }),
+      );
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
       expect(slowClients.winrm.openShellCount()).toBe(0);
     } finally {

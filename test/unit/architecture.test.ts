@@ -3,7 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { projectImports, roomCycles } from '../helpers/import-graph.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const rooms = ['kernel', 'runtime', 'app', 'server', 'activities', 'workflows', 'integrations', 'db', 'prioritization', 'bin', 'demo', 'web', 'temporal.config.ts'];
+const rooms = [
+  'kernel',
+  'runtime',
+  'app',
+  'server',
+  'activities',
+  'workflows',
+  'integrations',
+  'db',
+  'prioritization',
+  'bin',
+  'demo',
+  'web',
+  'temporal.config.ts',
+];
 
 describe('the house: rooms and their imports', () => {
   const imports = projectImports(root, rooms);
@@ -11,7 +25,9 @@ describe('the house: rooms and their imports', () => {
   it('reads the imports of every room', () => {
     // Guards the test itself: a parser that found nothing would pass the checks below vacuously.
     expect(imports.length).toBeGreaterThan(300);
-    expect(imports.some((i) => i.from.startsWith('runtime/') && i.to.startsWith('activities/') && !i.typeOnly)).toBe(true);
+    expect(imports.some((i) => i.from.startsWith('runtime/') && i.to.startsWith('activities/') && !i.typeOnly)).toBe(
+      true,
+    );
   });
 
   it('has no import cycle between rooms', () => {
@@ -27,9 +43,12 @@ describe('the house: rooms and their imports', () => {
   });
 
   it('keeps the kernel free of the project, and the use cases free of their edges', () => {
-    const valueImports = (from: string) => imports.filter((i) => i.from.startsWith(`${from}/`) && !i.typeOnly).map((i) => i.to.split(path.sep)[0]);
+    const valueImports = (from: string) =>
+      imports.filter((i) => i.from.startsWith(`${from}/`) && !i.typeOnly).map((i) => i.to.split(path.sep)[0]);
     expect(new Set(valueImports('kernel'))).toEqual(new Set(['kernel']));
     expect(valueImports('app').filter((r) => ['server', 'runtime', 'bin', 'activities'].includes(r!))).toEqual([]);
-    expect(valueImports('integrations').filter((r) => ['db', 'app', 'server', 'runtime', 'activities'].includes(r!))).toEqual([]);
+    expect(
+      valueImports('integrations').filter((r) => ['db', 'app', 'server', 'runtime', 'activities'].includes(r!)),
+    ).toEqual([]);
   });
 });

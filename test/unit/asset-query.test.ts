@@ -10,10 +10,19 @@ describe('asset query language', () => {
         kind: 'or',
         items: [
           { kind: 'compare', field: 'platform', op: '=', value: 'windows' },
-          { kind: 'and', items: [{ kind: 'compare', field: 'tier', op: '<=', value: '2' }, { kind: 'compare', field: 'exposure', op: '=', value: 'internet' }] },
+          {
+            kind: 'and',
+            items: [
+              { kind: 'compare', field: 'tier', op: '<=', value: '2' },
+              { kind: 'compare', field: 'exposure', op: '=', value: 'internet' },
+            ],
+          },
         ],
       });
-      expect(parseAssetQuery('not (patchGroup = "stage one")')).toEqual({ kind: 'not', item: { kind: 'compare', field: 'patch_group', op: '=', value: 'stage one' } });
+      expect(parseAssetQuery('not (patchGroup = "stage one")')).toEqual({
+        kind: 'not',
+        item: { kind: 'compare', field: 'patch_group', op: '=', value: 'stage one' },
+      });
     });
 
     it.each([
@@ -45,16 +54,35 @@ describe('asset query language', () => {
     let t: TestDatabase;
     beforeAll(async () => {
       t = await createTestDatabase();
-      await upsertAssets(t.db, [
-        { hostname: 'web-01', platform: 'Linux', criticality: 1, exposure: 'internet', patchGroup: 'staging', tags: ['pci'], ips: ['10.0.0.1'] },
-        { hostname: 'web-02', platform: 'linux', criticality: 2, exposure: 'internet', patchGroup: 'production', ips: ['10.0.0.2'] },
-        { hostname: 'dc-01', platform: 'windows', criticality: 1, exposure: 'internal', tags: ['AD', 'tier0'] },
-        { hostname: 'lab_1', criticality: 4, exposure: 'isolated', owner: "o'brien", tags: ['50%_off'] },
-      ].map((a) => assetInputSchema.parse(a)));
+      await upsertAssets(
+        t.db,
+        [
+          {
+            hostname: 'web-01',
+            platform: 'Linux',
+            criticality: 1,
+            exposure: 'internet',
+            patchGroup: 'staging',
+            tags: ['pci'],
+            ips: ['10.0.0.1'],
+          },
+          {
+            hostname: 'web-02',
+            platform: 'linux',
+            criticality: 2,
+            exposure: 'internet',
+            patchGroup: 'production',
+            ips: ['10.0.0.2'],
+          },
+          { hostname: 'dc-01', platform: 'windows', criticality: 1, exposure: 'internal', tags: ['AD', 'tier0'] },
+          { hostname: 'lab_1', criticality: 4, exposure: 'isolated', owner: "o'brien", tags: ['50%_off'] },
+        ].map((a) => assetInputSchema.parse(a)),
+      );
     });
     afterAll(async () => t.drop());
 
-    const hosts = async (query: string) => (await listAssets(t.db, { query: parseAssetQuery(query) })).map((a) => a.hostname).sort();
+    const hosts = async (query: string) =>
+      (await listAssets(t.db, { query: parseAssetQuery(query) })).map((a) => a.hostname).sort();
 
     it.each([
       ['tier<=2 and exposure=internet', ['web-01', 'web-02']],

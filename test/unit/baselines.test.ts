@@ -14,13 +14,29 @@ const windows = baselineSchema.parse({
   approve: ['KB5002520'],
   reject: ['KB5033375', 'KB5002520x'],
 });
-const kb = (over: Partial<BaselinePatch>): BaselinePatch => ({ id: 'KB5033371', vendorRef: 'KB5033371', classification: 'Security Update', severity: 'Critical', platform: 'Windows', releasedAt: '2023-12-12', ...over });
+const kb = (over: Partial<BaselinePatch>): BaselinePatch => ({
+  id: 'KB5033371',
+  vendorRef: 'KB5033371',
+  classification: 'Security Update',
+  severity: 'Critical',
+  platform: 'Windows',
+  releasedAt: '2023-12-12',
+  ...over,
+});
 const at = (date: string) => new Date(`${date}T12:00:00Z`);
 
 describe('evaluateBaseline', () => {
   it('approves a critical security update N days after release, not before', () => {
-    expect(evaluateBaseline(kb({}), windows, at('2023-12-14'))).toEqual({ approved: false, reason: 'rule 1 (Security Update, Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)' });
-    expect(evaluateBaseline(kb({}), windows, at('2023-12-15'))).toEqual({ approved: true, reason: 'approved by rule 1 (Security Update, Security Updates, critical or worse, 3d after release): released 2023-12-12, approvable since 2023-12-15' });
+    expect(evaluateBaseline(kb({}), windows, at('2023-12-14'))).toEqual({
+      approved: false,
+      reason:
+        'rule 1 (Security Update, Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)',
+    });
+    expect(evaluateBaseline(kb({}), windows, at('2023-12-15'))).toEqual({
+      approved: true,
+      reason:
+        'approved by rule 1 (Security Update, Security Updates, critical or worse, 3d after release): released 2023-12-12, approvable since 2023-12-15',
+    });
   });
 
   it('gives an Important update the longer delay, and reads CSAF "High" as Important', () => {
@@ -30,32 +46,78 @@ describe('evaluateBaseline', () => {
   });
 
   it('holds what no rule covers: a Moderate security update, an unclassified patch', () => {
-    expect(evaluateBaseline(kb({ severity: 'Moderate' }), windows, at('2024-06-01'))).toEqual({ approved: false, reason: 'no rule of baseline windows-servers covers Security Update patches of Moderate severity' });
-    expect(evaluateBaseline(kb({ classification: null, severity: null }), windows, at('2024-06-01')).reason).toBe('no rule of baseline windows-servers covers unclassified patches of unknown severity');
+    expect(evaluateBaseline(kb({ severity: 'Moderate' }), windows, at('2024-06-01'))).toEqual({
+      approved: false,
+      reason: 'no rule of baseline windows-servers covers Security Update patches of Moderate severity',
+    });
+    expect(evaluateBaseline(kb({ classification: null, severity: null }), windows, at('2024-06-01')).reason).toBe(
+      'no rule of baseline windows-servers covers unclassified patches of unknown severity',
+    );
   });
 
   it('applies explicit lists first; reject wins and matches the vendor reference case-insensitively', () => {
-    expect(evaluateBaseline(kb({ id: 'KB5033375', vendorRef: 'KB5033375' }), windows, at('2024-06-01'))).toEqual({ approved: false, reason: 'KB5033375 is on the reject list of baseline windows-servers' });
-    expect(evaluateBaseline(kb({ id: 'kb5002520', vendorRef: 'kb5002520', severity: 'Low', releasedAt: null }), windows, at('2020-01-01'))).toEqual({ approved: true, reason: 'kb5002520 is on the approve list of baseline windows-servers' });
+    expect(evaluateBaseline(kb({ id: 'KB5033375', vendorRef: 'KB5033375' }), windows, at('2024-06-01'))).toEqual({
+      approved: false,
+      reason: 'KB5033375 is on the reject list of baseline windows-servers',
+    });
+    expect(
+      evaluateBaseline(
+        kb({ id: 'kb5002520', vendorRef: 'kb5002520', severity: 'Low', releasedAt: null }),
+        windows,
+        at('2020-01-01'),
+      ),
+    ).toEqual({ approved: true, reason: 'kb5002520 is on the approve list of baseline windows-servers' });
   });
 
   it('judges only its own platform, unless it is for every platform', () => {
-    const rhel = { id: 'RHSA-2022:0011', vendorRef: 'RHSA-2022:0011', classification: 'Security Update', severity: 'Important', platform: 'Red Hat Enterprise Linux', releasedAt: '2022-01-04' };
-    expect(evaluateBaseline(rhel, windows, at('2024-01-01'))).toEqual({ approved: false, reason: 'baseline windows-servers is for Windows, RHSA-2022:0011 is for Red Hat Enterprise Linux' });
+    const rhel = {
+      id: 'RHSA-2022:0011',
+      vendorRef: 'RHSA-2022:0011',
+      classification: 'Security Update',
+      severity: 'Important',
+      platform: 'Red Hat Enterprise Linux',
+      releasedAt: '2022-01-04',
+    };
+    expect(evaluateBaseline(rhel, windows, at('2024-01-01'))).toEqual({
+      approved: false,
+      reason: 'baseline windows-servers is for Windows, RHSA-2022:0011 is for Red Hat Enterprise Linux',
+    });
     expect(evaluateBaseline(rhel, { ...windows, platform: '*' }, at('2024-01-01')).approved).toBe(true);
   });
 
   it('refuses to guess a release date, and approves on release with a 0d delay', () => {
-    expect(evaluateBaseline(kb({ releasedAt: null }), windows, at('2030-01-01')).reason).toMatch(/release date of KB5033371 is unknown/);
-    expect(evaluateBaseline(kb({ classification: 'Definition Updates', severity: null, releasedAt: '2024-05-01' }), windows, at('2024-05-01')).approved).toBe(true);
+    expect(evaluateBaseline(kb({ releasedAt: null }), windows, at('2030-01-01')).reason).toMatch(
+      /release date of KB5033371 is unknown/,
+    );
+    expect(
+      evaluateBaseline(
+        kb({ classification: 'Definition Updates', severity: null, releasedAt: '2024-05-01' }),
+        windows,
+        at('2024-05-01'),
+      ).approved,
+    ).toBe(true);
   });
 
   it('validates a baseline, naming the bad field', () => {
-    expect(() => parseInput(baselineSchema, { id: 'bad id', platform: 'Windows', rules: [{ approveAfter: 'a week' }] }, 'baseline')).toThrow(InputError);
+    expect(() =>
+      parseInput(
+        baselineSchema,
+        { id: 'bad id', platform: 'Windows', rules: [{ approveAfter: 'a week' }] },
+        'baseline',
+      ),
+    ).toThrow(InputError);
     try {
-      parseInput(baselineSchema, { id: 'bad id', platform: 'Windows', rules: [{ approveAfter: 'a week', minSeverity: 'urgent' }] }, 'baseline');
+      parseInput(
+        baselineSchema,
+        { id: 'bad id', platform: 'Windows', rules: [{ approveAfter: 'a week', minSeverity: 'urgent' }] },
+        'baseline',
+      );
     } catch (err) {
-      expect((err as InputError).details.map((d) => d.path.join('.'))).toEqual(['id', 'rules.0.minSeverity', 'rules.0.approveAfter']);
+      expect((err as InputError).details.map((d) => d.path.join('.'))).toEqual([
+        'id',
+        'rules.0.minSeverity',
+        'rules.0.approveAfter',
+      ]);
     }
   });
 });
@@ -65,15 +127,27 @@ describe('decidePatch: every baseline covering the platform together', () => {
   const frozen = baselineSchema.parse({ id: 'change-freeze', platform: 'windows', reject: ['KB5033371'] });
 
   it('approves when one covering baseline approves, and names it', () => {
-    expect(decidePatch(kb({}), [windows, everything], at('2023-12-13'))).toEqual({ approved: true, reason: 'approved by rule 1 (any classification, 0d after release): released 2023-12-12, approvable since 2023-12-12' });
+    expect(decidePatch(kb({}), [windows, everything], at('2023-12-13'))).toEqual({
+      approved: true,
+      reason:
+        'approved by rule 1 (any classification, 0d after release): released 2023-12-12, approvable since 2023-12-12',
+    });
   });
 
   it('lets a reject list win over any approval', () => {
-    expect(decidePatch(kb({}), [everything, windows, frozen], at('2024-06-01'))).toEqual({ approved: false, reason: 'KB5033371 is on the reject list of baseline change-freeze' });
+    expect(decidePatch(kb({}), [everything, windows, frozen], at('2024-06-01'))).toEqual({
+      approved: false,
+      reason: 'KB5033371 is on the reject list of baseline change-freeze',
+    });
   });
 
   it('explains a patch no baseline covers, or one still waiting for its delay', () => {
-    expect(decidePatch(kb({ platform: 'macOS' }), [windows], at('2024-06-01'))).toEqual({ approved: false, reason: 'no baseline covers the macOS platform; name KB5033371 explicitly to include it' });
-    expect(decidePatch(kb({}), [windows], at('2023-12-13')).reason).toBe('rule 1 (Security Update, Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)');
+    expect(decidePatch(kb({ platform: 'macOS' }), [windows], at('2024-06-01'))).toEqual({
+      approved: false,
+      reason: 'no baseline covers the macOS platform; name KB5033371 explicitly to include it',
+    });
+    expect(decidePatch(kb({}), [windows], at('2023-12-13')).reason).toBe(
+      'rule 1 (Security Update, Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)',
+    );
   });
 });

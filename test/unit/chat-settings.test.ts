@@ -20,19 +20,33 @@ describe('chat settings', () => {
   it('without credentials chat is off, said in one line, and the deployer is still configured', () => {
     const { settings, registry } = registryFor({});
     expect(Object.keys(settings.connectors)).toEqual(['ansible']);
-    expect(chatStatusLine(registry)).toBe('chat is off: no Slack or Teams credentials configured; approvals work from the CLI and REST');
+    expect(chatStatusLine(registry)).toBe(
+      'chat is off: no Slack or Teams credentials configured; approvals work from the CLI and REST',
+    );
   });
 
   it('SLACK_* and TEAMS_* variables turn each chat on next to the default deployer, secrets redacted', () => {
     const { settings, registry } = registryFor({ ...slackEnv, ...teamsEnv });
     expect(Object.keys(settings.connectors).sort()).toEqual(['ansible', 'slack', 'teams']);
-    expect(chatStatusLine(registry)).toBe('chat is on: slack and teams; approval cards and progress are posted there, and approvals still work from the CLI and REST');
-    expect(registry.get('slack').redactedConfig).toMatchObject({ botToken: '***', signingSecret: '***', channel: 'C0APPROVAL', command: '/patch' });
-    expect(registry.get('teams').redactedConfig).toMatchObject({ appPassword: '***', channelId: '19:patch-approvals@thread.tacv2' });
+    expect(chatStatusLine(registry)).toBe(
+      'chat is on: slack and teams; approval cards and progress are posted there, and approvals still work from the CLI and REST',
+    );
+    expect(registry.get('slack').redactedConfig).toMatchObject({
+      botToken: '***',
+      signingSecret: '***',
+      channel: 'C0APPROVAL',
+      command: '/patch',
+    });
+    expect(registry.get('teams').redactedConfig).toMatchObject({
+      appPassword: '***',
+      channelId: '19:patch-approvals@thread.tacv2',
+    });
   });
 
   it('a wrong setting stops start-up with its path', () => {
-    expect(() => registryFor({ ...slackEnv, SLACK_CHANNEL: '#approvals' })).toThrow(/connectors\.slack\.channel: a channel id such as C0123ABCD/);
+    expect(() => registryFor({ ...slackEnv, SLACK_CHANNEL: '#approvals' })).toThrow(
+      /connectors\.slack\.channel: a channel id such as C0123ABCD/,
+    );
     expect(() => registryFor({ ...teamsEnv, TEAMS_APP_ID: 'patchflow' })).toThrow(/connectors\.teams\.appId/);
   });
 });

@@ -3,7 +3,8 @@ import { parseCsv } from '../../kernel/csv.ts';
 
 describe('RFC 4180 CSV reader', () => {
   it('reads quoted fields with commas, doubled quotes and line breaks, CRLF or LF, and skips blank lines', () => {
-    const text = '\uFEFFhostname,tags,notes\r\nweb-01,"pci;web","said ""hi"", left"\n\nweb-02,,"two\r\nlines"\r\nweb-03,x,\n';
+    const text =
+      '\uFEFFhostname,tags,notes\r\nweb-01,"pci;web","said ""hi"", left"\n\nweb-02,,"two\r\nlines"\r\nweb-03,x,\n';
     expect(parseCsv(text)).toEqual([
       { line: 1, fields: ['hostname', 'tags', 'notes'] },
       { line: 2, fields: ['web-01', 'pci;web', 'said "hi", left'] },
@@ -13,7 +14,10 @@ describe('RFC 4180 CSV reader', () => {
   });
 
   it('keeps an empty last field at the end of the file and an empty quoted field', () => {
-    expect(parseCsv('a,""\nb,')).toEqual([{ line: 1, fields: ['a', ''] }, { line: 2, fields: ['b', ''] }]);
+    expect(parseCsv('a,""\nb,')).toEqual([
+      { line: 1, fields: ['a', ''] },
+      { line: 2, fields: ['b', ''] },
+    ]);
   });
 
   it.each([

@@ -36,12 +36,18 @@ describe('CVSS v3.1 base score (FIRST specification)', () => {
   it('matches the base score NVD and CNAs state for every v3.1 vector in the fixtures', () => {
     const pairs: [string, number][] = [];
     for (const f of ['full-page.json', 'single-entry.json']) {
-      const page = JSON.parse(readFileSync(path.join(fixtures, 'cve/nvd-api-2.0', f), 'utf8')) as { vulnerabilities: { cve: { metrics?: { cvssMetricV31?: { cvssData: { vectorString: string; baseScore: number } }[] } } }[] };
-      for (const v of page.vulnerabilities) for (const m of v.cve.metrics?.cvssMetricV31 ?? []) pairs.push([m.cvssData.vectorString, m.cvssData.baseScore]);
+      const page = JSON.parse(readFileSync(path.join(fixtures, 'cve/nvd-api-2.0', f), 'utf8')) as {
+        vulnerabilities: {
+          cve: { metrics?: { cvssMetricV31?: { cvssData: { vectorString: string; baseScore: number } }[] } };
+        }[];
+      };
+      for (const v of page.vulnerabilities)
+        for (const m of v.cve.metrics?.cvssMetricV31 ?? []) pairs.push([m.cvssData.vectorString, m.cvssData.baseScore]);
     }
     for (const f of readdirSync(path.join(fixtures, 'cve/cve-json5'))) {
       const text = readFileSync(path.join(fixtures, 'cve/cve-json5', f), 'utf8');
-      for (const m of text.matchAll(/"cvssV3_1":\s*\{[^}]*?"baseScore":\s*([\d.]+)[^}]*?"vectorString":\s*"([^"]+)"/g)) pairs.push([m[2] ?? '', Number(m[1])]);
+      for (const m of text.matchAll(/"cvssV3_1":\s*\{[^}]*?"baseScore":\s*([\d.]+)[^}]*?"vectorString":\s*"([^"]+)"/g))
+        pairs.push([m[2] ?? '', Number(m[1])]);
     }
     expect(pairs.length).toBeGreaterThan(40);
     for (const [vector, score] of pairs) expect(cvss3BaseScore(parseCvss3(vector)), vector).toBe(score);
@@ -71,7 +77,17 @@ describe('CVSS v3.1 base score (FIRST specification)', () => {
   });
 
   it('rates severity on the shared qualitative scale', () => {
-    expect([0, 0.1, 3.9, 4.0, 6.9, 7.0, 8.9, 9.0, 10].map(severityOf)).toEqual(['none', 'low', 'low', 'medium', 'medium', 'high', 'high', 'critical', 'critical']);
+    expect([0, 0.1, 3.9, 4.0, 6.9, 7.0, 8.9, 9.0, 10].map(severityOf)).toEqual([
+      'none',
+      'low',
+      'low',
+      'medium',
+      'medium',
+      'high',
+      'high',
+      'critical',
+      'critical',
+    ]);
   });
 });
 
@@ -90,9 +106,15 @@ describe('CVSS v4.0 vectors', () => {
   });
 
   it('refuses missing, unknown, misplaced and invalid metrics', () => {
-    expect(() => parseCvss4('CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N')).toThrow(/missing base metric\(s\) SA/);
-    expect(() => parseCvss4('CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')).toThrow(/AV is out of order/);
-    expect(() => parseCvss4('CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:R/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')).toThrow(/UI:R is not one of N, P, A/);
+    expect(() => parseCvss4('CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N')).toThrow(
+      /missing base metric\(s\) SA/,
+    );
+    expect(() => parseCvss4('CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')).toThrow(
+      /AV is out of order/,
+    );
+    expect(() => parseCvss4('CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:R/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N')).toThrow(
+      /UI:R is not one of N, P, A/,
+    );
     expect(() => parseCvss4('CVSS:3.1/AV:N')).toThrow(/must start with CVSS:4\.0/);
   });
 });
@@ -142,13 +164,18 @@ describe('CVSS v4.0 score (FIRST specification section 8)', () => {
     type Metrics = { metrics?: { cvssV4_0?: { vectorString: string; baseScore: number } }[] };
     const pairs: [string, number][] = [];
     for (const f of readdirSync(path.join(fixtures, 'cve/cve-json5'))) {
-      const record = JSON.parse(readFileSync(path.join(fixtures, 'cve/cve-json5', f), 'utf8')) as { containers: { cna: Metrics; adp?: Metrics[] } };
+      const record = JSON.parse(readFileSync(path.join(fixtures, 'cve/cve-json5', f), 'utf8')) as {
+        containers: { cna: Metrics; adp?: Metrics[] };
+      };
       for (const c of [record.containers.cna, ...(record.containers.adp ?? [])]) {
         for (const m of c.metrics ?? []) if (m.cvssV4_0) pairs.push([m.cvssV4_0.vectorString, m.cvssV4_0.baseScore]);
       }
     }
     // CVE-2024-5910 (Palo Alto Networks Expedition), published as 9.3.
-    expect(pairs).toContainEqual(['CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:L/SI:L/SA:L/AU:Y/R:U/V:D/RE:M/U:Red', 9.3]);
+    expect(pairs).toContainEqual([
+      'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:L/SI:L/SA:L/AU:Y/R:U/V:D/RE:M/U:Red',
+      9.3,
+    ]);
     for (const [vector, score] of pairs) expect(scoreCvss4(vector), vector).toBe(score);
   });
 
@@ -169,7 +196,8 @@ describe('CVSS v4.0 score (FIRST specification section 8)', () => {
 
 describe('CVSS v4.0 scores in feed batches', () => {
   const vector = 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N/AR:L';
-  const batch = (cve: object) => parseInput(feedBatchSchema, { cves: [{ id: 'CVE-2024-0001', ...cve }], advisories: [] }, 'nvd file').cves[0];
+  const batch = (cve: object) =>
+    parseInput(feedBatchSchema, { cves: [{ id: 'CVE-2024-0001', ...cve }], advisories: [] }, 'nvd file').cves[0];
 
   it('computes the score of a vector stated without one', () => {
     expect(batch({ cvssV4Vector: vector })).toMatchObject({ cvssV4Vector: vector, cvssV4Score: 7.9 });
@@ -183,7 +211,9 @@ describe('CVSS v4.0 scores in feed batches', () => {
   it('names the field of a vector it cannot score', () => {
     const bad = 'CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N';
     expect(() => batch({ cvssV4Vector: bad })).toThrow(InputError);
-    expect(() => batch({ cvssV4Vector: bad })).toThrow(/cves\.0\.cvssV4Vector: invalid CVSS v4\.0 vector .*AV is out of order/);
+    expect(() => batch({ cvssV4Vector: bad })).toThrow(
+      /cves\.0\.cvssV4Vector: invalid CVSS v4\.0 vector .*AV is out of order/,
+    );
     expect(() => batch({ cvssV4Vector: 'CVSS:3.1/AV:N' })).toThrow(/cves\.0\.cvssV4Vector: a CVSS:4\.0 vector/);
   });
 });

@@ -3,7 +3,12 @@ import { readReportItemAttributes, reportItemSchema } from '../../integrations/n
 import { readScanReport, type ScanFormatOption } from '../../integrations/kit/scanners/report.ts';
 import { cveIds, type ScannedFinding, type ScannedHost } from '../../integrations/kit/scanners/types.ts';
 import { compactCopy, SharedStrings } from '../../integrations/kit/scanners/xml.ts';
-import { expectedNessusCounts, expectedOpenvasCounts, hostileReports, scannerFixtures } from '../helpers/scan-reports.ts';
+import {
+  expectedNessusCounts,
+  expectedOpenvasCounts,
+  hostileReports,
+  scannerFixtures,
+} from '../helpers/scan-reports.ts';
 
 /** Splits a text into small byte chunks, so that elements, entities and multi-byte characters straddle chunk edges. */
 async function* chunks(text: string | Uint8Array, size = 997): AsyncGenerator<Uint8Array> {
@@ -14,26 +19,47 @@ async function* chunks(text: string | Uint8Array, size = 997): AsyncGenerator<Ui
 async function parse(body: string | Uint8Array, format: ScanFormatOption = 'auto') {
   const hosts: ScannedHost[] = [];
   const findings: ScannedFinding[] = [];
-  const detected = await readScanReport(chunks(body), { format, sink: { host: (h) => hosts.push(h), finding: (f) => findings.push(f) } });
+  const detected = await readScanReport(chunks(body), {
+    format,
+    sink: { host: (h) => hosts.push(h), finding: (f) => findings.push(f) },
+  });
   const above = findings.filter((f) => f.severity > 0);
-  return { detected, hosts, findings, above, hostKeys: new Set(hosts.map((h) => h.key)), cves: new Set(above.flatMap((f) => f.cves)) };
+  return {
+    detected,
+    hosts,
+    findings,
+    above,
+    hostKeys: new Set(hosts.map((h) => h.key)),
+    cves: new Set(above.flatMap((f) => f.cves)),
+  };
 }
 
 describe('scanner report parsing', () => {
-  it.each(scannerFixtures)('reads $file as $format with the counts a plain text count gives', async ({ text, format, expected }) => {
-    const r = await parse(text);
-    expect(r.detected).toBe(format);
-    expect(r.hostKeys.size).toBe(expected.hosts);
-    expect(r.above.length).toBe(expected.findings);
-    expect(r.cves.size).toBe(expected.cves);
-  });
+  it.each(scannerFixtures)(
+    'reads $file as $format with the counts a plain text count gives',
+    async ({ text, format, expected }) => {
+      const r = await parse(text);
+      expect(r.detected).toBe(format);
+      expect(r.hostKeys.size).toBe(expected.hosts);
+      expect(r.above.length).toBe(expected.findings);
+      expect(r.cves.size).toBe(expected.cves);
+    },
+  );
 
   it('knows the example Nessus host by name, FQDN and IP, and keeps CVSS v3 facts', async () => {
     const example = scannerFixtures.find((f) => f.file === 'example.nessus')!;
     const r = await parse(example.text);
-    expect(r.hosts).toEqual([{ key: 'adam', label: 'adam', names: ['adam', 'adam.ad.demo.io'], ips: ['192.168.16.133'] }]);
+    expect(r.hosts).toEqual([
+      { key: 'adam', label: 'adam', names: ['adam', 'adam.ad.demo.io'], ips: ['192.168.16.133'] },
+    ]);
     const flash = r.findings.find((f) => f.pluginId === '108962')!;
-    expect(flash).toMatchObject({ severity: 4, cvssV3Vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', cvssV3Score: 9.8, port: '445', protocol: 'tcp' });
+    expect(flash).toMatchObject({
+      severity: 4,
+      cvssV3Vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+      cvssV3Score: 9.8,
+      port: '445',
+      protocol: 'tcp',
+    });
     expect(flash.cves).toContain('CVE-2018-4937');
   });
 
@@ -56,25 +82,42 @@ describe('scanner report parsing', () => {
     expect(r.hostKeys).toEqual(new Set(['192.0.2.7']));
     expect(r.hosts[0]).toMatchObject({ names: ['mail.example.org'], ips: ['192.0.2.7'] });
     expect(r.above).toEqual([
-      expect.objectContaining({ pluginId: '1.3.6.1.4.1.25623.1.0.1', severity: 2, cves: ['CVE-2016-2183'], port: '25', protocol: 'tcp', cvssV3Vector: 'CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N', cvssV3Score: 5.3 }),
+      expect.objectContaining({
+        pluginId: '1.3.6.1.4.1.25623.1.0.1',
+        severity: 2,
+        cves: ['CVE-2016-2183'],
+        port: '25',
+        protocol: 'tcp',
+        cvssV3Vector: 'CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N',
+        cvssV3Score: 5.3,
+      }),
     ]);
   });
 
   it('tolerates a BOM, non-ASCII text, a multi-megabyte single line and informational items', async () => {
     const output = 'é€😀 '.repeat(400_000);
-    const report = `\uFEFF<?xml version="1.0" encoding="UTF-8"?><NessusClientData_v2><Report name="Überprüfung"><ReportHost name="srv-ünïcode"><HostProperties><tag name="host-ip">203.0.113.9</tag></HostProperties>`
-      + `<ReportItem severity="0" pluginID="19506" pluginName="Scan info"><plugin_output>${output}</plugin_output></ReportItem>`
-      + `<ReportItem severity="2" pluginID="5" pluginName="Schwachstelle – Ä"><description>${output}</description><cve>CVE-2024-0001</cve></ReportItem>`
-      + '</ReportHost></Report></NessusClientData_v2>';
+    const report =
+      `\uFEFF<?xml version="1.0" encoding="UTF-8"?><NessusClientData_v2><Report name="Überprüfung"><ReportHost name="srv-ünïcode"><HostProperties><tag name="host-ip">203.0.113.9</tag></HostProperties>` +
+      `<ReportItem severity="0" pluginID="19506" pluginName="Scan info"><plugin_output>${output}</plugin_output></ReportItem>` +
+      `<ReportItem severity="2" pluginID="5" pluginName="Schwachstelle – Ä"><description>${output}</description><cve>CVE-2024-0001</cve></ReportItem>` +
+      '</ReportHost></Report></NessusClientData_v2>';
     expect(report.includes('\n')).toBe(false);
     const r = await parse(report);
-    expect(r.hosts).toEqual([{ key: 'srv-ünïcode', label: 'srv-ünïcode', names: ['srv-ünïcode'], ips: ['203.0.113.9'] }]);
-    expect(r.findings.map((f) => [f.severity, f.title, f.cves])).toEqual([[0, 'Scan info', []], [2, 'Schwachstelle – Ä', ['CVE-2024-0001']]]);
+    expect(r.hosts).toEqual([
+      { key: 'srv-ünïcode', label: 'srv-ünïcode', names: ['srv-ünïcode'], ips: ['203.0.113.9'] },
+    ]);
+    expect(r.findings.map((f) => [f.severity, f.title, f.cves])).toEqual([
+      [0, 'Scan info', []],
+      [2, 'Schwachstelle – Ä', ['CVE-2024-0001']],
+    ]);
     expect(expectedNessusCounts(report)).toMatchObject({ hosts: 1, findings: 1, cves: 1 });
   });
 
   it('reads an ISO-8859-1 report by its XML declaration', async () => {
-    const latin1 = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><NessusClientData_v2><Report name="r"><ReportHost name="h"><ReportItem severity="1" pluginID="7" pluginName="Caf\u00e9"/></ReportHost></Report></NessusClientData_v2>', 'latin1');
+    const latin1 = Buffer.from(
+      '<?xml version="1.0" encoding="ISO-8859-1"?><NessusClientData_v2><Report name="r"><ReportHost name="h"><ReportItem severity="1" pluginID="7" pluginName="Caf\u00e9"/></ReportHost></Report></NessusClientData_v2>',
+      'latin1',
+    );
     const r = await parse(latin1);
     expect(r.findings[0]?.title).toBe('Café');
   });
@@ -96,11 +139,27 @@ describe('scanner report parsing', () => {
 
   it('reads ReportItem attributes exactly as their schema does', () => {
     const cases: Record<string, string>[] = [
-      { severity: '3', pluginID: '108962', pluginName: 'Adobe Flash Player <= 29.0.0.113 (APSB18-08)', port: '445', protocol: 'tcp', svc_name: 'cifs', pluginFamily: 'Windows' },
+      {
+        severity: '3',
+        pluginID: '108962',
+        pluginName: 'Adobe Flash Player <= 29.0.0.113 (APSB18-08)',
+        port: '445',
+        protocol: 'tcp',
+        svc_name: 'cifs',
+        pluginFamily: 'Windows',
+      },
       { severity: '0', pluginID: ' 19506 ', pluginName: '  Nessus Scan Information\n', port: '0' },
       { severity: '4', pluginID: '1', svc_name: '', pluginFamily: '' },
       { severity: '2', pluginID: '7', extra: 'not read' },
-      { severity: '2', pluginID: 'x'.repeat(64), pluginName: 'n'.repeat(1000), port: '1'.repeat(20), protocol: 'p'.repeat(20), svc_name: 's'.repeat(100), pluginFamily: 'f'.repeat(200) },
+      {
+        severity: '2',
+        pluginID: 'x'.repeat(64),
+        pluginName: 'n'.repeat(1000),
+        port: '1'.repeat(20),
+        protocol: 'p'.repeat(20),
+        svc_name: 's'.repeat(100),
+        pluginFamily: 'f'.repeat(200),
+      },
       { severity: '5', pluginID: '1' },
       { severity: ' 3', pluginID: '1' },
       { severity: '', pluginID: '1' },

@@ -12,7 +12,7 @@ const opts = { appId: '9a3c2b1e-5f4d-4c6b-8a7e-1d2f3a4b5c6d', publicUrl: 'https:
 function decodePng(png: Buffer) {
   expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
   const chunks = new Map<string, Buffer>();
-  for (let at = 8; at < png.length; ) {
+  for (let at = 8; at < png.length;) {
     const length = png.readUInt32BE(at);
     const type = png.toString('ascii', at + 4, at + 8);
     const data = png.subarray(at + 8, at + 8 + length);
@@ -25,7 +25,12 @@ function decodePng(png: Buffer) {
   const height = ihdr.readUInt32BE(4);
   const pixels = inflateSync(chunks.get('IDAT')!);
   expect(pixels.length).toBe(height * (1 + width * 4));
-  return { width, height, colorType: ihdr[9], alphaAt: (x: number, y: number) => pixels[y * (1 + width * 4) + 1 + x * 4 + 3] };
+  return {
+    width,
+    height,
+    colorType: ihdr[9],
+    alphaAt: (x: number, y: number) => pixels[y * (1 + width * 4) + 1 + x * 4 + 3],
+  };
 }
 
 describe('Teams app package', () => {
@@ -33,12 +38,35 @@ describe('Teams app package', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'teams-pkg-')), 'patchflow-teams.zip');
     writeFileSync(file, teamsAppPackage(opts));
     expect(execFileSync('unzip', ['-t', file], { encoding: 'utf8' })).toContain('No errors detected');
-    expect(execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n')).toEqual(['manifest.json', 'color.png', 'outline.png']);
+    expect(execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n')).toEqual([
+      'manifest.json',
+      'color.png',
+      'outline.png',
+    ]);
 
-    const manifest = JSON.parse(execFileSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' })) as Record<string, unknown> & { bots: { botId: string; commandLists: { commands: { title: string }[] }[] }[]; staticTabs: { contentUrl: string }[] };
-    expect(manifest).toMatchObject({ manifestVersion: '1.19', id: opts.appId, validDomains: ['patchflow.example.org'], webApplicationInfo: { id: opts.appId, resource: `api://patchflow.example.org/${opts.appId}` } });
+    const manifest = JSON.parse(execFileSync('unzip', ['-p', file, 'manifest.json'], { encoding: 'utf8' })) as Record<
+      string,
+      unknown
+    > & {
+      bots: { botId: string; commandLists: { commands: { title: string }[] }[] }[];
+      staticTabs: { contentUrl: string }[];
+    };
+    expect(manifest).toMatchObject({
+      manifestVersion: '1.19',
+      id: opts.appId,
+      validDomains: ['patchflow.example.org'],
+      webApplicationInfo: { id: opts.appId, resource: `api://patchflow.example.org/${opts.appId}` },
+    });
     expect(manifest.bots[0]!.botId).toBe(opts.appId);
-    expect(manifest.bots[0]!.commandLists[0]!.commands.map((c) => c.title)).toEqual(['help', 'start', 'status', 'approvals', 'pause', 'resume', 'cancel']);
+    expect(manifest.bots[0]!.commandLists[0]!.commands.map((c) => c.title)).toEqual([
+      'help',
+      'start',
+      'status',
+      'approvals',
+      'pause',
+      'resume',
+      'cancel',
+    ]);
     expect(manifest.staticTabs[0]!.contentUrl).toBe('https://patchflow.example.org/teams/tab/');
 
     const color = decodePng(execFileSync('unzip', ['-p', file, 'color.png']));

@@ -2,14 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { describeSlot, nextSlot, zonedTimeToInstant } from '../../workflows/windows.ts';
 import type { MaintenanceWindows } from '../../workflows/types.ts';
 
-const berlin: MaintenanceWindows = { timezone: 'Europe/Berlin', weekly: [{ days: ['sat'], start: '22:00', duration: '4h' }], cutoff: '30m', blackoutDates: [] };
+const berlin: MaintenanceWindows = {
+  timezone: 'Europe/Berlin',
+  weekly: [{ days: ['sat'], start: '22:00', duration: '4h' }],
+  cutoff: '30m',
+  blackoutDates: [],
+};
 const at = (iso: string) => Date.parse(iso);
 
 describe('maintenance windows', () => {
   it('converts local wall-clock time in a zone, across daylight saving time', () => {
-    expect(new Date(zonedTimeToInstant({ y: 2026, mo: 7, d: 4, h: 22, mi: 0, s: 0 }, 'Europe/Berlin')).toISOString()).toBe('2026-07-04T20:00:00.000Z');
-    expect(new Date(zonedTimeToInstant({ y: 2026, mo: 12, d: 5, h: 22, mi: 0, s: 0 }, 'Europe/Berlin')).toISOString()).toBe('2026-12-05T21:00:00.000Z');
-    expect(new Date(zonedTimeToInstant({ y: 2026, mo: 11, d: 28, h: 9, mi: 30, s: 0 }, 'America/New_York')).toISOString()).toBe('2026-11-28T14:30:00.000Z');
+    expect(
+      new Date(zonedTimeToInstant({ y: 2026, mo: 7, d: 4, h: 22, mi: 0, s: 0 }, 'Europe/Berlin')).toISOString(),
+    ).toBe('2026-07-04T20:00:00.000Z');
+    expect(
+      new Date(zonedTimeToInstant({ y: 2026, mo: 12, d: 5, h: 22, mi: 0, s: 0 }, 'Europe/Berlin')).toISOString(),
+    ).toBe('2026-12-05T21:00:00.000Z');
+    expect(
+      new Date(zonedTimeToInstant({ y: 2026, mo: 11, d: 28, h: 9, mi: 30, s: 0 }, 'America/New_York')).toISOString(),
+    ).toBe('2026-11-28T14:30:00.000Z');
   });
 
   it('waits for the next window when outside one', () => {
@@ -24,7 +35,9 @@ describe('maintenance windows', () => {
     const inside = at('2026-11-28T23:00:00Z'); // Sunday 00:00 local, two hours left, cutoff in 1h30
     expect(nextSlot(berlin, inside, 60 * 60_000)?.startsAt).toBe(inside);
     // Two hours of work does not fit before the cutoff: the window a week later.
-    expect(new Date(nextSlot(berlin, inside, 2 * 60 * 60_000)!.startsAt).toISOString()).toBe('2026-12-05T21:00:00.000Z');
+    expect(new Date(nextSlot(berlin, inside, 2 * 60 * 60_000)!.startsAt).toISOString()).toBe(
+      '2026-12-05T21:00:00.000Z',
+    );
   });
 
   it('passes over blackout dates, named in the local calendar', () => {
@@ -33,8 +46,13 @@ describe('maintenance windows', () => {
   });
 
   it('picks the earliest of several weekly windows and says when none ever fits', () => {
-    const two: MaintenanceWindows = { ...berlin, weekly: [...berlin.weekly, { days: ['tue', 'thu'], start: '02:00:30', duration: '1h' }] };
-    expect(new Date(nextSlot(two, at('2026-11-23T10:00:00Z'), 60_000)!.startsAt).toISOString()).toBe('2026-11-24T01:00:30.000Z');
+    const two: MaintenanceWindows = {
+      ...berlin,
+      weekly: [...berlin.weekly, { days: ['tue', 'thu'], start: '02:00:30', duration: '1h' }],
+    };
+    expect(new Date(nextSlot(two, at('2026-11-23T10:00:00Z'), 60_000)!.startsAt).toISOString()).toBe(
+      '2026-11-24T01:00:30.000Z',
+    );
     expect(nextSlot(berlin, at('2026-11-23T10:00:00Z'), 5 * 60 * 60_000)).toBeNull();
   });
 });

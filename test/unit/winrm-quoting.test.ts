@@ -4,7 +4,23 @@ import { psQuote, windowsArg } from '../../integrations/kit/winrm/quoting.ts';
 import { PowerShellHost } from '../emulators/powershell.ts';
 import { splitWindowsCommandLine } from '../emulators/winrm.ts';
 
-const awkward = ['plain', '', 'two words', 'tab\there', 'quote"inside', 'trailing\\', 'C:\\Program Files\\PDQ\\', 'back\\\\"slash', '"', '\\"', "it's", '‘smart’ ‚quotes‛', '%PATH% & | < > ^', "'; Remove-Item 'C:\\' ; '", 'ünïcødé'];
+const awkward = [
+  'plain',
+  '',
+  'two words',
+  'tab\there',
+  'quote"inside',
+  'trailing\\',
+  'C:\\Program Files\\PDQ\\',
+  'back\\\\"slash',
+  '"',
+  '\\"',
+  "it's",
+  '‘smart’ ‚quotes‛',
+  '%PATH% & | < > ^',
+  "'; Remove-Item 'C:\\' ; '",
+  'ünïcødé',
+];
 
 describe('quoting values for Windows command lines', () => {
   it('windowsArg survives the Windows runtime splitting the command line back into arguments', () => {

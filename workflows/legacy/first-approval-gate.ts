@@ -25,8 +25,13 @@ export async function firstApprovalGate(input: ApprovalWorkflowInput): Promise<A
 
   const validateDecider = (by: string): void => {
     if (outcome !== 'pending') refuse('ConflictError', `change for cycle ${input.cycleId} is already ${outcome}`);
-    if (by === input.requester) refuse('NotAllowedError', `separation of duties: ${by} requested this change and cannot approve or reject it`);
-    if (!input.approvers.includes(by)) refuse('NotAllowedError', `${by} is not an approver for this change (approvers: ${input.approvers.join(', ') || 'none configured'})`);
+    if (by === input.requester)
+      refuse('NotAllowedError', `separation of duties: ${by} requested this change and cannot approve or reject it`);
+    if (!input.approvers.includes(by))
+      refuse(
+        'NotAllowedError',
+        `${by} is not an approver for this change (approvers: ${input.approvers.join(', ') || 'none configured'})`,
+      );
     if (decisions.some((d) => d.by === by)) refuse('ConflictError', `${by} has already decided on this change`);
   };
   const decide = async (decision: ApprovalDecision): Promise<ApprovalState> => {
@@ -38,15 +43,37 @@ export async function firstApprovalGate(input: ApprovalWorkflowInput): Promise<A
   };
 
   setHandler(approvalStatusQuery, state);
-  setHandler(approveChangeUpdate, (args) => decide({ by: args.by, decision: 'approve', reason: args.comment, channel: args.channel, at: new Date().toISOString() }), {
-    validator: (args) => validateDecider(args.by),
-  });
-  setHandler(rejectChangeUpdate, (args) => decide({ by: args.by, decision: 'reject', reason: args.reason, channel: args.channel, at: new Date().toISOString() }), {
-    validator: (args) => {
-      validateDecider(args.by);
-      if (!args.reason?.trim()) refuse('InputError', 'a rejection needs a reason');
+  setHandler(
+    approveChangeUpdate,
+    (args) =>
+      decide({
+        by: args.by,
+        decision: 'approve',
+        reason: args.comment,
+        channel: args.channel,
+        at: new Date().toISOString(),
+      }),
+    {
+      validator: (args) => validateDecider(args.by),
     },
-  });
+  );
+  setHandler(
+    rejectChangeUpdate,
+    (args) =>
+      decide({
+        by: args.by,
+        decision: 'reject',
+        reason: args.reason,
+        channel: args.channel,
+        at: new Date().toISOString(),
+      }),
+    {
+      validator: (args) => {
+        validateDecider(args.by);
+        if (!args.reason?.trim()) refuse('InputError', 'a rejection needs a reason');
+      },
+    },
+  );
 
   const deadline = Date.parse(workflowInfo().startTime.toISOString()) + durationToMs(input.policy.timeout);
   const remindEvery = durationToMs(input.policy.remindEvery);

@@ -36,15 +36,33 @@ export const csafDocumentSchema = z.object({
     .object({
       branches: z.array(branchSchema).optional(),
       full_product_names: z.array(fullProductName).optional(),
-      relationships: z.array(z.object({ relates_to_product_reference: z.string(), full_product_name: fullProductName })).optional(),
+      relationships: z
+        .array(z.object({ relates_to_product_reference: z.string(), full_product_name: fullProductName }))
+        .optional(),
     })
     .optional(),
   vulnerabilities: z
     .array(
       z.object({
         cve: z.string().optional(),
-        scores: z.array(z.object({ products: z.array(z.string()), cvss_v3: z.object({ vectorString: z.string(), baseScore: z.number() }).optional() })).optional(),
-        remediations: z.array(z.object({ category: z.string(), details: z.string(), product_ids: z.array(z.string()).optional(), url: z.string().optional() })).optional(),
+        scores: z
+          .array(
+            z.object({
+              products: z.array(z.string()),
+              cvss_v3: z.object({ vectorString: z.string(), baseScore: z.number() }).optional(),
+            }),
+          )
+          .optional(),
+        remediations: z
+          .array(
+            z.object({
+              category: z.string(),
+              details: z.string(),
+              product_ids: z.array(z.string()).optional(),
+              url: z.string().optional(),
+            }),
+          )
+          .optional(),
         threats: z.array(z.object({ category: z.string(), details: z.string() })).optional(),
       }),
     )
@@ -69,10 +87,14 @@ function products(doc: CsafDocument): Map<string, ProductInfo> {
     }
   };
   walk(doc.product_tree?.branches, undefined);
-  for (const p of doc.product_tree?.full_product_names ?? []) byId.set(p.product_id, { name: p.name, platform: byId.get(p.product_id)?.platform });
+  for (const p of doc.product_tree?.full_product_names ?? [])
+    byId.set(p.product_id, { name: p.name, platform: byId.get(p.product_id)?.platform });
   for (const r of doc.product_tree?.relationships ?? []) {
     const base = byId.get(r.relates_to_product_reference);
-    byId.set(r.full_product_name.product_id, { name: base?.name ?? r.full_product_name.name, platform: base?.platform });
+    byId.set(r.full_product_name.product_id, {
+      name: base?.name ?? r.full_product_name.name,
+      platform: base?.platform,
+    });
   }
   return byId;
 }
@@ -87,15 +109,25 @@ function severityFromScore(score: number): string {
  * CVEs whose remediation lists it. Workarounds and mitigations are kept in the advisory's data.
  */
 export function parseCsaf(body: Buffer | string): FeedBatch {
-  const doc = parseInput(csafDocumentSchema, parseJsonText(feedText(body, 'CSAF document'), 'CSAF document'), 'CSAF document');
+  const doc = parseInput(
+    csafDocumentSchema,
+    parseJsonText(feedText(body, 'CSAF document'), 'CSAF document'),
+    'CSAF document',
+  );
   const { tracking } = doc.document;
   const byId = products(doc);
   const vulns = doc.vulnerabilities ?? [];
   const badCve = vulns.findIndex((v) => v.cve !== undefined && !/^CVE-\d{4}-\d{4,}$/.test(v.cve));
-  if (badCve >= 0) throw new InputError(`CSAF vulnerabilities.${badCve}.cve is not a CVE id`, [{ path: ['vulnerabilities', badCve, 'cve'], message: 'a CVE id such as CVE-2024-3094' }]);
+  if (badCve >= 0)
+    throw new InputError(`CSAF vulnerabilities.${badCve}.cve is not a CVE id`, [
+      { path: ['vulnerabilities', badCve, 'cve'], message: 'a CVE id such as CVE-2024-3094' },
+    ]);
 
   const cves: CveFacts[] = [];
-  const fixes = new Map<string, { details: string; url: string | undefined; productIds: Set<string>; cves: Set<string> }>();
+  const fixes = new Map<
+    string,
+    { details: string; url: string | undefined; productIds: Set<string>; cves: Set<string> }
+  >();
   let topScore = 0;
   for (const v of vulns) {
     const score = v.scores?.find((s) => s.cvss_v3)?.cvss_v3;
@@ -104,7 +136,12 @@ export function parseCsaf(body: Buffer | string): FeedBatch {
     for (const r of v.remediations ?? []) {
       if (r.category !== 'vendor_fix') continue;
       const key = r.url ?? r.details;
-      const fix = fixes.get(key) ?? { details: r.details, url: r.url, productIds: new Set<string>(), cves: new Set<string>() };
+      const fix = fixes.get(key) ?? {
+        details: r.details,
+        url: r.url,
+        productIds: new Set<string>(),
+        cves: new Set<string>(),
+      };
       for (const id of r.product_ids ?? []) fix.productIds.add(id);
       if (v.cve) fix.cves.add(v.cve);
       fixes.set(key, fix);
@@ -144,7 +181,11 @@ export function parseCsaf(body: Buffer | string): FeedBatch {
         data: {
           publisherNamespace: doc.document.publisher.namespace,
           currentReleaseDate: tracking.current_release_date,
-          otherRemediations: vulns.flatMap((v) => (v.remediations ?? []).filter((r) => r.category !== 'vendor_fix').map((r) => ({ cve: v.cve, category: r.category, details: r.details }))),
+          otherRemediations: vulns.flatMap((v) =>
+            (v.remediations ?? [])
+              .filter((r) => r.category !== 'vendor_fix')
+              .map((r) => ({ cve: v.cve, category: r.category, details: r.details })),
+          ),
         },
       },
     ],

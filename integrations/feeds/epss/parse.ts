@@ -21,7 +21,14 @@ const probabilityText = z
 /** The EPSS data API (api.first.org/data/v1/epss): scores arrive as strings. */
 const epssApiSchema = z.object({
   status: z.string(),
-  data: z.array(z.object({ cve: cveIdSchema, epss: probabilityText, percentile: probabilityText, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/) })),
+  data: z.array(
+    z.object({
+      cve: cveIdSchema,
+      epss: probabilityText,
+      percentile: probabilityText,
+      date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    }),
+  ),
 });
 
 /** An EPSS scores file: the CSV with its `#model_version:…,score_date:…` line, or a JSON answer of the EPSS API. */
@@ -35,7 +42,10 @@ function parseEpssApi(text: string): EpssScores {
   const dates = [...new Set(api.data.map((d) => d.date))].sort();
   return {
     scoreDate: dates.at(-1) ?? '',
-    batch: { cves: api.data.map((d) => ({ id: d.cve, epss: d.epss, epssPercentile: d.percentile, epssDate: d.date })), advisories: [] },
+    batch: {
+      cves: api.data.map((d) => ({ id: d.cve, epss: d.epss, epssPercentile: d.percentile, epssDate: d.date })),
+      advisories: [],
+    },
   };
 }
 
@@ -48,15 +58,25 @@ function parseEpssCsv(text: string): EpssScores {
   let scoreDate: string | undefined;
   // Older files have no comment line; their rows then carry no date and we cannot order them against newer scores.
   if (lines[0]?.startsWith('#')) {
-    const meta = Object.fromEntries(lines[0].slice(1).split(',').map((kv) => [kv.slice(0, kv.indexOf(':')).trim(), kv.slice(kv.indexOf(':') + 1).trim()]));
+    const meta = Object.fromEntries(
+      lines[0]
+        .slice(1)
+        .split(',')
+        .map((kv) => [kv.slice(0, kv.indexOf(':')).trim(), kv.slice(kv.indexOf(':') + 1).trim()]),
+    );
     modelVersion = meta['model_version'];
     scoreDate = /^\d{4}-\d{2}-\d{2}/.exec(meta['score_date'] ?? '')?.[0];
     i = 1;
   }
-  if (!scoreDate) throw new InputError('EPSS CSV has no "#model_version:…,score_date:…" line naming the score date', [{ path: ['line', 1], message: 'missing score_date' }]);
+  if (!scoreDate)
+    throw new InputError('EPSS CSV has no "#model_version:…,score_date:…" line naming the score date', [
+      { path: ['line', 1], message: 'missing score_date' },
+    ]);
   const header = lines[i]?.trim().toLowerCase().split(',');
   if (header?.join(',') !== 'cve,epss,percentile') {
-    throw new InputError(`EPSS CSV line ${i + 1} should be the header "cve,epss,percentile"`, [{ path: ['line', i + 1], message: 'expected header cve,epss,percentile' }]);
+    throw new InputError(`EPSS CSV line ${i + 1} should be the header "cve,epss,percentile"`, [
+      { path: ['line', i + 1], message: 'expected header cve,epss,percentile' },
+    ]);
   }
   const cves: FeedBatch['cves'] = [];
   const problems: ErrorDetail[] = [];
@@ -65,17 +85,38 @@ function parseEpssCsv(text: string): EpssScores {
     const line = lines[n]?.trim();
     if (!line) continue;
     const [cve, epss, percentile, ...extra] = line.split(',');
-    const fields = { cve: cveIdSchema.safeParse(cve), epss: probabilityText.safeParse(epss ?? ''), percentile: probabilityText.safeParse(percentile ?? '') };
-    const wrong = Object.entries(fields).filter(([, r]) => !r.success).map(([f]) => f);
+    const fields = {
+      cve: cveIdSchema.safeParse(cve),
+      epss: probabilityText.safeParse(epss ?? ''),
+      percentile: probabilityText.safeParse(percentile ?? ''),
+    };
+    const wrong = Object.entries(fields)
+      .filter(([, r]) => !r.success)
+      .map(([f]) => f);
     if (extra.length) wrong.push('columns');
     if (wrong.length || !fields.cve.success || !fields.epss.success || !fields.percentile.success) {
       bad += 1;
-      if (problems.length < maxReported) problems.push(...wrong.map((f) => ({ path: ['line', n + 1, f], message: f === 'columns' ? 'more than 3 columns' : `bad ${f}: ${JSON.stringify(line.slice(0, 80))}` })));
+      if (problems.length < maxReported)
+        problems.push(
+          ...wrong.map((f) => ({
+            path: ['line', n + 1, f],
+            message: f === 'columns' ? 'more than 3 columns' : `bad ${f}: ${JSON.stringify(line.slice(0, 80))}`,
+          })),
+        );
       continue;
     }
-    cves.push({ id: fields.cve.data, epss: fields.epss.data, epssPercentile: fields.percentile.data, epssDate: scoreDate });
+    cves.push({
+      id: fields.cve.data,
+      epss: fields.epss.data,
+      epssPercentile: fields.percentile.data,
+      epssDate: scoreDate,
+    });
   }
   // All or nothing: a file with bad rows is a damaged file, and half a day's scores would mislead.
-  if (bad) throw new InputError(`EPSS CSV has ${bad} bad row(s); first: line ${problems[0]?.path[1]} ${problems[0]?.message}`, problems);
+  if (bad)
+    throw new InputError(
+      `EPSS CSV has ${bad} bad row(s); first: line ${problems[0]?.path[1]} ${problems[0]?.message}`,
+      problems,
+    );
   return { scoreDate, modelVersion, batch: { cves, advisories: [] } };
 }

@@ -5,7 +5,12 @@ import type { KevConfig } from './config.ts';
 import { parseKevCatalog } from './parse.ts';
 
 /** The catalogue is one document; CISA answers 304 while it is unchanged. */
-export function syncKev(config: KevConfig, state: FeedSyncState, logger: Logger, signal?: AbortSignal): Promise<FeedSyncResult> {
+export function syncKev(
+  config: KevConfig,
+  state: FeedSyncState,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<FeedSyncResult> {
   return syncWholeDocument(config.url, state, { retry: config.retry, logger, signal }, (body) => {
     const { catalogVersion, batch } = parseKevCatalog(body);
     return { version: catalogVersion, batch };

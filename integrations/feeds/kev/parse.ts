@@ -29,17 +29,29 @@ export const kevCatalogSchema = z.object({
 
 /** The CISA KEV catalogue (the whole catalogue is one JSON document) → cves.kev*. */
 export function parseKevCatalog(body: Buffer | string): { catalogVersion: string; batch: FeedBatch } {
-  const catalog = parseInput(kevCatalogSchema, parseJsonText(feedText(body, 'KEV catalog'), 'KEV catalog'), 'KEV catalog');
+  const catalog = parseInput(
+    kevCatalogSchema,
+    parseJsonText(feedText(body, 'KEV catalog'), 'KEV catalog'),
+    'KEV catalog',
+  );
   // The catalogue states its own size: a mismatch means a cut or edited file, not a smaller catalogue.
   if (catalog.count !== catalog.vulnerabilities.length) {
-    throw new InputError(`KEV catalog says count ${catalog.count} but lists ${catalog.vulnerabilities.length} vulnerabilities`, [{ path: ['count'], message: 'does not match vulnerabilities' }]);
+    throw new InputError(
+      `KEV catalog says count ${catalog.count} but lists ${catalog.vulnerabilities.length} vulnerabilities`,
+      [{ path: ['count'], message: 'does not match vulnerabilities' }],
+    );
   }
   return {
     catalogVersion: catalog.catalogVersion,
     batch: {
       cves: catalog.vulnerabilities.map((v) => ({
         id: v.cveID,
-        kev: { dateAdded: v.dateAdded, dueDate: v.dueDate, ransomware: v.knownRansomwareCampaignUse === 'Known', notes: v.notes || undefined },
+        kev: {
+          dateAdded: v.dateAdded,
+          dueDate: v.dueDate,
+          ransomware: v.knownRansomwareCampaignUse === 'Known',
+          notes: v.notes || undefined,
+        },
       })),
       advisories: [],
       replacesKevCatalog: true,

@@ -12,16 +12,34 @@ const updatesSchema = z.object({
 });
 
 function parseUpdates(body: Buffer): DocumentEntry[] {
-  const updates = parseInput(updatesSchema, parseJsonText(feedText(body, 'MSRC updates list'), 'MSRC updates list'), 'MSRC updates list');
-  return updates.value.map((u) => ({ url: u.CvrfUrl, changedAt: utcTimestamp(u.CurrentReleaseDate) ?? u.CurrentReleaseDate }));
+  const updates = parseInput(
+    updatesSchema,
+    parseJsonText(feedText(body, 'MSRC updates list'), 'MSRC updates list'),
+    'MSRC updates list',
+  );
+  return updates.value.map((u) => ({
+    url: u.CvrfUrl,
+    changedAt: utcTimestamp(u.CurrentReleaseDate) ?? u.CurrentReleaseDate,
+  }));
 }
 
 /** The updates list names every monthly CVRF document and when it last changed; fetch the changed ones as XML. */
-export function syncMsrc(config: MsrcConfig, state: FeedSyncState, logger: Logger, signal?: AbortSignal): Promise<FeedSyncResult> {
+export function syncMsrc(
+  config: MsrcConfig,
+  state: FeedSyncState,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<FeedSyncResult> {
   return syncDocumentIndex(
     `${config.url}/updates`,
     state,
-    { retry: config.retry, logger, signal, maxDocuments: config.maxDocuments, documentHeaders: { accept: 'application/xml' } },
+    {
+      retry: config.retry,
+      logger,
+      signal,
+      maxDocuments: config.maxDocuments,
+      documentHeaders: { accept: 'application/xml' },
+    },
     parseUpdates,
     (body) => parseCvrf(body).batch,
   );

@@ -5,7 +5,8 @@ import type { RemediationFacts } from '../../../db/repositories/advisories.ts';
 import { child, childText, children, feedText, parseXml, utcTimestamp, type XmlElement } from '../parse.ts';
 
 const severityRank: Record<string, number> = { Low: 1, Moderate: 2, Important: 3, Critical: 4 };
-const higherSeverity = (a: string | undefined, b: string | undefined) => ((severityRank[b ?? ''] ?? 0) > (severityRank[a ?? ''] ?? 0) ? b : a);
+const higherSeverity = (a: string | undefined, b: string | undefined) =>
+  (severityRank[b ?? ''] ?? 0) > (severityRank[a ?? ''] ?? 0) ? b : a;
 
 interface Product {
   name: string;
@@ -42,25 +43,46 @@ interface PatchAccumulator {
  * An MSRC CVRF 1.1 document (one monthly release, prefixed or default-namespaced) → one advisory,
  * its KBs as patches linked to exactly the CVEs each KB fixes, and the CVSS MSRC states per CVE.
  */
-export function parseCvrf(body: Buffer | string): { documentId: string; changedAt: string | undefined; batch: FeedBatch } {
+export function parseCvrf(body: Buffer | string): {
+  documentId: string;
+  changedAt: string | undefined;
+  batch: FeedBatch;
+} {
   const root = parseXml(feedText(body, 'MSRC CVRF document'), 'MSRC CVRF document');
-  if (root.name !== 'cvrfdoc') throw new InputError(`MSRC CVRF document has root <${root.name}>, expected <cvrfdoc>`, [{ path: ['cvrfdoc'], message: 'wrong root element' }]);
+  if (root.name !== 'cvrfdoc')
+    throw new InputError(`MSRC CVRF document has root <${root.name}>, expected <cvrfdoc>`, [
+      { path: ['cvrfdoc'], message: 'wrong root element' },
+    ]);
   const tracking = child(root, 'DocumentTracking');
   const documentId = childText(tracking ? child(tracking, 'Identification') : undefined, 'ID');
-  if (!documentId) throw new InputError('MSRC CVRF document has no DocumentTracking/Identification/ID', [{ path: ['DocumentTracking', 'Identification', 'ID'], message: 'required' }]);
+  if (!documentId)
+    throw new InputError('MSRC CVRF document has no DocumentTracking/Identification/ID', [
+      { path: ['DocumentTracking', 'Identification', 'ID'], message: 'required' },
+    ]);
   const title = childText(root, 'DocumentTitle') ?? documentId;
   const published = utcTimestamp(childText(tracking, 'InitialReleaseDate'));
   const changedAt = utcTimestamp(childText(tracking, 'CurrentReleaseDate'));
   const products = productTree(root);
 
   const cves: CveFacts[] = [];
-  const perCve: Record<string, { title?: string | undefined; severity?: string | undefined; impact?: string | undefined; exploitStatus?: string | undefined }> = {};
+  const perCve: Record<
+    string,
+    {
+      title?: string | undefined;
+      severity?: string | undefined;
+      impact?: string | undefined;
+      exploitStatus?: string | undefined;
+    }
+  > = {};
   const patches = new Map<string, PatchAccumulator>();
   let docSeverity: string | undefined;
 
   children(root, 'Vulnerability').forEach((vuln, index) => {
     const cve = childText(vuln, 'CVE');
-    if (!cve) throw new InputError(`MSRC CVRF Vulnerability #${index + 1} has no <CVE>`, [{ path: ['Vulnerability', index, 'CVE'], message: 'required' }]);
+    if (!cve)
+      throw new InputError(`MSRC CVRF Vulnerability #${index + 1} has no <CVE>`, [
+        { path: ['Vulnerability', index, 'CVE'], message: 'required' },
+      ]);
     const threats = children(child(vuln, 'Threats'), 'Threat');
     const severityByProduct = new Map<string, string>();
     let severity: string | undefined;
@@ -71,8 +93,19 @@ export function parseCvrf(body: Buffer | string): { documentId: string; changedA
       for (const p of productIds(t)) severityByProduct.set(p, s);
     }
     docSeverity = higherSeverity(docSeverity, severity);
-    const exploitStatus = childText(threats.find((t) => t.attrs['Type'] === 'Exploit Status'), 'Description');
-    perCve[cve] = { title: childText(vuln, 'Title'), severity, impact: childText(threats.find((t) => t.attrs['Type'] === 'Impact'), 'Description'), exploitStatus };
+    const exploitStatus = childText(
+      threats.find((t) => t.attrs['Type'] === 'Exploit Status'),
+      'Description',
+    );
+    perCve[cve] = {
+      title: childText(vuln, 'Title'),
+      severity,
+      impact: childText(
+        threats.find((t) => t.attrs['Type'] === 'Impact'),
+        'Description',
+      ),
+      exploitStatus,
+    };
 
     const scoreSet = child(child(vuln, 'CVSSScoreSets') ?? vuln, 'ScoreSet');
     const vector = childText(scoreSet, 'Vector');
@@ -85,7 +118,9 @@ export function parseCvrf(body: Buffer | string): { documentId: string; changedA
       exploitEvidence: /Exploited:Yes/i.test(exploitStatus ?? '') ? 'active' : undefined,
     });
 
-    for (const rem of children(child(vuln, 'Remediations'), 'Remediation').filter((r) => r.attrs['Type'] === 'Vendor Fix')) {
+    for (const rem of children(child(vuln, 'Remediations'), 'Remediation').filter(
+      (r) => r.attrs['Type'] === 'Vendor Fix',
+    )) {
       const description = childText(rem, 'Description') ?? '';
       const fixedBuild = childText(rem, 'FixedBuild');
       const ids = productIds(rem);
@@ -97,7 +132,15 @@ export function parseCvrf(body: Buffer | string): { documentId: string; changedA
           : [];
       for (const { ref, ids: refIds } of refs) {
         const acc = patches.get(ref) ?? {
-          fix: { vendorRef: ref, title: '', cves: [], url: childText(rem, 'URL'), classification: childText(rem, 'SubType'), targetVersion: fixedBuild, releasedAt: published?.slice(0, 10) },
+          fix: {
+            vendorRef: ref,
+            title: '',
+            cves: [],
+            url: childText(rem, 'URL'),
+            classification: childText(rem, 'SubType'),
+            targetVersion: fixedBuild,
+            releasedAt: published?.slice(0, 10),
+          },
           products: new Set<string>(),
           families: new Set<string>(),
         };

@@ -26,9 +26,19 @@ function nvdDate(ms: number): string {
  * pages of `resultsPerPage`. The page budget bounds a sync; when it runs out mid-window the cursor
  * stays at that window's start, so the next sync fetches the rest (upserts make overlap harmless).
  */
-export async function syncNvd(config: NvdConfig, state: FeedSyncState, logger: Logger, signal?: AbortSignal): Promise<FeedSyncResult> {
+export async function syncNvd(
+  config: NvdConfig,
+  state: FeedSyncState,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<FeedSyncResult> {
   const now = Date.now();
-  const fetchOpts = { retry: config.retry, headers: apiKeyHeader(config), signal, onWait: (note: string) => logger.warn(note) };
+  const fetchOpts = {
+    retry: config.retry,
+    headers: apiKeyHeader(config),
+    signal,
+    onWait: (note: string) => logger.warn(note),
+  };
   let windowStart = state.cursor ? Date.parse(state.cursor) : now - durationMs(config.initialLookback);
   const batch: FeedBatch = { cves: [], advisories: [] };
   let pages = 0;
@@ -38,7 +48,10 @@ export async function syncNvd(config: NvdConfig, state: FeedSyncState, logger: L
     let total = Infinity;
     while (startIndex < total) {
       if (pages >= config.maxPages) {
-        logger.warn('NVD page budget spent; the next sync resumes here', { windowStart: nvdDate(windowStart), maxPages: config.maxPages });
+        logger.warn('NVD page budget spent; the next sync resumes here', {
+          windowStart: nvdDate(windowStart),
+          maxPages: config.maxPages,
+        });
         return { notModified: false, state: { cursor: new Date(windowStart).toISOString() }, batch };
       }
       if (pages > 0) await new Promise((r) => setTimeout(r, durationMs(config.requestInterval)));
@@ -48,7 +61,11 @@ export async function syncNvd(config: NvdConfig, state: FeedSyncState, logger: L
       url.searchParams.set('startIndex', String(startIndex));
       url.searchParams.set('resultsPerPage', String(config.resultsPerPage));
       const { body } = await getBody(url.toString(), fetchOpts);
-      const page = parseInput(nvdPageSchema, parseJsonText(feedText(body, 'NVD API page'), 'NVD API page'), 'NVD API page');
+      const page = parseInput(
+        nvdPageSchema,
+        parseJsonText(feedText(body, 'NVD API page'), 'NVD API page'),
+        'NVD API page',
+      );
       pages += 1;
       batch.cves.push(...nvdPageBatch(page).cves);
       total = page.totalResults;

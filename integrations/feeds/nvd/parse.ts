@@ -15,7 +15,11 @@ const nvdCveSchema = z.object({
   vulnStatus: z.string().optional(),
   descriptions: z.array(z.object({ lang: z.string(), value: z.string() })).default([]),
   metrics: z
-    .object({ cvssMetricV31: z.array(nvdMetric).optional(), cvssMetricV30: z.array(nvdMetric).optional(), cvssMetricV40: z.array(nvdMetric).optional() })
+    .object({
+      cvssMetricV31: z.array(nvdMetric).optional(),
+      cvssMetricV30: z.array(nvdMetric).optional(),
+      cvssMetricV40: z.array(nvdMetric).optional(),
+    })
     .optional(),
   references: z.array(z.object({ url: z.string(), tags: z.array(z.string()).optional() })).default([]),
   cisaExploitAdd: z.string().optional(),
@@ -50,7 +54,11 @@ function nvdCveFacts(cve: z.output<typeof nvdCveSchema>): CveFacts {
     cvssV4Vector: v4?.cvssData.vectorString,
     cvssV4Score: v4?.cvssData.baseScore,
     // NVD copies CISA's KEV date onto the record; the ransomware flag and due date come from the KEV feed itself.
-    exploitEvidence: cve.cisaExploitAdd ? 'active' : cve.references.some((r) => r.tags?.includes('Exploit')) ? 'poc' : undefined,
+    exploitEvidence: cve.cisaExploitAdd
+      ? 'active'
+      : cve.references.some((r) => r.tags?.includes('Exploit'))
+        ? 'poc'
+        : undefined,
   };
 }
 
@@ -72,7 +80,12 @@ const cve5Container = z.object({
 export const cve5RecordSchema = z.object({
   dataType: z.literal('CVE_RECORD'),
   dataVersion: z.string(),
-  cveMetadata: z.object({ cveId: cveIdSchema, state: z.enum(['PUBLISHED', 'REJECTED']), datePublished: z.string().optional(), dateUpdated: z.string().optional() }),
+  cveMetadata: z.object({
+    cveId: cveIdSchema,
+    state: z.enum(['PUBLISHED', 'REJECTED']),
+    datePublished: z.string().optional(),
+    dateUpdated: z.string().optional(),
+  }),
   containers: z.object({ cna: cve5Container, adp: z.array(cve5Container).optional() }),
 });
 
@@ -110,7 +123,8 @@ function cve5Facts(record: z.output<typeof cve5RecordSchema>): CveFacts {
  */
 export function parseCveFile(body: Buffer | string): FeedBatch {
   const json = parseJsonText(feedText(body, 'CVE file'), 'CVE file');
-  if (json && typeof json === 'object' && 'vulnerabilities' in json) return nvdPageBatch(parseInput(nvdPageSchema, json, 'NVD API page'));
+  if (json && typeof json === 'object' && 'vulnerabilities' in json)
+    return nvdPageBatch(parseInput(nvdPageSchema, json, 'NVD API page'));
   const records = Array.isArray(json) ? json : [json];
   if (records.length === 0) throw new InputError('CVE file is an empty array', [{ path: [], message: 'no records' }]);
   const parsed = parseInput(z.array(cve5RecordSchema), records, 'CVE JSON 5 record');

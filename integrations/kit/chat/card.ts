@@ -37,14 +37,25 @@ const statusText: Record<CycleStatus, string> = {
 };
 
 const toneOf = (status: CycleStatus): CardTone =>
-  status === 'completed' || status === 'scheduled' ? 'good' : status === 'awaiting_approval' || status === 'paused' ? 'warning' : status === 'running' ? 'neutral' : 'attention';
+  status === 'completed' || status === 'scheduled'
+    ? 'good'
+    : status === 'awaiting_approval' || status === 'paused'
+      ? 'warning'
+      : status === 'running'
+        ? 'neutral'
+        : 'attention';
 
-export function buildChangeCard(source: CardSource, people: ReadonlyMap<string, ChatPerson>, viewer?: string): ChangeCard {
+export function buildChangeCard(
+  source: CardSource,
+  people: ReadonlyMap<string, ChatPerson>,
+  viewer?: string,
+): ChangeCard {
   const { cycle, change, approval } = source;
   const name = (id: string) => people.get(id)?.displayName ?? id;
   const approvals = approval?.decisions.filter((d) => d.decision === 'approve').length ?? 0;
   const pending = approval?.outcome === 'pending' && cycle.status === 'awaiting_approval';
-  const canDecide = !viewer || (approval?.approvers.includes(viewer) === true && !approval.decisions.some((d) => d.by === viewer));
+  const canDecide =
+    !viewer || (approval?.approvers.includes(viewer) === true && !approval.decisions.some((d) => d.by === viewer));
 
   let status = `${statusText[cycle.status]} · phase ${cycle.phase}`;
   if (pending && approval) {
@@ -59,10 +70,23 @@ export function buildChangeCard(source: CardSource, people: ReadonlyMap<string, 
   const details: CardSection[] = [];
   if (change) {
     facts.push(
-      { label: 'Scope', value: `${change.patches.map((p) => p.id).join(', ')} on ${change.assetCount} host(s): ${change.rings.map((r) => `${r.ring} ${r.hosts.length}`).join(', ') || 'no rings'}` },
+      {
+        label: 'Scope',
+        value: `${change.patches.map((p) => p.id).join(', ')} on ${change.assetCount} host(s): ${change.rings.map((r) => `${r.ring} ${r.hosts.length}`).join(', ') || 'no rings'}`,
+      },
       { label: 'Risk', value: riskSummary(change) },
-      { label: 'Staging', value: change.staging ? `${change.staging.hosts.join(', ')}: ${ringSummary(change.staging)}` : 'no staging group in scope' },
-      { label: 'Window', value: change.window ? `${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}` : 'none: deploys once approved' },
+      {
+        label: 'Staging',
+        value: change.staging
+          ? `${change.staging.hosts.join(', ')}: ${ringSummary(change.staging)}`
+          : 'no staging group in scope',
+      },
+      {
+        label: 'Window',
+        value: change.window
+          ? `${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}`
+          : 'none: deploys once approved',
+      },
       { label: 'Rollback', value: change.rollbackPlan },
     );
     details.push(
@@ -71,13 +95,19 @@ export function buildChangeCard(source: CardSource, people: ReadonlyMap<string, 
       {
         title: 'Top CVEs',
         lines: change.risk.topCves.length
-          ? change.risk.topCves.map((c) => `${c.id}: CVSS ${c.cvss ?? 'n/a'}, EPSS ${c.epss ?? 'n/a'}${c.kev ? `, KEV${c.kevDueDate ? ` due ${c.kevDueDate}` : ''}` : ''}`)
+          ? change.risk.topCves.map(
+              (c) =>
+                `${c.id}: CVSS ${c.cvss ?? 'n/a'}, EPSS ${c.epss ?? 'n/a'}${c.kev ? `, KEV${c.kevDueDate ? ` due ${c.kevDueDate}` : ''}` : ''}`,
+            )
           : ['no CVE data recorded for these patches'],
       },
     );
   }
   if (approval) {
-    facts.push({ label: 'Approvers', value: `${approval.approvers.map(name).join(', ') || 'none configured'} (${approval.quorum} needed)` });
+    facts.push({
+      label: 'Approvers',
+      value: `${approval.approvers.map(name).join(', ') || 'none configured'} (${approval.quorum} needed)`,
+    });
     details.push({
       title: 'Approval',
       lines: [
@@ -107,7 +137,8 @@ export function buildChangeCard(source: CardSource, people: ReadonlyMap<string, 
 }
 
 function emergencyBanner(reason: string, approval: ApprovalState | null): string {
-  if (approval?.mode === 'standard') return `Emergency criteria met (${reason}), but nobody is in the emergency groups: the standard CAB quorum applies.`;
+  if (approval?.mode === 'standard')
+    return `Emergency criteria met (${reason}), but nobody is in the emergency groups: the standard CAB quorum applies.`;
   return `Emergency change: ${reason}. ${approval?.quorum ?? 1} emergency approver(s) suffice; the change is reviewed afterwards.`;
 }
 
@@ -129,10 +160,18 @@ function ringSummary(r: RingOutcome): string {
 }
 
 /** The words for a reminder or an escalation; chat connectors put the mentions in front. */
-export function buildNotice(notice: ChangeNotice, cycleId: string, people: ReadonlyMap<string, ChatPerson>): ChatNotice {
+export function buildNotice(
+  notice: ChangeNotice,
+  cycleId: string,
+  people: ReadonlyMap<string, ChatPerson>,
+): ChatNotice {
   const text =
     notice.kind === 'reminder'
       ? `reminder: change ${cycleId} is waiting for your decision; it fails closed at ${formatInstant(notice.deadline)}.`
       : `escalation: change ${cycleId} has no quorum yet; you may now decide on it. It fails closed at ${formatInstant(notice.deadline)}.`;
-  return { cycleId, text, people: notice.people.map((id) => people.get(id) ?? { id, displayName: id, slackUserId: null, teamsAadId: null }) };
+  return {
+    cycleId,
+    text,
+    people: notice.people.map((id) => people.get(id) ?? { id, displayName: id, slackUserId: null, teamsAadId: null }),
+  };
 }

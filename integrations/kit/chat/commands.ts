@@ -10,7 +10,11 @@ const commandSchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('approvals') }),
   z.object({ name: z.literal('status'), cycleId: cycleIdSchema.optional() }),
   z.object({ name: z.literal('start'), demo: z.boolean(), patches: z.array(tokenSchema), hosts: z.array(tokenSchema) }),
-  z.object({ name: z.enum(['pause', 'resume', 'cancel']), cycleId: cycleIdSchema, reason: z.string().max(500).optional() }),
+  z.object({
+    name: z.enum(['pause', 'resume', 'cancel']),
+    cycleId: cycleIdSchema,
+    reason: z.string().max(500).optional(),
+  }),
 ]);
 export type ChatCommand = z.infer<typeof commandSchema>;
 
@@ -26,7 +30,10 @@ export const commandList = [
   { usage: 'cancel <cycle> [reason]', summary: 'stop an approved rollout before its next ring (coordinators)' },
 ] as const;
 
-export const commandHelp = ['Patchflow commands:', ...commandList.map((c) => `  ${c.usage.padEnd(30)}${c.summary}`)].join('\n');
+export const commandHelp = [
+  'Patchflow commands:',
+  ...commandList.map((c) => `  ${c.usage.padEnd(30)}${c.summary}`),
+].join('\n');
 
 /** Parses the text after `/patch` (or a message to the bot); an empty text asks for help. */
 export function parseCommand(text: string): ChatCommand {
@@ -44,7 +51,14 @@ export function parseCommand(text: string): ChatCommand {
     case 'start': {
       const on = rest.findIndex((t) => t.toLowerCase() === 'on');
       const patches = on >= 0 ? rest.slice(0, on) : rest;
-      const hosts = on >= 0 ? rest.slice(on + 1).join(',').split(',').filter(Boolean) : [];
+      const hosts =
+        on >= 0
+          ? rest
+              .slice(on + 1)
+              .join(',')
+              .split(',')
+              .filter(Boolean)
+          : [];
       const demo = patches.length === 1 && patches[0]!.toLowerCase() === 'demo';
       raw = { name, demo, patches: demo ? [] : patches, hosts };
       break;
@@ -55,7 +69,9 @@ export function parseCommand(text: string): ChatCommand {
       raw = { name, cycleId: rest[0], ...(rest.length > 1 ? { reason: rest.slice(1).join(' ') } : {}) };
       break;
     default:
-      throw new InputError(`unknown command "${verb}"\n${commandHelp}`, [{ path: ['command'], message: 'unknown command' }]);
+      throw new InputError(`unknown command "${verb}"\n${commandHelp}`, [
+        { path: ['command'], message: 'unknown command' },
+      ]);
   }
   const parsed = commandSchema.safeParse(raw);
   if (!parsed.success) throw inputErrorFromZod(`command "${name}"`, parsed.error.issues);

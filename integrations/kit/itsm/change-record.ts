@@ -26,14 +26,25 @@ export function buildChangeRecordView(source: CardSource, change: ChangeRequest,
       title: card.title,
       description: describe(card),
       emergency: change.emergency !== null,
-      justification: [...(change.emergency ? [`Emergency change: ${change.emergency}.`] : []), `Risk: ${riskSummary(change)}.`, `Fixes ${change.patches.map((p) => `${p.id} (${p.title})`).join(', ')}.`].join('\n'),
+      justification: [
+        ...(change.emergency ? [`Emergency change: ${change.emergency}.`] : []),
+        `Risk: ${riskSummary(change)}.`,
+        `Fixes ${change.patches.map((p) => `${p.id} (${p.title})`).join(', ')}.`,
+      ].join('\n'),
       implementationPlan: [
         `Patchflow deploys ${change.patches.map((p) => p.vendorRef).join(', ')} to ${change.assetCount} host(s), one ring at a time, least critical first:`,
         ...change.rings.map((r) => `${r.order}. ${r.ring}: ${r.hosts.join(', ')}`),
-        change.window ? `Within the maintenance window ${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}.` : 'Deployment starts once the change is approved.',
+        change.window
+          ? `Within the maintenance window ${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}.`
+          : 'Deployment starts once the change is approved.',
       ].join('\n'),
       backoutPlan: change.rollbackPlan,
-      risk: change.emergency !== null || change.risk.kevCount > 0 ? 'high' : (change.risk.topCves[0]?.cvss ?? 0) >= 7 ? 'moderate' : 'low',
+      risk:
+        change.emergency !== null || change.risk.kevCount > 0
+          ? 'high'
+          : (change.risk.topCves[0]?.cvss ?? 0) >= 7
+            ? 'moderate'
+            : 'low',
       window: change.window,
       stage,
       decision: approval?.outcome === 'approved' || approval?.outcome === 'rejected' ? approval.outcome : null,
@@ -44,14 +55,26 @@ export function buildChangeRecordView(source: CardSource, change: ChangeRequest,
 }
 
 /** The order a change moves through its stages; a vendor's process may leave some out (ServiceNow emergency changes have no Assess). */
-export const stageOrder: readonly ChangeStage[] = ['new', 'assess', 'authorize', 'scheduled', 'implement', 'review', 'closed'];
+export const stageOrder: readonly ChangeStage[] = [
+  'new',
+  'assess',
+  'authorize',
+  'scheduled',
+  'implement',
+  'review',
+  'closed',
+];
 
 /**
  * The stages a record passes through, in order, from `current` to `target` along `path`: change
  * processes refuse jumps (New straight to Implement). Canceling is one step from any stage before
  * Review; a record that is finished, or already at or past the target (moved by a person), stays.
  */
-export function stagesToward(current: ChangeStage, target: ChangeStage, path: readonly ChangeStage[] = stageOrder): ChangeStage[] {
+export function stagesToward(
+  current: ChangeStage,
+  target: ChangeStage,
+  path: readonly ChangeStage[] = stageOrder,
+): ChangeStage[] {
   if (current === target || current === 'closed' || current === 'canceled') return [];
   // An implemented change is closed, successful or not; it is not canceled.
   if (target === 'canceled') return current === 'review' ? [] : ['canceled'];
@@ -65,7 +88,8 @@ export function evidenceText(evidence: ChangeEvidence): string {
   return [`[Patchflow] ${evidence.title}`, ...evidence.lines].join('\n');
 }
 
-const ringFinished = (r: RingOutcome) => r.total > 0 && r.patched + r.alreadyCompliant + r.failed + r.unreachable + (r.skipped ?? 0) >= r.total;
+const ringFinished = (r: RingOutcome) =>
+  r.total > 0 && r.patched + r.alreadyCompliant + r.failed + r.unreachable + (r.skipped ?? 0) >= r.total;
 
 /** How a finished cycle ended; none when no production host was touched, since such a change did not happen. */
 function closureOf(source: CardSource): ChangeClosure | null {
@@ -73,7 +97,9 @@ function closureOf(source: CardSource): ChangeClosure | null {
   if (phase !== 'done') return null;
   if (status === 'completed') return 'successful';
   if (status === 'completed_with_failures') return 'successful_with_issues';
-  const deployed = source.rings.some((r) => r.phase === 'deployment' && r.patched + r.alreadyCompliant + r.failed + r.unreachable > 0);
+  const deployed = source.rings.some(
+    (r) => r.phase === 'deployment' && r.patched + r.alreadyCompliant + r.failed + r.unreachable > 0,
+  );
   return deployed ? 'unsuccessful' : null;
 }
 
@@ -100,7 +126,8 @@ function stageOf(source: CardSource, closure: ChangeClosure | null): ChangeStage
 }
 
 function describe(card: ChangeCard): string {
-  const section = (title: string, lines: string[]) => (lines.length ? ['', `${title}:`, ...lines.map((l) => `- ${l}`)] : []);
+  const section = (title: string, lines: string[]) =>
+    lines.length ? ['', `${title}:`, ...lines.map((l) => `- ${l}`)] : [];
   return [
     card.status,
     ...(card.emergency ? [card.emergency] : []),
@@ -113,7 +140,9 @@ function describe(card: ChangeCard): string {
 }
 
 function closingNotes(source: CardSource, card: ChangeCard): string {
-  return [card.status, ...card.progress, ...(source.verification ? [verificationLine(source.verification)] : [])].join('\n');
+  return [card.status, ...card.progress, ...(source.verification ? [verificationLine(source.verification)] : [])].join(
+    '\n',
+  );
 }
 
 function verificationLine(v: VerificationOutcome): string {
@@ -122,14 +151,24 @@ function verificationLine(v: VerificationOutcome): string {
 
 /** Test results, decisions, ring results and verification, in the order they happened, then the outcome. */
 function evidenceOf(source: CardSource, card: ChangeCard, stage: ChangeStage): ChangeEvidence[] {
-  const rings = source.rings.map((r, i) => ({ ring: r, line: card.progress[i] ?? '' })).filter(({ ring }) => ringFinished(ring));
+  const rings = source.rings
+    .map((r, i) => ({ ring: r, line: card.progress[i] ?? '' }))
+    .filter(({ ring }) => ringFinished(ring));
   const ringEvidence = (phase: RingOutcome['phase'], title: (ring: string) => string) =>
-    rings.filter(({ ring }) => ring.phase === phase).map(({ ring, line }) => ({ key: `${phase}:${ring.ring}`, title: title(ring.ring), lines: [line] }));
+    rings
+      .filter(({ ring }) => ring.phase === phase)
+      .map(({ ring, line }) => ({ key: `${phase}:${ring.ring}`, title: title(ring.ring), lines: [line] }));
   return [
     ...ringEvidence('testing', (ring) => `Test on the ${ring} group`),
-    ...(source.approval?.decisions ?? []).map((d, i) => ({ key: `decision:${d.by}`, title: d.decision === 'approve' ? 'CAB approval' : 'CAB rejection', lines: [card.decisions[i] ?? ''] })),
+    ...(source.approval?.decisions ?? []).map((d, i) => ({
+      key: `decision:${d.by}`,
+      title: d.decision === 'approve' ? 'CAB approval' : 'CAB rejection',
+      lines: [card.decisions[i] ?? ''],
+    })),
     ...ringEvidence('deployment', (ring) => `Deployment to ring ${ring}`),
-    ...(source.verification ? [{ key: 'verification', title: 'Verification', lines: [verificationLine(source.verification)] }] : []),
+    ...(source.verification
+      ? [{ key: 'verification', title: 'Verification', lines: [verificationLine(source.verification)] }]
+      : []),
     ...(stage === 'closed' || stage === 'canceled' ? [{ key: 'outcome', title: 'Outcome', lines: [card.status] }] : []),
   ];
 }

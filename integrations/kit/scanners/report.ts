@@ -28,20 +28,30 @@ export interface ReadScanReportOptions {
  * the root element unless one is demanded. Anything that is not such a report — JSON, an HTML
  * error page, truncated or hostile XML — is an InputError saying what and where.
  */
-export async function readScanReport(body: AsyncIterable<Uint8Array>, options: ReadScanReportOptions): Promise<ScanFormat> {
+export async function readScanReport(
+  body: AsyncIterable<Uint8Array>,
+  options: ReadScanReportOptions,
+): Promise<ScanFormat> {
   const detected: { format?: ScanFormat | undefined } = {};
   const reader = new XmlReportReader((root: string, position: XmlPosition): XmlElementHandler => {
     const format = formatOfRoot(root);
     detected.format = format;
-    if (!format) throw position.fail(`not a Nessus v2 or OpenVAS report: the root element is <${root}>, expected <${nessusRootElement}> or <report>`);
-    if (options.format !== 'auto' && options.format !== format) throw position.fail(`the report is ${format}, not ${options.format} as requested`);
-    return format === 'nessus' ? nessusReportHandler(options.sink, position) : openvasReportHandler(options.sink, position);
+    if (!format)
+      throw position.fail(
+        `not a Nessus v2 or OpenVAS report: the root element is <${root}>, expected <${nessusRootElement}> or <report>`,
+      );
+    if (options.format !== 'auto' && options.format !== format)
+      throw position.fail(`the report is ${format}, not ${options.format} as requested`);
+    return format === 'nessus'
+      ? nessusReportHandler(options.sink, position)
+      : openvasReportHandler(options.sink, position);
   });
   for await (const chunk of body) {
     reader.write(chunk);
     await options.afterChunk?.(detected.format);
   }
   reader.end();
-  if (!detected.format) throw new InputError('the scan report is empty', [{ path: [], message: 'no XML root element' }]);
+  if (!detected.format)
+    throw new InputError('the scan report is empty', [{ path: [], message: 'no XML root element' }]);
   return detected.format;
 }

@@ -53,14 +53,18 @@ export class XmlReportReader {
   private readonly appendText = (text: string) => {
     const top = this.captures[this.captures.length - 1];
     if (!top || this.captureDepth !== this.depth) return;
-    if (top.text.length + text.length > MAX_ELEMENT_TEXT) throw this.fail(`<${top.name}> holds more than ${MAX_ELEMENT_TEXT} characters of text`);
+    if (top.text.length + text.length > MAX_ELEMENT_TEXT)
+      throw this.fail(`<${top.name}> holds more than ${MAX_ELEMENT_TEXT} characters of text`);
     top.text += text;
   };
 
   /** `chooseHandler` sees the root element's name and returns the handler for that format, or throws. */
   constructor(chooseHandler: (root: string, position: XmlPosition) => XmlElementHandler) {
     this.parser.on('doctype', (doctype) => {
-      if (/<!ENTITY/i.test(doctype)) throw this.fail('the document declares entities in a DOCTYPE; scanner reports never do, and they are refused to prevent entity-expansion and external-entity attacks');
+      if (/<!ENTITY/i.test(doctype))
+        throw this.fail(
+          'the document declares entities in a DOCTYPE; scanner reports never do, and they are refused to prevent entity-expansion and external-entity attacks',
+        );
     });
     this.parser.on('opentag', (tag: SaxesTagPlain) => {
       this.handler ??= chooseHandler(tag.name, this);
@@ -95,7 +99,9 @@ export class XmlReportReader {
 
   fail(message: string): InputError {
     const where = `line ${this.parser.line}, column ${this.parser.column + 1}`;
-    return new InputError(`invalid scan report at ${where}: ${message}`, [{ path: ['line', this.parser.line], message }]);
+    return new InputError(`invalid scan report at ${where}: ${message}`, [
+      { path: ['line', this.parser.line], message },
+    ]);
   }
 
   /** Feeds raw bytes; the encoding comes from the XML declaration (UTF-8 when there is none), a BOM is dropped. */

@@ -48,7 +48,12 @@ export function distinctTargets(targets: readonly DeployTarget[]): DeployTarget[
   });
 }
 
-export function hostResult(target: DeployTarget, outcome: HostOutcome, message: string, evidence?: Record<string, unknown>): HostResult {
+export function hostResult(
+  target: DeployTarget,
+  outcome: HostOutcome,
+  message: string,
+  evidence?: Record<string, unknown>,
+): HostResult {
   return { hostname: target.hostname, outcome, message, ...(evidence ? { evidence } : {}) };
 }
 
@@ -60,7 +65,9 @@ export function isPlainHostname(hostname: string): boolean {
 /** One result per distinct requested host, in request order; a host nothing was decided for is failed, never dropped. */
 export function inRequestOrder(targets: readonly DeployTarget[], decided: readonly HostResult[]): HostResult[] {
   const byHost = new Map(decided.map((r) => [hostKey(r.hostname), r]));
-  return distinctTargets(targets).map((t) => byHost.get(hostKey(t.hostname)) ?? hostResult(t, 'failed', 'no result was produced for this host'));
+  return distinctTargets(targets).map(
+    (t) => byHost.get(hostKey(t.hostname)) ?? hostResult(t, 'failed', 'no result was produced for this host'),
+  );
 }
 
 /** A requested host and the vendor's record of it. */
@@ -70,7 +77,11 @@ export interface Resolved<T> {
 }
 
 /** Matches the distinct targets to vendor records; a host the vendor does not know is unreachable, with the vendor's words for why. */
-export function resolveTargets<T>(targets: readonly DeployTarget[], index: HostIndex<T>, unknownMessage: (target: DeployTarget) => string): { resolved: Resolved<T>[]; unknown: HostResult[] } {
+export function resolveTargets<T>(
+  targets: readonly DeployTarget[],
+  index: HostIndex<T>,
+  unknownMessage: (target: DeployTarget) => string,
+): { resolved: Resolved<T>[]; unknown: HostResult[] } {
   const resolved: Resolved<T>[] = [];
   const unknown: HostResult[] = [];
   for (const target of distinctTargets(targets)) {

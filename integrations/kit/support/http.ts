@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import { InputError, NotAllowedError, NotFoundError, UpstreamError, type PatchflowError } from '../../../kernel/errors.ts';
+import {
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  UpstreamError,
+  type PatchflowError,
+} from '../../../kernel/errors.ts';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -28,7 +34,8 @@ export async function sendHttp(what: string, req: HttpRequest): Promise<HttpResp
     return { status: res.status, text: await res.text() };
   } catch (err) {
     if (req.signal?.aborted) throw req.signal.reason;
-    if (timeout.aborted) throw new UpstreamError(`${what}: no answer from ${origin(req.url)} within ${req.timeoutMs} ms`, { cause: err });
+    if (timeout.aborted)
+      throw new UpstreamError(`${what}: no answer from ${origin(req.url)} within ${req.timeoutMs} ms`, { cause: err });
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
     throw new UpstreamError(`${what}: cannot reach ${origin(req.url)} (${cause})`, { cause: err });
   }
@@ -51,7 +58,12 @@ export function errorForStatus(what: string, status: number, detail: string): Pa
  * Sends a request and validates the JSON answer against `schema`; an answer of the wrong shape is a
  * vendor fault no retry fixes. `errorDetail` turns the vendor's error body into a readable reason.
  */
-export async function requestJson<S extends z.ZodType>(what: string, req: HttpRequest, schema: S, errorDetail: (body: string) => string = (body) => body): Promise<z.output<S>> {
+export async function requestJson<S extends z.ZodType>(
+  what: string,
+  req: HttpRequest,
+  schema: S,
+  errorDetail: (body: string) => string = (body) => body,
+): Promise<z.output<S>> {
   const res = await sendHttp(what, req);
   if (res.status < 200 || res.status > 299) throw errorForStatus(what, res.status, errorDetail(res.text));
   let json: unknown;

@@ -40,7 +40,19 @@ export class WinRmClient {
 
   /** Runs a PowerShell script and returns its streams, error records decoded from CLIXML. */
   async runPowerShell(script: string, signal?: AbortSignal): Promise<CommandResult> {
-    const result = await this.run('powershell.exe', ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', encodePowerShell(script)], signal);
+    const result = await this.run(
+      'powershell.exe',
+      [
+        '-NoLogo',
+        '-NoProfile',
+        '-NonInteractive',
+        '-ExecutionPolicy',
+        'Bypass',
+        '-EncodedCommand',
+        encodePowerShell(script),
+      ],
+      signal,
+    );
     return { ...result, stderr: readableStderr(result.stderr) };
   }
 
@@ -53,7 +65,9 @@ export class WinRmClient {
         return await this.receiveAll(shellId, commandId, signal);
       } finally {
         // Terminate even after Done: [MS-WSMV] 3.1.4.14 requires a final Signal; after an abort it stops the process.
-        await this.signalCommand(shellId, commandId, signal?.aborted ? signals.ctrlC : signals.terminate).catch(() => undefined);
+        await this.signalCommand(shellId, commandId, signal?.aborted ? signals.ctrlC : signals.terminate).catch(
+          () => undefined,
+        );
       }
     } finally {
       await this.deleteShell(shellId).catch(() => undefined);
@@ -63,17 +77,31 @@ export class WinRmClient {
   private async createShell(signal?: AbortSignal): Promise<string> {
     const body = `<rsp:Shell xmlns:rsp="${ns.shell}"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`;
     // Code page 65001 makes the remote console write UTF-8, so non-ASCII names survive.
-    const doc = await this.exchange(actions.create, { body, options: { WINRS_NOPROFILE: 'TRUE', WINRS_CODEPAGE: '65001' }, signal });
+    const doc = await this.exchange(actions.create, {
+      body,
+      options: { WINRS_NOPROFILE: 'TRUE', WINRS_CODEPAGE: '65001' },
+      signal,
+    });
     const selector = findElements(doc, ns.wsman, 'Selector').find((s) => s.attrs['Name'] === 'ShellId');
     const shellId = selector?.text.trim() || findElement(doc, ns.shell, 'ShellId')?.text.trim();
     if (!shellId) throw new UpstreamError('WinRM Create answered without a ShellId', { retryable: false });
     return shellId;
   }
 
-  private async startCommand(shellId: string, command: string, args: readonly string[], signal?: AbortSignal): Promise<string> {
+  private async startCommand(
+    shellId: string,
+    command: string,
+    args: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<string> {
     const argsXml = args.map((a) => `<rsp:Arguments>${escapeXml(windowsArg(a))}</rsp:Arguments>`).join('');
     const body = `<rsp:CommandLine xmlns:rsp="${ns.shell}"><rsp:Command>${escapeXml(command)}</rsp:Command>${argsXml}</rsp:CommandLine>`;
-    const doc = await this.exchange(actions.command, { shellId, body, options: { WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'TRUE' }, signal });
+    const doc = await this.exchange(actions.command, {
+      shellId,
+      body,
+      options: { WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'TRUE' },
+      signal,
+    });
     const commandId = findElement(doc, ns.shell, 'CommandId')?.text.trim();
     if (!commandId) throw new UpstreamError('WinRM Command answered without a CommandId', { retryable: false });
     return commandId;
@@ -99,7 +127,11 @@ export class WinRmClient {
       const state = findElement(doc, ns.shell, 'CommandState');
       if (state?.attrs['State'] === commandStateDone) {
         const exitCode = Number(findElement(state, ns.shell, 'ExitCode')?.text.trim() ?? '0');
-        return { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), exitCode };
+        return {
+          stdout: Buffer.concat(stdout).toString('utf8'),
+          stderr: Buffer.concat(stderr).toString('utf8'),
+          exitCode,
+        };
       }
     }
   }
@@ -114,17 +146,26 @@ export class WinRmClient {
   }
 
   /** Sends one SOAP envelope and returns the answer's root; faults become our errors. */
-  private async exchange(action: string, req: { shellId?: string; body: string; options?: Record<string, string>; signal?: AbortSignal | undefined }): Promise<XmlElement> {
+  private async exchange(
+    action: string,
+    req: { shellId?: string; body: string; options?: Record<string, string>; signal?: AbortSignal | undefined },
+  ): Promise<XmlElement> {
     const what = `WinRM ${action.slice(action.lastIndexOf('/') + 1)}`;
     const res = await sendHttp(what, {
       method: 'POST',
       url: this.opts.endpoint,
-      headers: { authorization: basicAuth(this.opts.username, this.opts.password), 'content-type': 'application/soap+xml;charset=UTF-8' },
+      headers: {
+        authorization: basicAuth(this.opts.username, this.opts.password),
+        'content-type': 'application/soap+xml;charset=UTF-8',
+      },
       body: this.envelope(action, req),
       timeoutMs: this.opts.requestTimeoutMs,
       signal: req.signal,
     });
-    if (res.status === 401) throw new NotAllowedError(`${what}: the WinRM listener at ${this.opts.endpoint} rejected the credentials for ${this.opts.username}`);
+    if (res.status === 401)
+      throw new NotAllowedError(
+        `${what}: the WinRM listener at ${this.opts.endpoint} rejected the credentials for ${this.opts.username}`,
+      );
     let doc: XmlElement | undefined;
     try {
       doc = parseXml(res.text);
@@ -143,9 +184,13 @@ export class WinRmClient {
   }
 
   private envelope(action: string, req: { shellId?: string; body: string; options?: Record<string, string> }): string {
-    const selector = req.shellId ? `<w:SelectorSet><w:Selector Name="ShellId">${escapeXml(req.shellId)}</w:Selector></w:SelectorSet>` : '';
+    const selector = req.shellId
+      ? `<w:SelectorSet><w:Selector Name="ShellId">${escapeXml(req.shellId)}</w:Selector></w:SelectorSet>`
+      : '';
     const options = req.options
-      ? `<w:OptionSet>${Object.entries(req.options).map(([k, v]) => `<w:Option Name="${k}">${escapeXml(v)}</w:Option>`).join('')}</w:OptionSet>`
+      ? `<w:OptionSet>${Object.entries(req.options)
+          .map(([k, v]) => `<w:Option Name="${k}">${escapeXml(v)}</w:Option>`)
+          .join('')}</w:OptionSet>`
       : '';
     return [
       `<s:Envelope xmlns:s="${ns.soap}" xmlns:a="${ns.addressing}" xmlns:w="${ns.wsman}">`,
