@@ -4,7 +4,13 @@
  * card's. This file decides which stage of a change process the cycle is at and which evidence
  * exists; connectors only map these to their vendor's fields, states and notes.
  */
-import type { ChangeClosure, ChangeEvidence, ChangeRecordContent, ChangeStage } from '../../contract/index.ts';
+import {
+  changeStages,
+  type ChangeClosure,
+  type ChangeEvidence,
+  type ChangeRecordContent,
+  type ChangeStage,
+} from '../../contract/index.ts';
 import { formatInstant, riskSummary, type CardSource } from '../chat/card.ts';
 import type { ChangeCard } from '../../contract/chat.ts';
 import type { ChangeRequest } from '../../../workflows/approval-types.ts';
@@ -54,16 +60,8 @@ export function buildChangeRecordView(source: CardSource, change: ChangeRequest,
   };
 }
 
-/** The order a change moves through its stages; a vendor's process may leave some out (ServiceNow emergency changes have no Assess). */
-export const stageOrder: readonly ChangeStage[] = [
-  'new',
-  'assess',
-  'authorize',
-  'scheduled',
-  'implement',
-  'review',
-  'closed',
-];
+/** The order a change moves through its stages toward closure (`canceled` ends it off that path); a vendor's process may leave some out (ServiceNow emergency changes have no Assess). */
+export const stageOrder: readonly ChangeStage[] = changeStages.filter((s) => s !== 'canceled');
 
 /**
  * The stages a record passes through, in order, from `current` to `target` along `path`: change
