@@ -15,8 +15,10 @@ export function chatRouter(ctx: AppContext): Router {
   if (channels.length === 0) return router;
   const actions = createChatActions(ctx);
   const mounted = express.Router();
-  const ready = Promise.all(
-    channels.map((c) => ctx.registry.role(c.definition.id, 'approvals').mount(mounted, actions)),
+  const ready = Promise.all(channels.map((c) => ctx.registry.role(c.definition.id, 'approvals').handler(actions))).then(
+    (handlers) => {
+      for (const handler of handlers) mounted.use(handler);
+    },
   );
   ready.catch((err: unknown) => ctx.logger.error('a chat connector failed to start', { err: (err as Error).message }));
   // A request that arrives while a connector is still starting waits for it instead of finding no route.

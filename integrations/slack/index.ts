@@ -3,7 +3,7 @@ import { UpstreamError } from '../../kernel/errors.ts';
 import { cardBlocks, cardText, noticeText } from './blocks.ts';
 import { createSlackClient } from './client.ts';
 import { slackConfigSchema, type SlackConfig } from './config.ts';
-import { mountSlack } from './receiver.ts';
+import { slackHandler } from './receiver.ts';
 import { z } from 'zod';
 
 const messageRefSchema = z.object({ channel: z.string(), ts: z.string() });
@@ -41,7 +41,7 @@ export const slackConnector = defineConnector({
         },
       },
       approvals: {
-        mount: (router, actions) => mountSlack(router, actions, config, deps.logger),
+        handler: (actions) => slackHandler(actions, config, deps.logger),
       },
       async testConnection() {
         const res = await client.auth.test();

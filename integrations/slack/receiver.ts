@@ -1,8 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { App, ExpressReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type RequestHandler } from 'express';
 import { z } from 'zod';
 import { isReply, type ChatActions, type ChatActor, type ChatReply } from '../contract/chat.ts';
+import type { HttpHandler } from '../contract/index.ts';
+import { routerHandler } from '../kit/express.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { cycleIdSchema } from '../kit/chat/commands.ts';
 import { detailsModal, homeView, rejectModal, replyMessage, slackIds } from './blocks.ts';
@@ -76,12 +78,8 @@ function boltLogger(logger: Logger): BoltLogger {
  * app. A verification step in front of Bolt refuses forged and stale requests with 401 and audits
  * them; listeners ack at once, then ask Patchflow (and through it Temporal) to act.
  */
-export async function mountSlack(
-  router: Router,
-  actions: ChatActions,
-  config: SlackConfig,
-  logger: Logger,
-): Promise<void> {
+export async function slackHandler(actions: ChatActions, config: SlackConfig, logger: Logger): Promise<HttpHandler> {
+  const router = express.Router();
   const verify: RequestHandler = async (req, res, next) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     // Bolt verifies again and parses from this very buffer.
@@ -180,4 +178,5 @@ export async function mountSlack(
   app.error(async (err) => {
     logger.error('slack listener failed', { err: err.message });
   });
+  return routerHandler(router);
 }

@@ -4,6 +4,8 @@ import type { HttpRouteHandler, IHttpServerAdapter } from '@microsoft/teams.apps
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { isReply, type ChatActions, type ChatActor, type ChatReply } from '../contract/chat.ts';
+import type { HttpHandler } from '../contract/index.ts';
+import { routerHandler } from '../kit/express.ts';
 import { cycleIdSchema } from '../kit/chat/commands.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { REASON_INPUT, adaptiveCard, cardAttachment, teamsVerbs } from './cards.ts';
@@ -68,12 +70,8 @@ class RouterAdapter implements IHttpServerAdapter {
   }
 }
 
-export async function mountTeams(
-  router: Router,
-  actions: ChatActions,
-  config: TeamsConfig,
-  logger: Logger,
-): Promise<void> {
+export async function teamsHandler(actions: ChatActions, config: TeamsConfig, logger: Logger): Promise<HttpHandler> {
+  const router = express.Router();
   const app = createTeamsApp(
     config,
     logger,
@@ -140,4 +138,5 @@ export async function mountTeams(
   router.use(TEAMS_TAB_PATH, express.static(webDir, { index: 'teams-tab.html' }));
 
   await app.initialize();
+  return routerHandler(router);
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineConnector } from '../contract/connector.ts';
 import { UpstreamError } from '../../kernel/errors.ts';
-import { mountTeams } from './bot.ts';
+import { teamsHandler } from './bot.ts';
 import { adaptiveCard, cardAttachment, noticeActivity } from './cards.ts';
 import { createTeamsApp } from './client.ts';
 import { teamsConfigSchema, type TeamsConfig } from './config.ts';
@@ -39,7 +39,7 @@ export const teamsConnector = defineConnector({
         },
       },
       approvals: {
-        mount: (router, actions) => mountTeams(router, actions, config, deps.logger),
+        handler: (actions) => teamsHandler(actions, config, deps.logger),
       },
       async testConnection() {
         try {
