@@ -3,21 +3,6 @@ export function envVariableName(prefix: string, key: string): string {
   return `${prefix}_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }
 
-/**
- * The settings `keys` read from their environment variables (see envVariableName), empty ones
- * left out; undefined when none is set, so that a connector nobody configured stays off.
- */
-export function settingsFromEnv(
-  env: NodeJS.ProcessEnv,
-  prefix: string,
-  keys: readonly string[],
-): Record<string, string> | undefined {
-  const settings = Object.fromEntries(
-    keys.map((k) => [k, env[envVariableName(prefix, k)]]).filter((e): e is [string, string] => !!e[1]),
-  );
-  return Object.keys(settings).length ? settings : undefined;
-}
-
 /** The entries that are set: an empty environment variable counts as unset. */
 export function definedOnly(o: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { connectorsWithEnv } from '../integrations/connector-env.ts';
+import { connectorsWithEnv } from '../integrations/contract/env.ts';
+import { connectorDefinitions } from '../integrations/registry.ts';
 import { InputError, inputErrorFromZod } from '../kernel/errors.ts';
 import { definedOnly } from '../kernel/env.ts';
 import { temporalSettingsSchema, type TemporalSettings } from '../temporal.config.ts';
@@ -53,7 +54,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const httpFile = (fromFile['http'] as Record<string, unknown> | undefined) ?? {};
   const policyFile = (fromFile['policy'] as Record<string, Record<string, unknown>> | undefined) ?? {};
-  const connectors = connectorsWithEnv(env, fromFile['connectors']);
+  const connectors = connectorsWithEnv(connectorDefinitions, env, fromFile['connectors']);
   const raw = {
     ...fromFile,
     ...(connectors ? { connectors } : {}),

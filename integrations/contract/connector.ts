@@ -8,6 +8,7 @@ import type { InventorySource } from './inventory.ts';
 import type { Notifier } from './notifier.ts';
 import type { VulnerabilityScanner } from './scanner.ts';
 import type { Logger } from '../../kernel/logger.ts';
+import type { ConnectorEnv } from './env.ts';
 
 export interface ConnectionCheck {
   ok: boolean;
@@ -45,6 +46,8 @@ export interface ConnectorDefinition<S extends z.ZodType = z.ZodType, C extends 
   title: string;
   configSchema: S;
   capabilities: C;
+  /** Environment variables that configure the connector, when it may be configured that way. */
+  env?: ConnectorEnv;
   create(config: z.output<S>, deps: ConnectorDeps): ConnectorInstance<C>;
 }
 

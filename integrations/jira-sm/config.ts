@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../contract/connector.ts';
 import { durationSchema } from '../../kernel/duration.ts';
-import { settingsFromEnv } from '../../kernel/env.ts';
 
 const d = (text: string) => durationSchema.parse(text);
 const transitionName = z.string().min(1).optional();
@@ -55,15 +54,3 @@ export const jiraSmConfigSchema = z.object({
   requestTimeout: durationSchema.default(d('15s')),
 });
 export type JiraSmConfig = z.infer<typeof jiraSmConfigSchema>;
-
-/** JIRA_SM_* environment variables as the connector's settings (JIRA_SM_SITE_URL …, JIRA_SM_TRANSITION_<STAGE>); nothing when none is set. */
-export function jiraSmSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
-  const settings = settingsFromEnv(
-    env,
-    'JIRA_SM',
-    Object.keys(jiraSmConfigSchema.shape).filter((k) => k !== 'transitions'),
-  );
-  const transitions = settingsFromEnv(env, 'JIRA_SM_TRANSITION', Object.keys(jiraTransitionsSchema.shape));
-  if (!settings && !transitions) return undefined;
-  return { ...settings, ...(transitions ? { transitions } : {}) };
-}

@@ -45,6 +45,7 @@ export const jiraSmConnector = defineConnector({
   title: 'Jira Service Management (change requests)',
   configSchema: jiraSmConfigSchema,
   capabilities: { changeRecord: true },
+  env: { prefix: 'JIRA_SM', groups: { transitions: 'JIRA_SM_TRANSITION' } },
   create(config: JiraSmConfig) {
     const jira = new JiraServiceManagementClient({
       siteUrl: config.siteUrl,

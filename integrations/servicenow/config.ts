@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../contract/connector.ts';
 import { durationSchema } from '../../kernel/duration.ts';
-import { settingsFromEnv } from '../../kernel/env.ts';
 
 const d = (text: string) => durationSchema.parse(text);
 
@@ -55,8 +54,3 @@ export const serviceNowConfigSchema = z
       });
   });
 export type ServiceNowConfig = z.infer<typeof serviceNowConfigSchema>;
-
-/** SERVICENOW_* environment variables as the connector's settings (SERVICENOW_INSTANCE_URL …); nothing when none is set. */
-export function serviceNowSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
-  return settingsFromEnv(env, 'SERVICENOW', Object.keys(serviceNowConfigSchema.shape));
-}

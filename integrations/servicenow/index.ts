@@ -59,6 +59,7 @@ export const serviceNowConnector = defineConnector({
   title: 'ServiceNow change requests (Table API)',
   configSchema: serviceNowConfigSchema,
   capabilities: { changeRecord: true },
+  env: { prefix: 'SERVICENOW' },
   create(config: ServiceNowConfig) {
     const authorization = config.oauthToken
       ? `Bearer ${config.oauthToken}`

@@ -17,16 +17,3 @@ export const slackConfigSchema = z.object({
   apiUrl: z.url().default('https://slack.com/api/'),
 });
 export type SlackConfig = z.infer<typeof slackConfigSchema>;
-
-/** SLACK_* environment variables as the connector's settings; nothing when no bot token is set. */
-export function slackSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
-  if (!env['SLACK_BOT_TOKEN']) return undefined;
-  const pick = {
-    botToken: env['SLACK_BOT_TOKEN'],
-    signingSecret: env['SLACK_SIGNING_SECRET'],
-    channel: env['SLACK_CHANNEL'],
-    command: env['SLACK_COMMAND'],
-    apiUrl: env['SLACK_API_URL'],
-  };
-  return Object.fromEntries(Object.entries(pick).filter((e): e is [string, string] => !!e[1]));
-}

@@ -14,6 +14,7 @@ export const slackConnector = defineConnector({
   title: 'Slack (Bolt)',
   configSchema: slackConfigSchema,
   capabilities: { notifier: true, approvals: true },
+  env: { prefix: 'SLACK', requires: 'botToken' },
   create(config: SlackConfig, deps) {
     const client = createSlackClient(config);
     const posted = (res: { ok?: boolean; channel?: string; ts?: string; error?: string }) => {

@@ -33,20 +33,3 @@ export const teamsConfigSchema = z.object({
     .default([]),
 });
 export type TeamsConfig = z.infer<typeof teamsConfigSchema>;
-
-/** TEAMS_* environment variables as the connector's settings; nothing when no app id is set. */
-export function teamsSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
-  if (!env['TEAMS_APP_ID']) return undefined;
-  const pick = {
-    appId: env['TEAMS_APP_ID'],
-    appPassword: env['TEAMS_APP_PASSWORD'],
-    tenantId: env['TEAMS_TENANT_ID'],
-    channelId: env['TEAMS_CHANNEL_ID'],
-    serviceUrl: env['TEAMS_SERVICE_URL'],
-    loginUrl: env['TEAMS_LOGIN_URL'],
-    botOpenIdMetadataUrl: env['TEAMS_BOT_OPENID_METADATA_URL'],
-    applicationIdUri: env['TEAMS_APPLICATION_ID_URI'],
-    tabValidOrigins: env['TEAMS_TAB_VALID_ORIGINS'],
-  };
-  return Object.fromEntries(Object.entries(pick).filter((e): e is [string, string] => !!e[1]));
-}

@@ -14,6 +14,11 @@ export const teamsConnector = defineConnector({
   title: 'Microsoft Teams (Teams SDK)',
   configSchema: teamsConfigSchema,
   capabilities: { notifier: true, approvals: true },
+  env: {
+    prefix: 'TEAMS',
+    requires: 'appId',
+    names: { botOpenIdMetadataUrl: 'TEAMS_BOT_OPENID_METADATA_URL' },
+  },
   create(config: TeamsConfig, deps) {
     const app = createTeamsApp(config, deps.logger);
     const message = (card: Parameters<typeof adaptiveCard>[0]) => ({
