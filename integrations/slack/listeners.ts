@@ -1,0 +1,118 @@
+import type { App, SlackCommandMiddlewareArgs, types } from '@slack/bolt';
+import { z } from 'zod';
+import { isReply, type ChangeCard, type ChatActions, type ChatActor, type ChatReply } from '../contract/chat.ts';
+import { cycleIdSchema } from '../kit/chat/commands.ts';
+import { parseInput } from '../../kernel/validate.ts';
+import { detailsModal, homeView, rejectModal, replyMessage, slackIds } from './blocks.ts';
+import type { SlackConfig } from './config.ts';
+
+const commandSchema = z.object({ user_id: z.string().min(1), text: z.string().default('') });
+const blockActionSchema = z.object({
+  user: z.object({ id: z.string().min(1) }),
+  trigger_id: z.string().min(1),
+  container: z.object({ type: z.string(), channel_id: z.string().optional() }),
+  actions: z.array(z.object({ action_id: z.string(), value: cycleIdSchema })).min(1),
+});
+type BlockAction = z.output<typeof blockActionSchema>;
+const viewSubmissionSchema = z.object({
+  user: z.object({ id: z.string().min(1) }),
+  view: z.object({
+    private_metadata: z.string().transform((s, ctx) => {
+      const parsed = z.object({ cycleId: cycleIdSchema, channel: z.string().nullable() }).safeParse(JSON.parse(s));
+      if (!parsed.success) ctx.addIssue({ code: 'custom', message: 'not a Patchflow reject view' });
+      return parsed.data ?? { cycleId: '', channel: null };
+    }),
+    state: z.object({ values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().nullish() }))) }),
+  }),
+});
+const homeOpenedSchema = z.object({ user: z.string().min(1), tab: z.string().default('home') });
+
+/**
+ * A listener that acks first — Slack shows the user an error after 3 s without an ack, and
+ * Patchflow's answer may take longer — then parses the payload, so that a payload Slack changed
+ * fails with the field that did not fit (logged by the app's error handler) instead of deep inside.
+ */
+function acked<S extends z.ZodType, A extends { ack: () => Promise<void>; body: unknown }>(
+  schema: S,
+  what: string,
+  handle: (payload: z.output<S>, args: A) => Promise<void>,
+): (args: A) => Promise<void> {
+  return async (args) => {
+    await args.ack();
+    await handle(parseInput(schema, args.body, what), args);
+  };
+}
+
+/** Every Slack listener Patchflow has: the slash command, the card buttons, the reject modal and the App Home tab. */
+export function registerListeners(app: App, actions: ChatActions, config: SlackConfig): void {
+  const actor = (externalId: string): ChatActor => ({ chat: 'slack', externalId });
+
+  const publishHome = async (userId: string, notice?: ChatReply) => {
+    const overview = await actions.overview(actor(userId));
+    const view = isReply(overview) ? homeView({ pending: [], running: [] }) : homeView(overview);
+    if (isReply(overview) || notice)
+      view.blocks.unshift({
+        type: 'section',
+        text: { type: 'mrkdwn', text: isReply(overview) ? overview.text : notice!.text },
+      });
+    await app.client.views.publish({ user_id: userId, view });
+  };
+  /** A refusal or confirmation for one person: in place of the home tab, or ephemeral where they clicked. */
+  const tell = async (userId: string, where: { type: string; channel_id?: string | undefined }, reply: ChatReply) => {
+    if (where.type === 'view') return publishHome(userId, reply);
+    await app.client.chat.postEphemeral({
+      channel: where.channel_id ?? config.channel,
+      user: userId,
+      text: replyMessage(reply).text,
+      blocks: replyMessage(reply).blocks,
+    });
+  };
+  /** The card a click is about, shown in a modal, or the refusal told to the clicker. */
+  const openCardModal = async (click: BlockAction, modal: (card: ChangeCard) => types.ModalView) => {
+    const card = await actions.card(actor(click.user.id), click.actions[0]!.value);
+    if (isReply(card)) return tell(click.user.id, click.container, card);
+    await app.client.views.open({ trigger_id: click.trigger_id, view: modal(card) });
+  };
+
+  app.command(
+    config.command,
+    acked(commandSchema, 'Slack slash command', async (cmd, { respond }: SlackCommandMiddlewareArgs) => {
+      await respond(replyMessage(await actions.command(actor(cmd.user_id), cmd.text)));
+    }),
+  );
+
+  app.action(
+    slackIds.approve,
+    acked(blockActionSchema, 'Slack approve click', async (click) => {
+      const reply = await actions.approve(actor(click.user.id), click.actions[0]!.value);
+      // Success shows on the card itself, which the gate refreshes in place; a refusal is told to the clicker.
+      if (!reply.ok || click.container.type === 'view') await tell(click.user.id, click.container, reply);
+    }),
+  );
+  app.action(
+    slackIds.reject,
+    acked(blockActionSchema, 'Slack reject click', (click) =>
+      openCardModal(click, (card) => rejectModal(card, click.container.channel_id)),
+    ),
+  );
+  app.action(
+    slackIds.details,
+    acked(blockActionSchema, 'Slack details click', (click) => openCardModal(click, detailsModal)),
+  );
+
+  app.view(
+    slackIds.rejectView,
+    acked(viewSubmissionSchema, 'Slack reject form', async (submission) => {
+      const { cycleId, channel } = submission.view.private_metadata;
+      const reason = submission.view.state.values[slackIds.reasonBlock]?.[slackIds.reasonInput]?.value?.trim() ?? '';
+      const reply = await actions.reject(actor(submission.user.id), cycleId, reason);
+      if (!reply.ok || channel === null)
+        await tell(submission.user.id, channel ? { type: 'message', channel_id: channel } : { type: 'view' }, reply);
+    }),
+  );
+
+  app.event('app_home_opened', async ({ event }) => {
+    const opened = parseInput(homeOpenedSchema, event, 'Slack app_home_opened event');
+    if (opened.tab === 'home') await publishHome(opened.user);
+  });
+}
