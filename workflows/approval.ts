@@ -80,7 +80,9 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     // Best effort by design (see chatActivities); the decision itself is already on record.
     await via.publishChange({ cycleId, state: gate.state(), ...(notice ? { notice } : {}) }).catch(() => undefined);
   };
-  const decide = async (decision: ApprovalDecision): Promise<ApprovalState> => {
+  /** `validate` runs again here, in the step that records the decision: validators of Updates in one activation all run first. */
+  const decide = async (decision: ApprovalDecision, validate: () => void): Promise<ApprovalState> => {
+    if (patched(patches.oneDecisionPerPerson)) validate();
     gate.decide(decision);
     const { outcome } = gate;
     if (oneStepDecisions) {
@@ -98,14 +100,17 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     async (args) => {
       await gate.validatedWhenOpen(() => gate.validateApproval(args));
       const notBeforeAt = args.notBefore ? { notBefore: new Date(Date.parse(args.notBefore)).toISOString() } : {};
-      return decide({
-        by: args.by,
-        decision: 'approve',
-        reason: args.comment,
-        channel: args.channel,
-        at: new Date().toISOString(),
-        ...notBeforeAt,
-      });
+      return decide(
+        {
+          by: args.by,
+          decision: 'approve',
+          reason: args.comment,
+          channel: args.channel,
+          at: new Date().toISOString(),
+          ...notBeforeAt,
+        },
+        () => gate.validateApproval(args),
+      );
     },
     { validator: (args) => gate.validateApproval(args) },
   );
@@ -113,13 +118,16 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     rejectChangeUpdate,
     async (args) => {
       await gate.validatedWhenOpen(() => gate.validateRejection(args));
-      return decide({
-        by: args.by,
-        decision: 'reject',
-        reason: args.reason,
-        channel: args.channel,
-        at: new Date().toISOString(),
-      });
+      return decide(
+        {
+          by: args.by,
+          decision: 'reject',
+          reason: args.reason,
+          channel: args.channel,
+          at: new Date().toISOString(),
+        },
+        () => gate.validateRejection(args),
+      );
     },
     { validator: (args) => gate.validateRejection(args) },
   );

@@ -17,4 +17,9 @@ export const patches = {
   approvalLocalDecisions: 'approval-local-decisions',
   /** A decision is recorded and the card refreshed in one local activity; earlier ones ran two. */
   approvalOneStepDecisions: 'approval-one-step-decisions',
+  /**
+   * A decision is checked again in the same synchronous step that records it, so two Updates from
+   * one person in one activation count once; earlier gates checked only in the validator.
+   */
+  oneDecisionPerPerson: 'approval-one-decision-per-person',
 } as const;

@@ -6,6 +6,7 @@ import { insertCycle, scopeCycle, setCycleState } from '../../db/repositories/cy
 import { upsertUser } from '../../db/repositories/users.ts';
 import { DEMO_PATCH } from '../../demo/seed.ts';
 import { approvalWorkflow } from '../../workflows/approval.ts';
+import { approvalStatusQuery, approveChangeUpdate } from '../../workflows/messages.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../../workflows/ids.ts';
 import type { ApprovalResult, ApprovalState } from '../../workflows/approval-types.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
@@ -20,7 +21,13 @@ let serial = 0;
  */
 async function openApproval(
   stack: TestStack,
-  opts: { policy?: Record<string, unknown>; author?: string; window?: { start: string; end: string } } = {},
+  opts: {
+    policy?: Record<string, unknown>;
+    author?: string;
+    window?: { start: string; end: string };
+    /** False returns as soon as the workflow is started, before its change request is open. */
+    awaitOpen?: boolean;
+  } = {},
 ) {
   serial += 1;
   const cycleId = `cyc-20261123-${String(serial).padStart(6, '0')}`;
@@ -52,10 +59,11 @@ async function openApproval(
       },
     ],
   });
-  await expect
-    .poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: cycleId }).first()) !== undefined)
-    .toBe(true);
-  return { cycleId, result: () => handle.result() as Promise<ApprovalResult> };
+  if (opts.awaitOpen !== false)
+    await expect
+      .poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: cycleId }).first()) !== undefined)
+      .toBe(true);
+  return { cycleId, handle, result: () => handle.result() as Promise<ApprovalResult> };
 }
 
 const approve = (stack: TestStack, id: string, by: string, extra: Record<string, unknown> = {}) =>
@@ -99,6 +107,33 @@ describe('approval model on the real dev server', () => {
     const result = await gate.result();
     expect(result).toMatchObject({ outcome: 'approved', emergency: false });
     expect(result.decisions.map((d) => d.by)).toEqual(['alice', 'bob']);
+  });
+
+  it('two approvals from one person sent together count once: quorum 2 is not met by dave twice', async () => {
+    // Sent before the change request opens, both pass their validators and wait in the same activation.
+    const gate = await openApproval(stack, { policy: { quorum: 2 }, awaitOpen: false });
+    const args = { by: 'dave', channel: 'rest' } as const;
+    const sent = await Promise.allSettled([
+      gate.handle.executeUpdate(approveChangeUpdate, { args: [args], updateId: 'dave-first' }),
+      gate.handle.executeUpdate(approveChangeUpdate, { args: [args], updateId: 'dave-second' }),
+    ]);
+    expect(sent.filter((s) => s.status === 'fulfilled')).toHaveLength(1);
+    const refused = sent.find((s) => s.status === 'rejected') as PromiseRejectedResult;
+    expect((refused.reason as Error).cause).toMatchObject({ message: 'dave has already decided on this change' });
+    const state = await gate.handle.query(approvalStatusQuery);
+    expect(state).toMatchObject({ outcome: 'pending', quorum: 2 });
+    expect(state.decisions.map((d) => d.by)).toEqual(['dave']);
+  });
+
+  it('two approval requests from one person at once: one counts, the other is refused', async () => {
+    const gate = await openApproval(stack, { policy: { quorum: 2 } });
+    const [one, two] = await Promise.all([
+      approve(stack, gate.cycleId, 'alice'),
+      approve(stack, gate.cycleId, 'alice'),
+    ]);
+    expect([one.status, two.status].sort()).toEqual([200, 409]);
+    const state = await gate.handle.query(approvalStatusQuery);
+    expect(state.decisions.map((d) => d.by)).toEqual(['alice']);
   });
 
   it('rejects with a reason, and refuses a rejection without one', async () => {
