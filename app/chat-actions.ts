@@ -1,6 +1,6 @@
 import { appendAudit } from '../db/repositories/audit.ts';
 import { activeCycleIds, loadChangeView, pendingApprovalIds } from '../db/repositories/changes.ts';
-import { findUserByChatId, type Role, type User } from '../db/repositories/users.ts';
+import { findUserByChatId, type User } from '../db/repositories/users.ts';
 import type { ChatActions, ChatActor, ChatReply } from '../integrations/contract/chat.ts';
 import { buildChangeCard } from '../integrations/kit/chat/card.ts';
 import type { ChangeCard } from '../integrations/contract/chat.ts';
@@ -9,20 +9,17 @@ import { describeError, NotAllowedError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
 import type { AppContext } from './context.ts';
 import { controlCycle } from './cycle-control.ts';
-import { approveCycle, auditRefusal, rejectCycle, startCycle } from './cycles.ts';
+import { approveCycle, rejectCycle, startCycle } from './cycles.ts';
+import { authorize, principalFor, type Action, type Principal } from '../security/index.ts';
 import { chatPeople } from './publish/chat.ts';
-
-const readers: Role[] = ['viewer', 'approver', 'coordinator', 'manager'];
-const deciders: Role[] = ['approver', 'manager'];
-const coordinators: Role[] = ['coordinator'];
 
 const reply = (text: string, cards: ChangeCard[] = []): ChatReply => ({ ok: true, text, cards });
 const refusal = (text: string): ChatReply => ({ ok: false, text, cards: [] });
 
 /**
  * Chat actions as Patchflow performs them: the chat identity is mapped to a Patchflow user
- * (unknown people are refused, and the refusal audited), the role the action needs is checked
- * (viewers read, coordinators run cycles, approvers and managers decide), and the work is done by
+ * (unknown people are refused, and the refusal audited) and acts as that user's principal, which
+ * the one `authorize` checks (security/authorize.ts); the work is done by
  * the same functions REST and the CLI use, so validation, Updates and audit are identical.
  */
 export function createChatActions(ctx: AppContext): ChatActions {
@@ -41,24 +38,16 @@ export function createChatActions(ctx: AppContext): ChatActions {
       `you are not a Patchflow user yet; ask an administrator to run: patchflow users add <your id> --role <role> ${flag} ${actor.externalId}`,
     );
   };
-  const requireAnyRole = async (
-    user: User,
-    roles: Role[],
-    action: string,
-    subjectId: string,
-    doing: string,
-  ): Promise<void> => {
-    if (user.roles.some((r) => roles.includes(r))) return;
-    await auditRefusal(
-      ctx,
-      user.id,
+  /** The chat user as a principal, allowed `action` on the cycle (or on chat as a whole). */
+  const allowed = async (actor: ChatActor, user: User, action: Action, cycleId?: string): Promise<Principal> => {
+    const principal = principalFor(user, actor.chat);
+    await authorize(
+      ctx.db,
+      principal,
       action,
-      subjectId,
-    )(
-      new NotAllowedError(
-        `${user.id} may not ${doing}: needs the ${roles.join(' or ')} role (has ${user.roles.join(', ')})`,
-      ),
+      cycleId ? { type: 'cycle', id: cycleId } : { type: 'chat', id: actor.chat },
     );
+    return principal;
   };
   /** Refusals become the reply the person sees; anything else is a fault the connector logs. */
   const answer = async <T>(work: () => Promise<T>): Promise<T | ChatReply> => {
@@ -79,7 +68,7 @@ export function createChatActions(ctx: AppContext): ChatActions {
       case 'help':
         return reply(commandHelp);
       case 'approvals': {
-        await requireAnyRole(user, readers, 'chat.read', 'chat', 'read approvals');
+        await allowed(actor, user, 'cycle.read');
         const cards = await cardsFor(await pendingApprovalIds(ctx.db), user);
         return reply(
           cards.length ? `${cards.length} change(s) waiting for the CAB` : 'no change is waiting for the CAB',
@@ -87,7 +76,7 @@ export function createChatActions(ctx: AppContext): ChatActions {
         );
       }
       case 'status': {
-        await requireAnyRole(user, readers, 'chat.read', command.cycleId ?? 'chat', 'read cycle status');
+        await allowed(actor, user, 'cycle.read', command.cycleId);
         if (command.cycleId) {
           const card = await cardFor(command.cycleId, user);
           return reply(`${card.title}: ${card.status}`, [card]);
@@ -99,9 +88,7 @@ export function createChatActions(ctx: AppContext): ChatActions {
         );
       }
       case 'start': {
-        await requireAnyRole(user, coordinators, 'cycle.start', 'new', 'start a patch cycle');
-        const detail = await startCycle(ctx, {
-          requester: user.id,
+        const detail = await startCycle(ctx, principalFor(user, actor.chat), {
           demo: command.demo,
           patches: command.patches,
           hosts: command.hosts,
@@ -113,15 +100,7 @@ export function createChatActions(ctx: AppContext): ChatActions {
       case 'pause':
       case 'resume':
       case 'cancel': {
-        await requireAnyRole(
-          user,
-          coordinators,
-          `cycle.${command.name}`,
-          command.cycleId,
-          `${command.name} a patch cycle`,
-        );
-        const state = await controlCycle(ctx, command.cycleId, command.name, {
-          by: user.id,
+        const state = await controlCycle(ctx, principalFor(user, actor.chat), command.cycleId, command.name, {
           reason: command.reason,
           channel: actor.chat,
         });
@@ -144,9 +123,8 @@ export function createChatActions(ctx: AppContext): ChatActions {
     approve: (actor, cycleId) =>
       answer(async () => {
         const user = await identify(actor);
-        await requireAnyRole(user, deciders, 'change.approve', cycleId, 'decide on changes');
-        const state = await approveCycle(ctx, parseInput(cycleIdSchema, cycleId, 'cycle id'), {
-          by: user.id,
+        const id = parseInput(cycleIdSchema, cycleId, 'cycle id');
+        const state = await approveCycle(ctx, await allowed(actor, user, 'change.approve', id), id, {
           channel: actor.chat,
         });
         const approvals = state.decisions.filter((d) => d.decision === 'approve').length;
@@ -157,9 +135,8 @@ export function createChatActions(ctx: AppContext): ChatActions {
     reject: (actor, cycleId, reason) =>
       answer(async () => {
         const user = await identify(actor);
-        await requireAnyRole(user, deciders, 'change.reject', cycleId, 'decide on changes');
-        await rejectCycle(ctx, parseInput(cycleIdSchema, cycleId, 'cycle id'), {
-          by: user.id,
+        const id = parseInput(cycleIdSchema, cycleId, 'cycle id');
+        await rejectCycle(ctx, await allowed(actor, user, 'change.reject', id), id, {
           reason,
           channel: actor.chat,
         });
@@ -168,13 +145,13 @@ export function createChatActions(ctx: AppContext): ChatActions {
     card: (actor, cycleId) =>
       answer(async () => {
         const user = await identify(actor);
-        await requireAnyRole(user, readers, 'chat.read', cycleId, 'read cycle status');
+        await allowed(actor, user, 'cycle.read', cycleId);
         return cardFor(parseInput(cycleIdSchema, cycleId, 'cycle id'), user);
       }),
     overview: (actor) =>
       answer(async () => {
         const user = await identify(actor);
-        await requireAnyRole(user, readers, 'chat.read', 'chat', 'read approvals');
+        await allowed(actor, user, 'cycle.read');
         const pending = await pendingApprovalIds(ctx.db);
         const running = (await activeCycleIds(ctx.db)).filter((id) => !pending.includes(id));
         return { pending: await cardsFor(pending, user), running: await cardsFor(running, user) };

@@ -2,20 +2,19 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { z } from 'zod';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { getCycle } from '../db/repositories/cycles.ts';
-import { requireRole } from '../db/repositories/users.ts';
+import { authorize, type Principal } from '../security/index.ts';
 import { ConflictError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
 import type { CycleControlState } from '../workflows/cycle-control.ts';
 import { cycleWorkflowId } from '../workflows/ids.ts';
 import { cancelCycleUpdate, pauseCycleUpdate, resumeCycleUpdate } from '../workflows/messages.ts';
 import type { AppContext } from './context.ts';
-import { approveSchema, auditRefusal, channelSchema, updateRefusal } from './cycles.ts';
+import { auditRefusal, channelSchema, updateRefusal } from './cycles.ts';
 
 export type CycleControlVerb = 'pause' | 'resume' | 'cancel';
 
 export const cycleControlSchema = z
   .object({
-    by: approveSchema.shape.by,
     reason: z.string().trim().max(500).optional(),
     channel: channelSchema.default('rest'),
   })
@@ -30,14 +29,15 @@ const done = { pause: 'paused', resume: 'resumed', cancel: 'cancelled' } as cons
  */
 export async function controlCycle(
   ctx: AppContext,
+  principal: Principal,
   id: string,
   verb: CycleControlVerb,
   body: unknown,
 ): Promise<CycleControlState> {
-  const args = parseInput(cycleControlSchema, body, `${verb} request`);
+  await authorize(ctx.db, principal, `cycle.${verb}`, { type: 'cycle', id });
+  const args = { ...parseInput(cycleControlSchema, body, `${verb} request`), by: principal.userId };
   await getCycle(ctx.db, id);
   const refused = auditRefusal(ctx, args.by, `cycle.${verb}`, id);
-  await requireRole(ctx.db, args.by, 'coordinator', `${verb} a patch cycle`).catch(refused);
   let state: CycleControlState;
   try {
     state = await ctx.temporal.workflow.getHandle(cycleWorkflowId(id)).executeUpdate(updates[verb], { args: [args] });

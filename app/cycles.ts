@@ -5,15 +5,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { cycleDetail, getCycle, insertCycle, listCycles, type CycleDetail } from '../db/repositories/cycles.ts';
-import { findUser, requireRole } from '../db/repositories/users.ts';
-import { ConflictError, errorFromFailure, InputError, NotAllowedError, PatchflowError } from '../kernel/errors.ts';
+import { authorize, type Principal } from '../security/index.ts';
+import { ConflictError, errorFromFailure, InputError, PatchflowError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
 import { isTerminalCycleStatus } from '../workflows/cycle-states.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../workflows/ids.ts';
 import { approveChangeUpdate, rejectChangeUpdate } from '../workflows/messages.ts';
 import type { ApprovalState, CyclePolicy } from '../workflows/types.ts';
 import type { AppContext } from './context.ts';
-import { DEMO_PATCH, demoAssets, demoUsers, ensureDemoFleet, seedDemoRecords } from '../demo/seed.ts';
+import { DEMO_PATCH, demoAssets, ensureDemoFleet, seedDemoRecords } from '../demo/seed.ts';
 import { findingsScopeSchema, scopeFromFindings, type FindingsScope } from './findings-scope.ts';
 import { cyclePolicySchema } from './cycle-policy.ts';
 
@@ -22,7 +22,6 @@ export const channelSchema = z.enum(['cli', 'rest', 'slack', 'teams']);
 
 export const startCycleSchema = z
   .object({
-    requester: userIdSchema.optional(),
     name: z.string().trim().min(1).max(200).optional(),
     /** Seed the demo fleet (idempotent) and patch it. */
     demo: z.boolean().default(false),
@@ -76,14 +75,11 @@ export const startCycleSchema = z
         path: ['patches'],
         message: 'name at least one patch id (or use demo or fromFindings)',
       });
-    if (!v.demo && !v.requester)
-      ctx.addIssue({ code: 'custom', path: ['requester'], message: 'who requests this change' });
   });
 export type StartCycleRequest = z.input<typeof startCycleSchema>;
 
 export const approveSchema = z
   .object({
-    by: userIdSchema,
     comment: z.string().max(2000).optional(),
     channel: channelSchema.default('rest'),
     notBefore: z.iso.datetime({ offset: true }).optional(),
@@ -91,14 +87,10 @@ export const approveSchema = z
   .strict();
 export const rejectSchema = z
   .object({
-    by: userIdSchema,
     reason: z.string().trim().min(1, 'a rejection needs a reason').max(2000),
     channel: channelSchema.default('rest'),
   })
   .strict();
-
-/** The demo's coordinator, used when `cycle start --demo` names nobody. */
-const DEMO_REQUESTER = 'carol';
 
 function newCycleId(now = new Date()): string {
   return `cyc-${now.toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
@@ -120,23 +112,14 @@ export interface ResolvedCycleRequest {
  */
 export async function resolveCycleRequest(
   ctx: AppContext,
+  principal: Principal,
+  action: 'cycle.start' | 'cycle.plan',
   body: unknown,
   demoSeeded: boolean,
 ): Promise<ResolvedCycleRequest> {
+  await authorize(ctx.db, principal, action, { type: 'cycle', id: 'new' });
   const req = parseInput(startCycleSchema, body, 'cycle request');
-  const requester = req.requester ?? DEMO_REQUESTER;
-  if (req.demo && !demoSeeded) {
-    // Planning the demo before it is loaded: its own people are the ones who will exist.
-    if (!demoUsers.some((u) => u.id === requester && u.roles.includes('coordinator'))) {
-      throw new NotAllowedError(
-        `${requester} is not the demo's coordinator; plan the demo as ${DEMO_REQUESTER}, or run \`patchflow demo seed\` first`,
-      );
-    }
-  } else {
-    await requireRole(ctx.db, requester, 'coordinator', 'start a patch cycle').catch(
-      auditRefusal(ctx, requester, 'cycle.start', 'new'),
-    );
-  }
+  const requester = principal.userId;
   const findings = req.fromFindings
     ? await scopeFromFindings(ctx.db, req.fromFindings, { patchIds: req.patches, hostnames: req.hosts })
     : undefined;
@@ -173,13 +156,19 @@ export async function resolveCycleRequest(
 }
 
 /** Starts a cycle: validates, records it and starts its workflow in one step; a failure leaves nothing behind. */
-export async function startCycle(ctx: AppContext, body: unknown): Promise<CycleDetail> {
+export async function startCycle(ctx: AppContext, principal: Principal, body: unknown): Promise<CycleDetail> {
   const demo = startCycleSchema.safeParse(body).data?.demo === true;
   if (demo) {
     ensureDemoFleet(ctx.settings.dataDir);
     await seedDemoRecords(ctx.db);
   }
-  const { req, requester, patchIds, hostnames, policy, findings } = await resolveCycleRequest(ctx, body, true);
+  const { req, requester, patchIds, hostnames, policy, findings } = await resolveCycleRequest(
+    ctx,
+    principal,
+    'cycle.start',
+    body,
+    true,
+  );
   const id = newCycleId();
   const request = {
     name: req.name ?? (req.demo ? 'Demo patch cycle' : `Patch cycle ${id}`),
@@ -212,31 +201,46 @@ export async function startCycle(ctx: AppContext, body: unknown): Promise<CycleD
   return cycleDetail(ctx.db, id);
 }
 
-export async function approveCycle(ctx: AppContext, id: string, body: unknown): Promise<ApprovalState> {
-  const args = parseInput(approveSchema, body, 'approval');
-  return decide(ctx, id, args.by, 'change.approve', (handle) =>
-    handle.executeUpdate(approveChangeUpdate, { args: [args] }),
-  );
+export async function approveCycle(
+  ctx: AppContext,
+  principal: Principal,
+  id: string,
+  body: unknown,
+): Promise<ApprovalState> {
+  return decide(ctx, principal, id, 'change.approve', () => {
+    const args = { ...parseInput(approveSchema, body, 'approval'), by: principal.userId };
+    return (handle) => handle.executeUpdate(approveChangeUpdate, { args: [args] });
+  });
 }
 
-export async function rejectCycle(ctx: AppContext, id: string, body: unknown): Promise<ApprovalState> {
-  const args = parseInput(rejectSchema, body, 'rejection');
-  return decide(ctx, id, args.by, 'change.reject', (handle) =>
-    handle.executeUpdate(rejectChangeUpdate, { args: [args] }),
-  );
+export async function rejectCycle(
+  ctx: AppContext,
+  principal: Principal,
+  id: string,
+  body: unknown,
+): Promise<ApprovalState> {
+  return decide(ctx, principal, id, 'change.reject', () => {
+    const args = { ...parseInput(rejectSchema, body, 'rejection'), by: principal.userId };
+    return (handle) => handle.executeUpdate(rejectChangeUpdate, { args: [args] });
+  });
 }
 
 async function decide(
   ctx: AppContext,
+  principal: Principal,
   id: string,
-  by: string,
-  action: string,
-  send: (handle: ReturnType<AppContext['temporal']['workflow']['getHandle']>) => Promise<ApprovalState>,
+  action: 'change.approve' | 'change.reject',
+  /** Parses the body (after the caller is authorized, so that a refusal comes first) into the Update to send. */
+  prepare: () => (handle: ReturnType<AppContext['temporal']['workflow']['getHandle']>) => Promise<ApprovalState>,
 ): Promise<ApprovalState> {
+  const requester = ((await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined)
+    ?.requester;
+  // The requester hears the gate's more telling reason, separation of duties, whatever their roles;
+  // anyone else who may not decide is refused before learning whether the cycle exists.
+  if (requester !== principal.userId) await authorize(ctx.db, principal, action, { type: 'cycle', id });
+  const send = prepare();
   const cycle = await getCycle(ctx.db, id);
-  const refused = auditRefusal(ctx, by, action, id);
-  if (!(await findUser(ctx.db, by)))
-    return refused(new NotAllowedError(`unknown user "${by}" may not decide on changes`));
+  const refused = auditRefusal(ctx, principal.userId, action, id);
   if (cycle.phase !== 'approval')
     throw new ConflictError(`cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status})`);
   const handle = ctx.temporal.workflow.getHandle(approvalWorkflowId(id));

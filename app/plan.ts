@@ -5,6 +5,7 @@ import { durationToMs } from '../workflows/time.ts';
 import type { DeploymentPolicy } from '../workflows/types.ts';
 import { describeSlot, nextSlot } from '../workflows/windows.ts';
 import { resolveCycleRequest } from './cycles.ts';
+import type { Principal } from '../security/index.ts';
 import type { AppContext } from './context.ts';
 import { DEMO_PATCH, demoAssets } from '../demo/seed.ts';
 import type { FindingsScope, ScopedTarget } from './findings-scope.ts';
@@ -58,9 +59,20 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * The dry run: what `POST /api/cycles` with the same body would patch, where, in which ring and
  * window, and who must approve. Reads only; the demo fleet is described even before it is seeded.
  */
-export async function planCycle(ctx: AppContext, body: unknown, now = Date.now()): Promise<CyclePlan> {
+export async function planCycle(
+  ctx: AppContext,
+  principal: Principal,
+  body: unknown,
+  now = Date.now(),
+): Promise<CyclePlan> {
   const demoSeeded = !!(await ctx.db('patches').where({ id: DEMO_PATCH.id }).first());
-  const { req, requester, patchIds, hostnames, policy, findings } = await resolveCycleRequest(ctx, body, demoSeeded);
+  const { req, requester, patchIds, hostnames, policy, findings } = await resolveCycleRequest(
+    ctx,
+    principal,
+    'cycle.plan',
+    body,
+    demoSeeded,
+  );
   const dep = policy.deployment;
 
   const query = ctx.db('assets').select('hostname', 'criticality', 'patch_group').orderBy('hostname');

@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { AppContext } from '../app/context.ts';
 import { approveCycle, startCycle } from '../app/cycles.ts';
+import { principalOfUser } from '../security/index.ts';
 import { DEMO_PATCH, demoUsers } from '../demo/seed.ts';
 import { configureRegistry, connectTemporalClient } from '../runtime/context.ts';
 import { createPatchflowWorker } from '../runtime/worker.ts';
@@ -126,15 +127,14 @@ export const p1Cycle: Benchmark = {
                 criticality: [4 - i],
                 maxConcurrency: batchSize,
               }));
-              const { cycle } = await startCycle(ctx, {
-                requester: 'carol',
+              const { cycle } = await startCycle(ctx, await principalOfUser(ctx.db, 'carol'), {
                 patches: [DEMO_PATCH.id],
                 policy: { deployment: { rings } },
               });
               // The CAB approves as soon as the gate opens: the bench measures the rollout, not people.
               for (;;) {
                 try {
-                  await approveCycle(ctx, cycle.id, { by: 'alice' });
+                  await approveCycle(ctx, await principalOfUser(ctx.db, 'alice'), cycle.id, {});
                   break;
                 } catch {
                   await new Promise((r) => setTimeout(r, 20));

@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AppContext } from '../app/context.ts';
 import { listen } from '../runtime/http-server.ts';
 import { startCycle } from '../app/cycles.ts';
+import { principalOfUser } from '../security/index.ts';
 import { DEMO_PATCH } from '../demo/seed.ts';
 import { configureRegistry, connectTemporalClient } from '../runtime/context.ts';
 import { createPatchflowWorker } from '../runtime/worker.ts';
@@ -64,7 +65,13 @@ async function pendingChanges(ctx: AppContext, slack: SlackApiEmulator, count: n
   };
   for (let i = 0; i < count; i++)
     ids.push(
-      (await startCycle(ctx, { requester: 'carol', patches: [DEMO_PATCH.id], hosts: ['sim-p4-01'], window })).cycle.id,
+      (
+        await startCycle(ctx, await principalOfUser(ctx.db, 'carol'), {
+          patches: [DEMO_PATCH.id],
+          hosts: ['sim-p4-01'],
+          window,
+        })
+      ).cycle.id,
     );
   while (
     !ids.every((id) =>

@@ -1,9 +1,60 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { PatchflowError } from '../kernel/errors.ts';
 
 /** The CLI talks to the running server, so that every write passes the same validation, roles and audit. */
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env['PATCHFLOW_URL'] ?? `http://127.0.0.1:${env['PATCHFLOW_HTTP_PORT'] ?? '8080'}`;
+}
+
+/** Mirrors security/local.ts: the CLI reads the file without loading the server's modules. */
+const LOCAL_TOKENS_FILE = 'local-tokens.json';
+const localTokensSchema = z.object({ tokens: z.record(z.string(), z.string()) });
+
+let localIdentity: string | undefined;
+/** `--as <user>`: act as that local user with their token from the data directory (local mode only). */
+export function actAs(user: string): void {
+  localIdentity = user;
+}
+export function actingAs(): string | undefined {
+  return localIdentity;
+}
+
+/**
+ * The bearer token for this call: PATCHFLOW_TOKEN when set (a personal or service token), else the
+ * local token of the `--as` user, or of the local admin, from the data directory.
+ */
+export function credential(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env['PATCHFLOW_TOKEN'];
+  if (token) {
+    if (localIdentity)
+      throw new PatchflowError(
+        `--as ${localIdentity} works only with the local tokens; unset PATCHFLOW_TOKEN, or drop --as to act as the token's owner`,
+        { code: 'usage' },
+      );
+    return token;
+  }
+  const file = path.join(env['PATCHFLOW_DATA_DIR'] ?? '.patchflow', LOCAL_TOKENS_FILE);
+  if (!existsSync(file)) {
+    if (localIdentity)
+      throw new PatchflowError(
+        `--as ${localIdentity}: no local tokens at ${file}; start the server here with \`npm start\``,
+        {
+          code: 'usage',
+        },
+      );
+    return undefined;
+  }
+  const { tokens } = localTokensSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const user = localIdentity ?? 'admin';
+  const found = tokens[user];
+  if (!found)
+    throw new PatchflowError(
+      `no local token for "${user}" in ${file} (local users: ${Object.keys(tokens).join(', ')}); restart the server after adding them, or set PATCHFLOW_TOKEN`,
+      { code: 'usage' },
+    );
+  return found;
 }
 
 const errorBodySchema = z.object({
@@ -35,11 +86,16 @@ export async function apiRequest<T = unknown>(
   init: { headers?: Record<string, string>; rawBody?: BodyInit } = {},
 ): Promise<T> {
   const base = serverUrl();
+  const token = credential();
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...init.headers,
+      },
       body: init.rawBody ?? (body !== undefined ? JSON.stringify(body) : undefined),
       ...(init.rawBody ? { duplex: 'half' } : {}),
     } as RequestInit);

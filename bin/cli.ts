@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PatchflowError } from '../kernel/errors.ts';
+import { actAs } from './api.ts';
 import { commands } from './commands/index.ts';
 import type { CliCommand, CliValues } from './commands/types.ts';
 
@@ -13,7 +14,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv.slice(command.path.length),
-      options: command.options ?? {},
+      // --as is every command's: the local user whose token the call uses (local mode).
+      options: { ...command.options, as: { type: 'string' } },
       allowPositionals: true,
       strict: true,
     });
@@ -23,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  if (typeof parsed.values['as'] === 'string') actAs(parsed.values['as']);
   try {
     return await command.run(parsed);
   } catch (err) {
@@ -40,7 +43,7 @@ function reportError(command: CliCommand, err: unknown): number {
     process.stderr.write(`patchflow ${command.path.join(' ')}: ${err.message}\n`);
     for (const d of err.details)
       process.stderr.write(`  ${d.path.length ? d.path.join('.') : '(input)'}: ${d.message}\n`);
-    return err.code === 'invalid_input' ? 2 : 1;
+    return err.code === 'invalid_input' || err.code === 'usage' ? 2 : 1;
   }
   process.stderr.write(`patchflow ${command.path.join(' ')}: ${(err as Error).stack ?? String(err)}\n`);
   return 1;
@@ -53,5 +56,5 @@ function help(command: CliCommand | undefined): string {
     const head = `${c.path.join(' ')} ${c.usage}`.trimEnd();
     return head.length <= 44 ? `  ${head.padEnd(46)}${c.summary}` : `  ${head}\n  ${''.padEnd(46)}${c.summary}`;
   });
-  return `patchflow — durable patch management on Temporal\n\nusage: patchflow <command> [options]\n\n${lines.join('\n')}\n\nRead commands accept --json. The CLI talks to the server at PATCHFLOW_URL (default http://127.0.0.1:8080).\n`;
+  return `patchflow — durable patch management on Temporal\n\nusage: patchflow <command> [options]\n\n${lines.join('\n')}\n\nRead commands accept --json. The CLI talks to the server at PATCHFLOW_URL (default http://127.0.0.1:8080)\nas PATCHFLOW_TOKEN's owner, or in local mode as the local admin (--as <user> picks another local user).\n`;
 }

@@ -6,6 +6,7 @@
  */
 export const errorKinds = {
   InputError: { code: 'invalid_input', status: 400, retryable: false },
+  UnauthenticatedError: { code: 'unauthenticated', status: 401, retryable: false },
   NotAllowedError: { code: 'not_allowed', status: 403, retryable: false },
   NotFoundError: { code: 'not_found', status: 404, retryable: false },
   ConflictError: { code: 'conflict', status: 409, retryable: false },

@@ -47,6 +47,14 @@ export class ConflictError extends PatchflowError {
 }
 
 /** The person is known but may not do this (separation of duties, missing role). */
+/** The request carries no credential, or one that is unknown, expired or revoked. */
+export class UnauthenticatedError extends PatchflowError {
+  constructor(message: string) {
+    super(message, { code: errorKinds.UnauthenticatedError.code });
+    this.name = 'UnauthenticatedError' satisfies ErrorKindName;
+  }
+}
+
 export class NotAllowedError extends PatchflowError {
   constructor(message: string) {
     super(message, { code: errorKinds.NotAllowedError.code });
@@ -104,6 +112,7 @@ export function describeError(err: unknown): DescribedError {
 
 const errorOfKind: Record<ErrorKindName, (message: string) => PatchflowError> = {
   InputError: (m) => new InputError(m),
+  UnauthenticatedError: (m) => new UnauthenticatedError(m),
   NotAllowedError: (m) => new NotAllowedError(m),
   NotFoundError: (m) => new NotFoundError(m),
   ConflictError: (m) => new ConflictError(m),

@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
 import type { AppContext } from '../app/context.ts';
+import { RefusalAuditor } from '../security/index.ts';
+import { authenticated, sessionRouter } from './authentication.ts';
 import { chatRouter } from './chat.ts';
 import { errorMiddleware } from './errors.ts';
 import { routeModules } from './routes/index.ts';
@@ -16,7 +18,10 @@ export function createHttpApp(ctx: AppContext): Express {
     const ok = db === 'ok' && temporal === 'ok';
     res.status(ok ? 200 : 503).json({ ok, db, temporal });
   });
+  const auditor = new RefusalAuditor(ctx.db);
   const api = express.Router();
+  // No /api request is served without a credential, loopback included.
+  api.use(authenticated(ctx, auditor));
   api.use(express.json({ limit: '1mb' }));
   for (const mod of routeModules) {
     const router = express.Router();
@@ -24,6 +29,7 @@ export function createHttpApp(ctx: AppContext): Express {
     api.use(mod.path, router);
   }
   app.use('/api', api);
+  app.use(sessionRouter(ctx, auditor));
   app.use(chatRouter(ctx));
   app.use(webRouter());
   app.use(errorMiddleware(ctx.logger));

@@ -7,6 +7,7 @@ const webDir = fileURLToPath(new URL('../web/', import.meta.url));
 export function webRouter(): Router {
   const router = express.Router();
   router.get('/', (_req, res) => res.sendFile('dashboard.html', { root: webDir }));
+  router.get('/login', (_req, res) => res.sendFile('login.html', { root: webDir }));
   router.use(express.static(webDir, { index: false }));
   return router;
 }

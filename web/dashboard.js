@@ -25,6 +25,8 @@ const chip = (value) => el('span', value.replaceAll('_', ' '), `chip ${value}`);
 
 async function getJson(path) {
   const res = await fetch(path);
+  // The session cookie is missing or no longer valid: sign in again.
+  if (res.status === 401) location.assign('/login');
   const body = await res.json();
   if (!res.ok) throw new Error(body?.error?.message ?? `${path} answered ${res.status}`);
   return body;

@@ -1,6 +1,6 @@
 import type { CycleControlState } from '../../workflows/cycle-control.ts';
 import { apiRequest } from '../api.ts';
-import { printJsonOr, requireOption, requirePositional } from './args.ts';
+import { printJsonOr, requirePositional } from './args.ts';
 import type { CliCommand } from './types.ts';
 
 const summaries = {
@@ -13,11 +13,10 @@ export const cycleControlCommands: CliCommand[] = (['pause', 'resume', 'cancel']
   path: ['cycle', verb],
   summary: `${summaries[verb]} (coordinators)`,
   usage: '<id> --as <coordinator> [--reason <text>] [--json]',
-  options: { as: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } },
+  options: { reason: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     const id = requirePositional(positionals, 0, 'id');
     const state = await apiRequest<CycleControlState>('POST', `/api/cycles/${encodeURIComponent(id)}/${verb}`, {
-      by: requireOption(values, 'as'),
       reason: values['reason'],
       channel: 'cli',
     });

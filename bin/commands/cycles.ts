@@ -3,7 +3,7 @@ import type { CyclePlan } from '../../app/plan.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
 import { isTerminalCycleStatus } from '../../workflows/cycle-states.ts';
 import type { ApprovalState } from '../../workflows/types.ts';
-import { apiRequest } from '../api.ts';
+import { actAs, actingAs, apiRequest } from '../api.ts';
 import { printJsonOr, requireOption, requirePositional } from './args.ts';
 import type { CliCommand, CliValues } from './types.ts';
 
@@ -33,7 +33,6 @@ export function renderCycle(d: CycleDetail): string {
 /** What `cycle start` and `cycle plan` share: who asks, which patches on which hosts, or a scope derived from the findings. */
 const scopeOptions = {
   demo: { type: 'boolean' },
-  as: { type: 'string' },
   patch: { type: 'string', multiple: true },
   host: { type: 'string', multiple: true },
   'from-findings': { type: 'boolean' },
@@ -42,6 +41,12 @@ const scopeOptions = {
   json: { type: 'boolean' },
 } as const;
 const fromFindingsUsage = '[--from-findings [--view all|overdue|due-soon] [--min-score <0-100>]]';
+
+/** The demo's coordinator: `cycle start --demo` without --as or a token requests it as carol, as the README shows. */
+const DEMO_COORDINATOR = 'carol';
+function actAsDemoCoordinator(values: CliValues): void {
+  if (values['demo'] === true && !actingAs() && !process.env['PATCHFLOW_TOKEN']) actAs(DEMO_COORDINATOR);
+}
 
 function scopeBody(values: CliValues) {
   const fromFindings =
@@ -53,7 +58,6 @@ function scopeBody(values: CliValues) {
       : undefined;
   return {
     demo: values['demo'] === true,
-    requester: values['as'],
     patches: values['patch'] ?? [],
     hosts: values['host'] ?? [],
     ...(fromFindings ? { fromFindings } : {}),
@@ -67,6 +71,7 @@ export const cycleCommands: CliCommand[] = [
     usage: `[--demo] [--as <coordinator>] [--patch <id>]… [--host <hostname>]… ${fromFindingsUsage} [--name <text>] [--json]`,
     options: { ...scopeOptions, name: { type: 'string' } },
     async run({ values }) {
+      actAsDemoCoordinator(values);
       const body = { ...scopeBody(values), name: values['name'] };
       const detail = await apiRequest<CycleDetail>('POST', '/api/cycles', body);
       printJsonOr(
@@ -84,6 +89,7 @@ export const cycleCommands: CliCommand[] = [
     usage: `[--demo] [--as <coordinator>] [--patch <id>]… [--host <hostname>]… ${fromFindingsUsage} [--json]`,
     options: scopeOptions,
     async run({ values }) {
+      actAsDemoCoordinator(values);
       const body = scopeBody(values);
       const plan = await apiRequest<CyclePlan>('POST', '/api/cycles/plan', body);
       printJsonOr(values, plan, () => renderPlan(plan));
@@ -132,7 +138,6 @@ export const cycleCommands: CliCommand[] = [
     summary: 'approve a change awaiting CAB approval (--not-before: approve now, deploy from that time)',
     usage: '<id> --as <approver> [--comment <text>] [--not-before <ISO time>] [--json]',
     options: {
-      as: { type: 'string' },
       comment: { type: 'string' },
       'not-before': { type: 'string' },
       json: { type: 'boolean' },
@@ -140,7 +145,6 @@ export const cycleCommands: CliCommand[] = [
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');
       const body = {
-        by: requireOption(values, 'as'),
         comment: values['comment'],
         notBefore: values['not-before'],
         channel: 'cli',
@@ -154,11 +158,10 @@ export const cycleCommands: CliCommand[] = [
     path: ['cycle', 'reject'],
     summary: 'reject a change awaiting CAB approval',
     usage: '<id> --as <approver> --reason <text> [--json]',
-    options: { as: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } },
+    options: { reason: { type: 'string' }, json: { type: 'boolean' } },
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');
       const state = await apiRequest<ApprovalState>('POST', `/api/cycles/${encodeURIComponent(id)}/reject`, {
-        by: requireOption(values, 'as'),
         reason: requireOption(values, 'reason'),
         channel: 'cli',
       });

@@ -11,6 +11,10 @@ import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { describeDatabase, migrateToLatest } from '../../db/knex.ts';
 import { createLogger } from '../../kernel/logger.ts';
 import type { Worker } from '@temporalio/worker';
+import { findUser, upsertUser } from '../../db/repositories/users.ts';
+import { demoUsers } from '../../demo/seed.ts';
+import { ensureLocalTokens, localTokensPath } from '../../security/index.ts';
+import type { AppContext } from '../../app/context.ts';
 import type { CliCommand } from './types.ts';
 
 /**
@@ -35,6 +39,18 @@ async function runUntilSignal(stops: (() => Promise<void>)[]): Promise<number> {
   return code;
 }
 
+/**
+ * Local mode's credentials, until an identity provider is configured: the local admin and the demo
+ * people (created in the embedded database, where the demo is the point) get tokens in the data
+ * directory, which the CLI on this machine uses. Returns the file's path.
+ */
+async function prepareLocalAccess(ctx: AppContext): Promise<string> {
+  if (!ctx.settings.databaseUrl)
+    for (const user of demoUsers) if (!(await findUser(ctx.db, user.id))) await upsertUser(ctx.db, user);
+  await ensureLocalTokens(ctx.db, ctx.settings.dataDir, demoUsers);
+  return localTokensPath(ctx.settings.dataDir);
+}
+
 async function startWorkerAndServer(settings: Settings, parts: { worker: boolean; server: boolean }) {
   const ctx = await buildContext(settings);
   const stops: (() => Promise<void>)[] = [async () => ctx.db.destroy(), async () => ctx.temporal.connection.close()];
@@ -49,6 +65,8 @@ async function startWorkerAndServer(settings: Settings, parts: { worker: boolean
     });
   }
   if (parts.server) {
+    const tokens = await prepareLocalAccess(ctx);
+    ctx.logger.info(`local API tokens (admin and the demo people) are in ${tokens}, readable by you only`);
     http = await listen(ctx, settings.http.host, settings.http.port);
     stops.push(() => http!.close());
   }
@@ -79,7 +97,7 @@ export const runtimeCommands: CliCommand[] = [
         [
           '',
           'Patchflow is running.',
-          `  Dashboard    ${http!.url}/`,
+          `  Dashboard    ${http!.url}/   (sign in with a token from ${localTokensPath(settings.dataDir)})`,
           `  API          ${http!.url}/api   (health: ${http!.url}/healthz)`,
           `  Temporal UI  ${dev ? dev.uiUrl : `(remote cluster ${temporal.address})`}`,
           `  Database     ${describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir })}`,

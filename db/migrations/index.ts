@@ -4,6 +4,7 @@ import * as m002 from './002_asset_groups.ts';
 import * as m003 from './003_prioritization.ts';
 import * as m004 from './004_change_approval.ts';
 import * as m005 from './005_change_records.ts';
+import * as m006 from './006_api_tokens.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '003_prioritization': m003,
   '004_change_approval': m004,
   '005_change_records': m005,
+  '006_api_tokens': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

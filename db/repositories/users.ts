@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { NotAllowedError, NotFoundError } from '../../kernel/errors.ts';
 
-export const roleSchema = z.enum(['approver', 'coordinator', 'manager', 'viewer']);
+export const roleSchema = z.enum(['admin', 'approver', 'coordinator', 'manager', 'viewer']);
 export type Role = z.infer<typeof roleSchema>;
 
 export const groupNameSchema = z

@@ -1,3 +1,4 @@
+import { can, principalOf } from '../authentication.ts';
 import { z } from 'zod';
 import { assetFileFormatSchema, importAssetFile } from '../../app/asset-import.ts';
 import type { Db } from '../../db/knex.ts';
@@ -44,7 +45,7 @@ async function listFilter(db: Db, q: z.output<typeof listQuerySchema>): Promise<
 export const assetRoutes: RouteModule = {
   path: '/assets',
   register(router, ctx) {
-    router.get('/', async (req, res) => {
+    router.get('/', can(ctx, 'inventory.read'), async (req, res) => {
       const q = parseInput(listQuerySchema, req.query, 'asset list query');
       const filter = await listFilter(ctx.db, q);
       const [assets, total] = await Promise.all([
@@ -54,7 +55,7 @@ export const assetRoutes: RouteModule = {
       res.json({ assets, total });
     });
 
-    router.post('/import', async (req, res) => {
+    router.post('/import', can(ctx, 'inventory.import'), async (req, res) => {
       const { format: requested } = parseInput(importQuerySchema, req.query, 'asset import query');
       const result = await withRequestBody(req, MAX_INVENTORY_FILE_BYTES, async () => {
         // express.json() has already read a small JSON upload sent as application/json.
@@ -63,21 +64,21 @@ export const assetRoutes: RouteModule = {
             ? await requestText(req, MAX_INVENTORY_FILE_BYTES, 'the inventory file')
             : JSON.stringify(req.body);
         const format = requested ?? (req.is('application/json') || /^\s*[[{]/.test(text) ? 'json' : 'csv');
-        return importAssetFile(ctx.db, text, format, 'admin');
+        return importAssetFile(ctx.db, text, format, principalOf(res).userId);
       });
       res.json(result);
     });
 
-    router.get('/:ref', async (req, res) => {
+    router.get('/:ref', can(ctx, 'inventory.read'), async (req, res) => {
       res.json(await getAsset(ctx.db, req.params.ref));
     });
 
-    router.post('/', async (req, res) => {
+    router.post('/', can(ctx, 'inventory.import'), async (req, res) => {
       const input = parseInput(assetInputSchema.strict(), req.body, 'asset');
       const { asset, inserted } = await ctx.db.transaction(async (trx) => {
         const [row] = await upsertAssetRows(trx, [input]);
         await appendAudit(trx, {
-          actor: 'admin',
+          actor: principalOf(res).userId,
           action: 'asset.saved',
           subjectType: 'asset',
           subjectId: row!.id,
@@ -88,12 +89,12 @@ export const assetRoutes: RouteModule = {
       res.status(inserted ? 201 : 200).json(asset);
     });
 
-    router.patch('/:ref', async (req, res) => {
+    router.patch('/:ref', can(ctx, 'inventory.import'), async (req, res) => {
       const patch = parseInput(assetPatchSchema, req.body, 'asset change');
       const asset = await ctx.db.transaction(async (trx) => {
         const a = await patchAsset(trx, req.params.ref, patch);
         await appendAudit(trx, {
-          actor: 'admin',
+          actor: principalOf(res).userId,
           action: 'asset.changed',
           subjectType: 'asset',
           subjectId: a.id,
@@ -104,11 +105,11 @@ export const assetRoutes: RouteModule = {
       res.json(asset);
     });
 
-    router.delete('/:ref', async (req, res) => {
+    router.delete('/:ref', can(ctx, 'inventory.import'), async (req, res) => {
       await ctx.db.transaction(async (trx) => {
         const a = await deleteAsset(trx, req.params.ref);
         await appendAudit(trx, {
-          actor: 'admin',
+          actor: principalOf(res).userId,
           action: 'asset.deleted',
           subjectType: 'asset',
           subjectId: a.id,

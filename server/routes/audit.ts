@@ -1,3 +1,4 @@
+import { can } from '../authentication.ts';
 import { z } from 'zod';
 import { listAudit, verifyAuditChain } from '../../db/repositories/audit.ts';
 import { parseInput } from '../../kernel/validate.ts';
@@ -11,11 +12,11 @@ const auditQuerySchema = z.object({
 export const auditRoutes: RouteModule = {
   path: '/audit',
   register(router, ctx) {
-    router.get('/', async (req, res) => {
+    router.get('/', can(ctx, 'audit.read'), async (req, res) => {
       const q = parseInput(auditQuerySchema, req.query, 'audit query');
       res.json({ events: await listAudit(ctx.db, { subjectId: q.subject, limit: q.limit }) });
     });
-    router.get('/verify', async (_req, res) => {
+    router.get('/verify', can(ctx, 'audit.read'), async (_req, res) => {
       res.json(await verifyAuditChain(ctx.db));
     });
   },

@@ -1,3 +1,4 @@
+import { can } from '../authentication.ts';
 import { z } from 'zod';
 import { baselinePatches, getBaseline, listBaselines, saveBaseline } from '../../db/repositories/baselines.ts';
 import { NotFoundError } from '../../kernel/errors.ts';
@@ -11,10 +12,10 @@ const idParams = z.object({ id: baselineSchema.shape.id });
 export const baselineRoutes: RouteModule = {
   path: '/baselines',
   register(router, ctx) {
-    router.get('/', async (_req, res) => {
+    router.get('/', can(ctx, 'baselines.read'), async (_req, res) => {
       res.json({ baselines: await listBaselines(ctx.db) });
     });
-    router.put('/:id', async (req, res) => {
+    router.put('/:id', can(ctx, 'baselines.write'), async (req, res) => {
       const { id } = parseInput(idParams, req.params, 'baseline');
       const body: unknown = req.body;
       const baseline = parseInput(
@@ -25,7 +26,7 @@ export const baselineRoutes: RouteModule = {
       await saveBaseline(ctx.db, baseline);
       res.json(baseline);
     });
-    router.get('/:id/evaluate', async (req, res) => {
+    router.get('/:id/evaluate', can(ctx, 'baselines.read'), async (req, res) => {
       const { id } = parseInput(idParams, req.params, 'baseline');
       const baseline = await getBaseline(ctx.db, id);
       if (!baseline) throw new NotFoundError(`no baseline "${id}"`);

@@ -1,3 +1,4 @@
+import { can } from '../authentication.ts';
 import { z } from 'zod';
 import type { RoleName } from '../../integrations/contract/connector.ts';
 import type { RouteModule } from './types.ts';
@@ -15,7 +16,7 @@ export const connectionTestSchema = z.object({ id: z.string(), ok: z.boolean(), 
 export const connectorRoutes: RouteModule = {
   path: '/connectors',
   register(router, ctx) {
-    router.get('/', (_req, res) => {
+    router.get('/', can(ctx, 'connectors.read'), (_req, res) => {
       const body: z.input<typeof connectorListSchema> = {
         connectors: ctx.registry.list().map((c) => ({
           id: c.definition.id,
@@ -28,7 +29,7 @@ export const connectorRoutes: RouteModule = {
       };
       res.json(body);
     });
-    router.post('/:id/test', async (req, res) => {
+    router.post('/:id/test', can(ctx, 'connectors.test'), async (req, res) => {
       const connector = ctx.registry.get(req.params.id);
       let body: z.input<typeof connectionTestSchema>;
       try {

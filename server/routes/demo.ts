@@ -1,3 +1,4 @@
+import { can } from '../authentication.ts';
 import { seedDemoIntake } from '../../app/demo-intake.ts';
 import { ensureDemoFleet } from '../../demo/seed.ts';
 import type { RouteModule } from './types.ts';
@@ -6,7 +7,7 @@ import type { RouteModule } from './types.ts';
 export const demoRoutes: RouteModule = {
   path: '/demo',
   register(router, ctx) {
-    router.post('/seed', async (_req, res) => {
+    router.post('/seed', can(ctx, 'demo.seed'), async (_req, res) => {
       ensureDemoFleet(ctx.settings.dataDir);
       res.json(await seedDemoIntake(ctx.db, ctx.registry));
     });

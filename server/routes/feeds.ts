@@ -1,3 +1,4 @@
+import { can } from '../authentication.ts';
 import path from 'node:path';
 import express from 'express';
 import { z } from 'zod';
@@ -24,7 +25,7 @@ function syncEnv(ctx: AppContext): SyncEnv {
 export const feedRoutes: RouteModule = {
   path: '/feeds',
   register(router, ctx) {
-    router.get('/', async (_req, res) => {
+    router.get('/', can(ctx, 'feeds.read'), async (_req, res) => {
       const feeds = await Promise.all(
         feedKinds(ctx.registry).map(async (kind) => ({
           kind,
@@ -36,7 +37,7 @@ export const feedRoutes: RouteModule = {
       res.json({ feeds });
     });
 
-    router.post('/sync', async (_req, res) => {
+    router.post('/sync', can(ctx, 'feeds.sync'), async (_req, res) => {
       const results: (FeedRunResult | { feed: string; error: string })[] = [];
       // One feed failing (NVD rate limit, a portal outage) must not stop the others.
       for (const kind of feedKinds(ctx.registry)) {
@@ -50,15 +51,20 @@ export const feedRoutes: RouteModule = {
       res.json({ results });
     });
 
-    router.post('/:kind/sync', async (req, res) => {
+    router.post('/:kind/sync', can(ctx, 'feeds.sync'), async (req, res) => {
       const { kind } = parseInput(kindParams, req.params, 'feed');
       res.json(await syncFeed(syncEnv(ctx), kind));
     });
 
-    router.post('/:kind/import', express.raw({ type: () => true, limit: maxImportBytes }), async (req, res) => {
-      const { kind } = parseInput(kindParams, req.params, 'feed');
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      res.json(await importFeedFile(ctx.db, ctx.registry, kind, body));
-    });
+    router.post(
+      '/:kind/import',
+      can(ctx, 'feeds.sync'),
+      express.raw({ type: () => true, limit: maxImportBytes }),
+      async (req, res) => {
+        const { kind } = parseInput(kindParams, req.params, 'feed');
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        res.json(await importFeedFile(ctx.db, ctx.registry, kind, body));
+      },
+    );
   },
 };

@@ -1,3 +1,4 @@
+import { can, principalOf } from '../authentication.ts';
 import { z } from 'zod';
 import {
   deleteGroup,
@@ -19,23 +20,23 @@ const nameParamSchema = z.object({ name: groupNameSchema });
 export const groupRoutes: RouteModule = {
   path: '/groups',
   register(router, ctx) {
-    router.get('/', async (_req, res) => {
+    router.get('/', can(ctx, 'inventory.read'), async (_req, res) => {
       res.json({ groups: await listGroups(ctx.db) });
     });
 
-    router.get('/:name', async (req, res) => {
+    router.get('/:name', can(ctx, 'inventory.read'), async (req, res) => {
       const { name } = parseInput(nameParamSchema, req.params, 'group name');
       const group = await getGroup(ctx.db, name);
       res.json({ ...group, assets: await listAssets(ctx.db, { query: parseAssetQuery(group.query) }) });
     });
 
-    router.put('/:name', async (req, res) => {
+    router.put('/:name', can(ctx, 'groups.write'), async (req, res) => {
       const { name } = parseInput(nameParamSchema, req.params, 'group name');
       const input = parseInput(groupInputSchema, req.body, 'group');
       const group = await ctx.db.transaction(async (trx) => {
         const g = await saveGroup(trx, name, input);
         await appendAudit(trx, {
-          actor: 'admin',
+          actor: principalOf(res).userId,
           action: 'group.saved',
           subjectType: 'group',
           subjectId: name,
@@ -46,11 +47,16 @@ export const groupRoutes: RouteModule = {
       res.json(group);
     });
 
-    router.delete('/:name', async (req, res) => {
+    router.delete('/:name', can(ctx, 'groups.write'), async (req, res) => {
       const { name } = parseInput(nameParamSchema, req.params, 'group name');
       await ctx.db.transaction(async (trx) => {
         await deleteGroup(trx, name);
-        await appendAudit(trx, { actor: 'admin', action: 'group.deleted', subjectType: 'group', subjectId: name });
+        await appendAudit(trx, {
+          actor: principalOf(res).userId,
+          action: 'group.deleted',
+          subjectType: 'group',
+          subjectId: name,
+        });
       });
       res.status(204).end();
     });

@@ -9,6 +9,7 @@ import { feedRoutes } from './feeds.ts';
 import { groupRoutes } from './groups.ts';
 import { prioritizedFindingRoutes } from './prioritized-findings.ts';
 import { scanRoutes } from './scans.ts';
+import { tokenRoutes, whoamiRoutes } from './tokens.ts';
 import type { RouteModule } from './types.ts';
 import { userRoutes } from './users.ts';
 
@@ -26,4 +27,6 @@ export const routeModules: RouteModule[] = [
   prioritizedFindingRoutes,
   baselineRoutes,
   demoRoutes,
+  tokenRoutes,
+  whoamiRoutes,
 ];

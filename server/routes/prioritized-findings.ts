@@ -1,3 +1,4 @@
+import { can } from '../authentication.ts';
 import { z } from 'zod';
 import { parseInput } from '../../kernel/validate.ts';
 import { loadPrioritizationPolicy, policyPresets } from '../../prioritization/policy.ts';
@@ -19,7 +20,7 @@ export const prioritizedFindingRoutes: RouteModule = {
   register(router, ctx) {
     // Read once at start-up, so that a bad policy file stops the server with the offending field named.
     const configured = loadPrioritizationPolicy();
-    router.get('/', async (req, res) => {
+    router.get('/', can(ctx, 'findings.read'), async (req, res) => {
       const q = parseInput(querySchema, req.query, 'prioritized findings query');
       const policy = q.policy ? policyPresets[q.policy] : configured;
       const opts = { view: q.view, limit: q.limit };

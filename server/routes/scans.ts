@@ -1,3 +1,4 @@
+import { can, principalOf } from '../authentication.ts';
 import { z } from 'zod';
 import { importScanReport } from '../../app/scan-import.ts';
 import { scanFormatOptionSchema } from '../../integrations/kit/scanners/report.ts';
@@ -12,7 +13,7 @@ const importQuerySchema = z.object({ format: scanFormatOptionSchema.default('aut
 export const scanRoutes: RouteModule = {
   path: '/scans',
   register(router, ctx) {
-    router.post('/import', async (req, res) => {
+    router.post('/import', can(ctx, 'scans.import'), async (req, res) => {
       const { format } = parseInput(importQuerySchema, req.query, 'scan import query');
       // express.json() consumes a body sent as application/json before this handler runs.
       if (req.body !== undefined)
@@ -23,7 +24,7 @@ export const scanRoutes: RouteModule = {
       const summary = await withRequestBody(req, maxBytes, () =>
         importScanReport(ctx.db, requestChunks(req, maxBytes, 'the scan report'), {
           format,
-          actor: 'admin',
+          actor: principalOf(res).userId,
           logger: ctx.logger,
         }),
       );

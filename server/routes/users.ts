@@ -1,3 +1,4 @@
+import { can, principalOf } from '../authentication.ts';
 import { deleteUser, listUsers, upsertUser, userInputSchema } from '../../db/repositories/users.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
 import { parseInput } from '../../kernel/validate.ts';
@@ -6,15 +7,15 @@ import type { RouteModule } from './types.ts';
 export const userRoutes: RouteModule = {
   path: '/users',
   register(router, ctx) {
-    router.get('/', async (_req, res) => {
+    router.get('/', can(ctx, 'users.read'), async (_req, res) => {
       res.json({ users: await listUsers(ctx.db) });
     });
-    router.put('/:id', async (req, res) => {
+    router.put('/:id', can(ctx, 'users.write'), async (req, res) => {
       const input = parseInput(userInputSchema, { ...(req.body as object), id: req.params.id }, 'user');
       const user = await ctx.db.transaction(async (trx) => {
         const u = await upsertUser(trx, input);
         await appendAudit(trx, {
-          actor: 'admin',
+          actor: principalOf(res).userId,
           action: 'user.saved',
           subjectType: 'user',
           subjectId: u.id,
@@ -24,11 +25,11 @@ export const userRoutes: RouteModule = {
       });
       res.json(user);
     });
-    router.delete('/:id', async (req, res) => {
+    router.delete('/:id', can(ctx, 'users.write'), async (req, res) => {
       await ctx.db.transaction(async (trx) => {
         await deleteUser(trx, req.params.id);
         await appendAudit(trx, {
-          actor: 'admin',
+          actor: principalOf(res).userId,
           action: 'user.deleted',
           subjectType: 'user',
           subjectId: req.params.id,

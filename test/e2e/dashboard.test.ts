@@ -1,6 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
+import { upsertUser } from '../../db/repositories/users.ts';
 import { api, finished, inPhase, startDemoCycle, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
 describe('dashboard in headless Chromium', () => {
@@ -10,8 +11,25 @@ describe('dashboard in headless Chromium', () => {
   beforeAll(async () => {
     stack = await startStack();
     await api(stack, 'POST', '/api/demo/seed');
+    await upsertUser(stack.ctx.db, { id: 'victor', displayName: 'Victor (viewer)', roles: ['viewer'] });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  });
+
+  it('sends a visitor without a session to sign in, refuses a wrong token, and signs in with a real one', async () => {
+    await page.goto(stack.url);
+    await page.waitForURL(`${stack.url}/login`);
+    await page.fill('#token', 'pf_0000000000000000_wrongwrongwrongwrongwrongwrongwrongwrongwro');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.locator('#error').textContent()).toBe('unknown API token');
+    await page.fill('#token', await stack.tokenFor('victor'));
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${stack.url}/`);
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({ name: 'patchflow_session', httpOnly: true, sameSite: 'Strict' });
+    // The cookie reads; a write with it alone is refused, so another site cannot act through it.
+    const write = await page.evaluate(async () => (await fetch('/api/demo/seed', { method: 'POST' })).status);
+    expect(write).toBe(403);
   });
   afterAll(async () => {
     await browser?.close();
@@ -31,7 +49,7 @@ describe('dashboard in headless Chromium', () => {
     await expect.poll(() => page.locator('#detail h2').textContent()).toBe('November security updates');
     expect(await page.locator('#detail tr[data-host="staging-01"]').textContent()).toContain('patched');
 
-    await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice' });
+    await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice');
     await waitForCycle(stack, id, finished);
     // The page refreshes itself; no reload.
     await expect.poll(() => cycleRow.textContent(), { timeout: 10_000 }).toContain('completed');

@@ -13,11 +13,11 @@ const fixtures = path.resolve(import.meta.dirname, '../fixtures/feeds');
 
 describe('feeds and prioritisation through the CLI and REST API', () => {
   let stack: TestStack;
-  // The CLI is a REST client: it gets the server's URL and nothing else, no database.
+  // The CLI is a REST client: it gets the server's URL and a coordinator's token, no database.
   const patchflow = async (...args: string[]) => {
     try {
       const r = await run(process.execPath, [cli, ...args], {
-        env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url },
+        env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url, PATCHFLOW_TOKEN: await stack.tokenFor('carol') },
         encoding: 'utf8',
       });
       return { code: 0, stdout: r.stdout, stderr: r.stderr };

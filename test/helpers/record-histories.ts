@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { approveCycle, rejectCycle, startCycle } from '../../app/cycles.ts';
+import { principalOfUser } from '../../security/index.ts';
 import type { AppContext } from '../../app/context.ts';
 import { seedDemoRecords, writeDemoFleet } from '../../demo/seed.ts';
 import { configureRegistry, connectTemporalClient } from '../../runtime/context.ts';
@@ -66,13 +67,20 @@ try {
       while ((await getCycle(db, id)).phase !== phase) await sleep(200);
     };
     const slow = { approval: { timeout: '5m' } };
-    const approved = await startCycle(ctx, { demo: true, policy: slow });
+    const approved = await startCycle(ctx, await principalOfUser(db, 'carol'), { demo: true, policy: slow });
     await waitFor(approved.cycle.id, 'approval');
-    await approveCycle(ctx, approved.cycle.id, { by: 'alice', channel: 'cli' });
-    const rejected = await startCycle(ctx, { demo: true, hosts: ['app-01'], policy: slow });
+    await approveCycle(ctx, await principalOfUser(db, 'alice'), approved.cycle.id, { channel: 'cli' });
+    const rejected = await startCycle(ctx, await principalOfUser(db, 'carol'), {
+      demo: true,
+      hosts: ['app-01'],
+      policy: slow,
+    });
     await waitFor(rejected.cycle.id, 'approval');
-    await rejectCycle(ctx, rejected.cycle.id, { by: 'bob', reason: 'change freeze', channel: 'cli' });
-    const expired = await startCycle(ctx, { demo: true, hosts: ['app-01'] });
+    await rejectCycle(ctx, await principalOfUser(db, 'bob'), rejected.cycle.id, {
+      reason: 'change freeze',
+      channel: 'cli',
+    });
+    const expired = await startCycle(ctx, await principalOfUser(db, 'carol'), { demo: true, hosts: ['app-01'] });
     const cycles = { approved: approved.cycle.id, rejected: rejected.cycle.id, expired: expired.cycle.id };
     for (const id of Object.values(cycles)) await waitFor(id, 'done');
     await sleep(2000); // the review child records its facts after the parent finishes

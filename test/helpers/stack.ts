@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { AppContext } from '../../app/context.ts';
-import { writeDemoFleet, seedDemoRecords, type DemoFleet } from '../../demo/seed.ts';
+import { demoUsers, writeDemoFleet, seedDemoRecords, type DemoFleet } from '../../demo/seed.ts';
+import { ensureLocalTokens } from '../../security/index.ts';
 import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
 import { configureRegistry, connectTemporalClient } from '../../runtime/context.ts';
 import { createPatchflowWorker } from '../../runtime/worker.ts';
@@ -16,6 +17,8 @@ import { createLogger } from '../../kernel/logger.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export interface TestStack {
+  /** The API token of a user (created on first use; the user must exist). */
+  tokenFor(userId: string): Promise<string>;
   ctx: AppContext;
   url: string;
   dataDir: string;
@@ -57,6 +60,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const logger = createLogger({}, 'warn');
   const fleet = writeDemoFleet(dataDir, { failing: opts.failing ?? [] });
   await seedDemoRecords(database.db);
+  const tokens = await ensureLocalTokens(database.db, dataDir, demoUsers);
   const ctx: AppContext = {
     settings,
     db: database.db,
@@ -78,6 +82,14 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     fleet,
     database,
     env,
+    async tokenFor(userId: string) {
+      // People a test adds after start get a token on first use; the CLI finds it in the local tokens file too.
+      const token =
+        tokens[userId] ?? (await ensureLocalTokens(database.db, dataDir, [...demoUsers, { id: userId }]))[userId];
+      if (!token) throw new Error(`no user ${userId}: add them before calling the API as them`);
+      tokens[userId] = token;
+      return token;
+    },
     ...(worker ? { worker } : {}),
     async stop() {
       await http.close();
@@ -91,15 +103,20 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   };
 }
 
+/** A REST call as `as` (default: the local admin) with that user's API token; `null` sends no credential. */
 export async function api<T = unknown>(
   stack: TestStack,
   method: string,
   route: string,
   body?: unknown,
+  as: string | null = 'admin',
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(`${stack.url}${route}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...(as === null ? {} : { authorization: `Bearer ${await stack.tokenFor(as)}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -127,7 +144,7 @@ export const inPhase = (phase: string) => (d: CycleDetail) => d.cycle.phase === 
 export const finished = (d: CycleDetail) => d.cycle.phase === 'done';
 
 export async function startDemoCycle(stack: TestStack, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { demo: true, ...extra });
+  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { demo: true, ...extra }, 'carol');
   if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
   return res.body.cycle.id;
 }

@@ -67,9 +67,9 @@ async function openApproval(
 }
 
 const approve = (stack: TestStack, id: string, by: string, extra: Record<string, unknown> = {}) =>
-  api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/approve`, { by, ...extra });
+  api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/approve`, extra, by);
 const reject = (stack: TestStack, id: string, by: string, reason?: string) =>
-  api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/reject`, { by, ...(reason ? { reason } : {}) });
+  api<ApprovalState & ErrorBody>(stack, 'POST', `/api/cycles/${id}/reject`, reason ? { reason } : {}, by);
 const auditActions = async (stack: TestStack, id: string) =>
   (await stack.ctx.db('audit_events').where({ subject_id: id }).orderBy('seq')) as {
     action: string;
@@ -188,7 +188,13 @@ describe('approval model on the real dev server', () => {
     );
     const viewer = await approve(stack, gate.cycleId, 'victor');
     expect(viewer.status).toBe(403);
-    expect(viewer.body.error.message).toMatch(/^victor is not an approver/);
+    // A viewer is refused before the gate is asked: the role check is authorize's, and it is audited.
+    expect(viewer.body.error.message).toBe(
+      'victor may not decide on changes: needs the approver or manager role (has viewer)',
+    );
+    expect(await auditActions(stack, gate.cycleId)).toContainEqual(
+      expect.objectContaining({ action: 'change.approve.refused', actor: 'victor' }),
+    );
   });
 
   it('reminds, escalates to the managers, who may then decide, and fails closed at the deadline', async () => {

@@ -36,15 +36,12 @@ describe('bad input gets a clear error naming the field, and writes nothing', ()
 
   it.each([
     ['not JSON', '{"requester": ', [], /not valid JSON/],
-    ['patches of the wrong type', { requester: 'carol', patches: 'DEMO-APP-2.4.1' }, ['patches'], /expected array/],
-    ['no patches and no demo', { requester: 'carol' }, ['patches'], /at least one patch/],
-    [
-      'an unknown patch',
-      { requester: 'carol', patches: ['DEMO-APP-2.4.1', 'KB0000000'] },
-      ['patches', 1],
-      /unknown patch/,
-    ],
-    ['an unknown field', { requester: 'carol', patches: ['DEMO-APP-2.4.1'], approver: 'carol' }, [], /approver/],
+    ['patches of the wrong type', { patches: 'DEMO-APP-2.4.1' }, ['patches'], /expected array/],
+    ['no patches and no demo', {}, ['patches'], /at least one patch/],
+    ['an unknown patch', { patches: ['DEMO-APP-2.4.1', 'KB0000000'] }, ['patches', 1], /unknown patch/],
+    ['an unknown field', { patches: ['DEMO-APP-2.4.1'], approver: 'carol' }, [], /approver/],
+    // The actor is the credential's owner; a body that names one is refused, not believed.
+    ['naming the requester', { requester: 'alice', patches: ['DEMO-APP-2.4.1'] }, [], /requester/],
     [
       'a quorum of zero',
       { demo: true, policy: { approval: { quorum: 0 } } },
@@ -69,17 +66,17 @@ describe('bad input gets a clear error naming the field, and writes nothing', ()
 
   it('a requester without the coordinator role is refused (403) and the refusal is the only record', async () => {
     const before = await counts();
-    const res = await api<ErrorBody>(stack, 'POST', '/api/cycles', { requester: 'alice', patches: ['DEMO-APP-2.4.1'] });
+    const res = await api<ErrorBody>(stack, 'POST', '/api/cycles', { patches: ['DEMO-APP-2.4.1'] }, 'alice');
     expect(res.status).toBe(403);
     expect(res.body.error.message).toBe('alice may not start a patch cycle: needs the coordinator role (has approver)');
     expect(await counts()).toEqual({ cycles: before.cycles, audit: before.audit + 1 });
   });
 
-  it('approvals: missing approver, unknown cycle', async () => {
-    const missing = await api<ErrorBody>(stack, 'POST', '/api/cycles/cyc-nope/approve', {});
-    expect(missing.status).toBe(400);
-    expect(missing.body.error.details[0]?.path).toEqual(['by']);
-    const unknown = await api<ErrorBody>(stack, 'POST', '/api/cycles/cyc-nope/approve', { by: 'alice' });
+  it('approvals: a body naming the approver is refused, an unknown cycle is 404', async () => {
+    const named = await api<ErrorBody>(stack, 'POST', '/api/cycles/cyc-nope/approve', { by: 'bob' }, 'alice');
+    expect(named.status).toBe(400);
+    expect(named.body.error.message).toMatch(/Unrecognized key: "by"/);
+    const unknown = await api<ErrorBody>(stack, 'POST', '/api/cycles/cyc-nope/approve', {}, 'alice');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.message).toBe('no cycle cyc-nope');
   });
@@ -92,9 +89,13 @@ describe('bad input gets a clear error naming the field, and writes nothing', ()
   });
 
   it('CLI: a missing option, an unknown option and a server-side refusal each exit non-zero with the reason', async () => {
-    const noAs = await runCli('cycle', 'approve', 'cyc-x');
-    expect(noAs.status).toBe(2);
-    expect(noAs.stderr).toContain('--as is required');
+    const noReason = await runCli('cycle', 'reject', 'cyc-x', '--as', 'bob');
+    expect(noReason.status).toBe(2);
+    expect(noReason.stderr).toContain('--reason is required');
+
+    const notLocal = await runCli('cycle', 'approve', 'cyc-x', '--as', 'zoe');
+    expect(notLocal.status).toBe(2);
+    expect(notLocal.stderr).toMatch(/no local token for "zoe" in .*local-tokens.json \(local users: admin, /);
 
     const unknownOption = await runCli('cycle', 'start', '--demo', '--aproval', 'x');
     expect(unknownOption.status).toBe(2);

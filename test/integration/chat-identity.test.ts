@@ -116,15 +116,17 @@ describe('chat identity and roles', () => {
   });
 
   it('REST pause/resume/cancel check the coordinator role too', async () => {
-    const r = await api<{ error: { message: string } }>(stack, 'POST', '/api/cycles/cyc-20261123-abcdef/pause', {
-      by: 'alice',
-    });
+    const r = await api<{ error: { message: string } }>(
+      stack,
+      'POST',
+      '/api/cycles/cyc-20261123-abcdef/pause',
+      {},
+      'carol',
+    );
     expect(r.status).toBe(404);
     const list = await api<{ cycles: { id: string }[] }>(stack, 'GET', '/api/cycles');
     const id = list.body.cycles[0]!.id;
-    const byApprover = await api<{ error: { message: string } }>(stack, 'POST', `/api/cycles/${id}/pause`, {
-      by: 'alice',
-    });
+    const byApprover = await api<{ error: { message: string } }>(stack, 'POST', `/api/cycles/${id}/pause`, {}, 'alice');
     expect(byApprover.status).toBe(403);
     expect(byApprover.body.error.message).toBe(
       'alice may not pause a patch cycle: needs the coordinator role (has approver)',

@@ -33,12 +33,13 @@ const cycleIn = (text: string) => /cyc-\d{8}-[0-9a-f]{6}/.exec(text)![0];
 
 /** Erin (coordinator and approver) requests these cycles over REST; every decision then happens in chat. */
 async function requestChange(stack: TestStack, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', {
-    requester: 'erin',
-    patches: [DEMO_PATCH.id],
-    hosts: ['staging-01', 'web-01'],
-    ...extra,
-  });
+  const res = await api<CycleDetail>(
+    stack,
+    'POST',
+    '/api/cycles',
+    { patches: [DEMO_PATCH.id], hosts: ['staging-01', 'web-01'], ...extra },
+    'erin',
+  );
   if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
   await waitForCycle(stack, res.body.cycle.id, inPhase('approval'));
   return res.body.cycle.id;

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,13 +15,23 @@ import { errorMiddleware } from '../../server/errors.ts';
 import { connectorRoutes } from '../../server/routes/connectors.ts';
 import { WsusEmulator } from '../emulators/winrm-wsus.ts';
 import { quietDeps } from '../helpers/connectors.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { authenticated } from '../../server/authentication.ts';
+import { RefusalAuditor, ensureLocalTokens } from '../../security/index.ts';
 
 describe('connectors REST API and CLI', () => {
   let wsus: WsusEmulator;
   let server: Server;
   let base: string;
+  let t: TestDatabase;
+  let dataDir: string;
+  let headers: Record<string, string>;
 
   beforeAll(async () => {
+    t = await createTestDatabase();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'patchflow-connectors-'));
+    const { admin } = await ensureLocalTokens(t.db, dataDir);
+    headers = { authorization: `Bearer ${admin}` };
     wsus = await new WsusEmulator({ username: 'svc', password: 'right' }).start();
     // WSUS is configured with the wrong password, so that a failing test is shown too.
     const registry = new ConnectorRegistry([simulatorConnector, wsusConnector]).configure(
@@ -29,12 +42,13 @@ describe('connectors REST API and CLI', () => {
       quietDeps,
     );
     // The routes use only the registry and the logger; the rest of the context is not needed here.
-    const ctx = { registry, logger: createLogger({}, 'error') } as Pick<
+    const ctx = { registry, db: t.db, logger: createLogger({}, 'error') } as Pick<
       AppContext,
-      'registry' | 'logger'
+      'registry' | 'db' | 'logger'
     > as AppContext;
     const app = express();
     const router = express.Router();
+    router.use(authenticated(ctx, new RefusalAuditor(t.db)));
     connectorRoutes.register(router, ctx);
     app.use('/api/connectors', router);
     app.use(errorMiddleware(ctx.logger));
@@ -45,10 +59,15 @@ describe('connectors REST API and CLI', () => {
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await wsus.close();
+    await t.drop();
+  });
+
+  it('GET /api/connectors needs a credential', async () => {
+    expect((await fetch(`${base}/api/connectors`)).status).toBe(401);
   });
 
   it('GET /api/connectors lists configured connectors with capabilities and redacted secrets', async () => {
-    const res = await fetch(`${base}/api/connectors`);
+    const res = await fetch(`${base}/api/connectors`, { headers });
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       connectors: { id: string; capabilities: string[]; config: Record<string, unknown> }[];
@@ -63,21 +82,22 @@ describe('connectors REST API and CLI', () => {
   });
 
   it('POST /api/connectors/:id/test reports ok and not ok, and 404 for an unknown connector', async () => {
-    const ok = await fetch(`${base}/api/connectors/simulator/test`, { method: 'POST' });
+    const ok = await fetch(`${base}/api/connectors/simulator/test`, { method: 'POST', headers });
     expect(await ok.json()).toMatchObject({ id: 'simulator', ok: true });
-    const bad = await fetch(`${base}/api/connectors/wsus/test`, { method: 'POST' });
+    const bad = await fetch(`${base}/api/connectors/wsus/test`, { method: 'POST', headers });
     expect(await bad.json()).toMatchObject({
       id: 'wsus',
       ok: false,
       message: expect.stringMatching(/rejected the credentials/),
     });
-    const missing = await fetch(`${base}/api/connectors/nope/test`, { method: 'POST' });
+    const missing = await fetch(`${base}/api/connectors/nope/test`, { method: 'POST', headers });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
   it('patchflow connectors list and test talk to the server and exit 0 or 1', async () => {
     vi.stubEnv('PATCHFLOW_URL', base);
+    vi.stubEnv('PATCHFLOW_DATA_DIR', dataDir);
     const out: string[] = [];
     const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
       out.push(String(chunk));

@@ -42,7 +42,7 @@ describe('durability: the worker dies mid-deployment', () => {
     workers.push(startWorkerProcess(stack));
     const id = await startDemoCycle(stack);
     await waitForCycle(stack, id, inPhase('approval'), 60_000);
-    expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice')).status).toBe(200);
 
     // Wait until a production ring's install is under way, then kill the worker without warning.
     for (let i = 0; i < 200; i++) {

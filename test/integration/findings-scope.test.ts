@@ -21,10 +21,13 @@ describe('cycle scope from prioritised findings and baselines', () => {
   afterAll(async () => stack?.stop());
 
   it('plans the patch where the findings need it, with ring, risk, deadline and the baseline that approved it', async () => {
-    const { status, body: plan } = await api<CyclePlan>(stack, 'POST', '/api/cycles/plan', {
-      requester: 'carol',
-      fromFindings: {},
-    });
+    const { status, body: plan } = await api<CyclePlan>(
+      stack,
+      'POST',
+      '/api/cycles/plan',
+      { fromFindings: {} },
+      'carol',
+    );
     expect(status).toBe(200);
     // The demo scan finds HTTP/2 Rapid Reset (CVE-2023-44487, KEV) on the two web hosts only; the patch fixes it.
     const byHost = Object.fromEntries(plan.findings!.targets.map((t) => [t.hostname, t]));
@@ -55,10 +58,7 @@ describe('cycle scope from prioritised findings and baselines', () => {
       rules: [{ classifications: ['Security Updates'], approveAfter: '3d' }],
       reject: ['DEMO-APP-2.4.1'],
     });
-    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles/plan', {
-      requester: 'carol',
-      fromFindings: {},
-    });
+    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles/plan', { fromFindings: {} }, 'carol');
     expect(status).toBe(400);
     expect(body.error.message).toBe(
       'nothing to patch from the findings: the patches that fix them are held back: DEMO-APP-2.4.1 (DEMO-APP-2.4.1 is on the reject list of baseline demo-linux)',
@@ -72,10 +72,13 @@ describe('cycle scope from prioritised findings and baselines', () => {
 
   it('refuses a bad scope naming the field, and starts nothing', async () => {
     const before = await stack.ctx.db('cycles').count<{ n: string }[]>('* as n');
-    const { status, body } = await api<ErrorBody>(stack, 'POST', '/api/cycles', {
-      requester: 'carol',
-      fromFindings: { view: 'someday', minScore: 300 },
-    });
+    const { status, body } = await api<ErrorBody>(
+      stack,
+      'POST',
+      '/api/cycles',
+      { fromFindings: { view: 'someday', minScore: 300 } },
+      'carol',
+    );
     expect(status).toBe(400);
     expect(body.error.details.map((d) => d.path.join('.')).sort()).toEqual([
       'fromFindings.minScore',
@@ -85,10 +88,7 @@ describe('cycle scope from prioritised findings and baselines', () => {
   });
 
   it('runs the derived cycle: only the pairs in scope get cycle targets, and real Ansible patches exactly those hosts', async () => {
-    const started = await api<CycleDetail>(stack, 'POST', '/api/cycles', {
-      requester: 'carol',
-      fromFindings: { minScore: 10 },
-    });
+    const started = await api<CycleDetail>(stack, 'POST', '/api/cycles', { fromFindings: { minScore: 10 } }, 'carol');
     expect(started.status).toBe(201);
     const id = started.body.cycle.id;
     await waitForCycle(stack, id, inPhase('approval'), 120_000);
@@ -103,7 +103,7 @@ describe('cycle scope from prioritised findings and baselines', () => {
       { hostname: 'web-01', patch_id: 'DEMO-APP-2.4.1', ring: 'pilot' },
       { hostname: 'web-02', patch_id: 'DEMO-APP-2.4.1', ring: 'pilot' },
     ]);
-    expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice')).status).toBe(200);
     const done = await waitForCycle(stack, id, finished, 180_000);
     expect(done.cycle.status).toBe('completed');
     const version = (h: string) => readFileSync(`${stack.fleet.hostRoot(h)}/app/VERSION`, 'utf8').trim();

@@ -12,6 +12,7 @@ import { createLogger } from '../../kernel/logger.ts';
 import { ConnectorRegistry } from '../../integrations/contract/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { hostileReports, scannerFixtures } from '../helpers/scan-reports.ts';
+import { ensureLocalTokens } from '../../security/index.ts';
 
 const run = promisify(execFile);
 const cliPath = path.resolve('bin/patchflow.mjs');
@@ -21,12 +22,14 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   let server: RunningHttpServer;
   let dir: string;
   const maxScanBytes = 2 * 1024 * 1024;
+  let adminToken: string;
 
   const api = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${server.url}${url}`, {
       method,
       headers: {
         ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        authorization: `Bearer ${adminToken}`,
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -38,7 +41,7 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   const cli = async (...args: string[]) => {
     try {
       const { stdout, stderr } = await run('node', [cliPath, ...args], {
-        env: { ...process.env, PATCHFLOW_URL: server.url },
+        env: { ...process.env, PATCHFLOW_URL: server.url, PATCHFLOW_DATA_DIR: dir },
       });
       return { code: 0, stdout, stderr };
     } catch (err) {
@@ -59,6 +62,7 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
   beforeAll(async () => {
     t = await createTestDatabase();
     dir = mkdtempSync(path.join(tmpdir(), 'patchflow-inventory-'));
+    adminToken = (await ensureLocalTokens(t.db, dir)).admin!;
     const ctx: AppContext = {
       settings: { ...loadSettings({}), scanImportMaxBytes: maxScanBytes },
       db: t.db,

@@ -87,8 +87,7 @@ describe('ITSM mirror: ServiceNow and Jira Service Management follow a real cycl
       await expect.poll(async () => (await jiraIssueOf(id))?.status, { timeout: 30_000 }).toBe('Awaiting CAB approval');
 
       expect(
-        (await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice', comment: 'rollback plan reviewed' }))
-          .status,
+        (await api(stack, 'POST', `/api/cycles/${id}/approve`, { comment: 'rollback plan reviewed' }, 'alice')).status,
       ).toBe(200);
       const done = await waitForCycle(stack, id, finished, 180_000);
       expect(done.cycle.status).toBe('completed');
@@ -162,7 +161,7 @@ describe('ITSM mirror: ServiceNow and Jira Service Management follow a real cycl
       try {
         const id = await startDemoCycle(stack);
         await waitForCycle(stack, id, inPhase('approval'), 180_000);
-        await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'bob' });
+        await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'bob');
         expect((await waitForCycle(stack, id, finished, 180_000)).cycle.status).toBe('completed');
         await expect.poll(async () => (await jiraIssueOf(id))?.status, { timeout: 30_000 }).toBe('Completed');
         expect(serviceNow.recordFor(id)).toBeUndefined();

@@ -50,16 +50,17 @@ const statuses = (d: CycleDetail, ring: string) =>
 const count = (list: string[], status: string) => list.filter((s) => s === status).length;
 
 async function approvedCycle(stack: TestStack, hosts: string[], deployment: Record<string, unknown>): Promise<string> {
-  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', {
-    requester: 'carol',
-    patches: [DEMO_PATCH.id],
-    hosts,
-    policy: { deployment },
-  });
+  const res = await api<CycleDetail>(
+    stack,
+    'POST',
+    '/api/cycles',
+    { patches: [DEMO_PATCH.id], hosts, policy: { deployment } },
+    'carol',
+  );
   if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
   const id = res.body.cycle.id;
   await waitForCycle(stack, id, inPhase('approval'));
-  expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, { by: 'alice' })).status).toBe(200);
+  expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice')).status).toBe(200);
   return id;
 }
 
@@ -276,14 +277,12 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
       .first()) as { data: { note: string } };
     expect(note.data.note).toMatch(/waiting for the maintenance window .* UTC \(cutoff/);
     // The rest waits a week for the next window; a coordinator cancels it instead.
-    expect((await api(stack, 'POST', `/api/cycles/${id}/cancel`, { by: 'carol', reason: 'rescheduled' })).status).toBe(
-      200,
-    );
+    expect((await api(stack, 'POST', `/api/cycles/${id}/cancel`, { reason: 'rescheduled' }, 'carol')).status).toBe(200);
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('cancelled');
     // `cycle status --watch` stops at a cancelled cycle, as at every terminal state (it used to poll forever).
     const watched = await run(process.execPath, [cli, 'cycle', 'status', id, '--watch', '--json'], {
-      env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url },
+      env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url, PATCHFLOW_DATA_DIR: stack.dataDir },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -298,8 +297,7 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
       .poll(async () => (await stack.ctx.db('deployments').where({ cycle_id: id })).length, { timeout: 15_000 })
       .toBeGreaterThan(0);
     expect(
-      (await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'incident on the storefront' }))
-        .status,
+      (await api(stack, 'POST', `/api/cycles/${id}/pause`, { reason: 'incident on the storefront' }, 'carol')).status,
     ).toBe(200);
     await sleep(2500);
     const held = (await stack.ctx.db('deployments').where({ cycle_id: id })).length;
@@ -307,7 +305,7 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     expect((await stack.ctx.db('deployments').where({ cycle_id: id })).length).toBe(held);
     expect(held).toBeLessThan(12);
     expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
-    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, {}, 'carol')).status).toBe(200);
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('completed');
     expect(count(statuses(done, 'test'), 'patched')).toBe(12);
@@ -327,7 +325,7 @@ describe('pause in a large ring, whose batches run in a child workflow (0.3 s pe
     const deployed = async () =>
       (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length;
     await expect.poll(deployed, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(2);
-    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'change freeze' })).status).toBe(
+    expect((await api(stack, 'POST', `/api/cycles/${id}/pause`, { reason: 'change freeze' }, 'carol')).status).toBe(
       200,
     );
     await sleep(1500);
@@ -341,7 +339,7 @@ describe('pause in a large ring, whose batches run in a child workflow (0.3 s pe
     expect(batches.status.name).toBe('RUNNING');
     expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
 
-    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, {}, 'carol')).status).toBe(200);
     const done = await waitForCycle(stack, id, finished, 60_000);
     expect(done.cycle.status).toBe('completed');
     expect(count(statuses(done, 'test'), 'patched')).toBe(30);
@@ -403,7 +401,7 @@ describe('pause survives continue-as-new (a dev server that suggests it after 20
       })
       .toBeGreaterThan(0);
     expect(
-      (await api(stack, 'POST', `/api/cycles/${id}/pause`, { by: 'carol', reason: 'storefront incident' })).status,
+      (await api(stack, 'POST', `/api/cycles/${id}/pause`, { reason: 'storefront incident' }, 'carol')).status,
     ).toBe(200);
 
     // Ring test's batch finishes; the rollout continues as new before the pilot ring, and must still hold.
@@ -422,7 +420,7 @@ describe('pause survives continue-as-new (a dev server that suggests it after 20
     expect(await stack.ctx.db('deployments').where({ cycle_id: id }).whereIn('asset_id', pilotAssets)).toHaveLength(0);
     expect((await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body.cycle.status).toBe('paused');
 
-    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, { by: 'carol' })).status).toBe(200);
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, {}, 'carol')).status).toBe(200);
     const done = await waitForCycle(stack, id, finished, 60_000);
     expect(done.cycle.status).toBe('completed');
     expect([...statuses(done, 'test'), ...statuses(done, 'pilot')]).toEqual([

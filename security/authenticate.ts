@@ -1,0 +1,47 @@
+import type { Knex } from 'knex';
+import { appendAudit } from '../db/repositories/audit.ts';
+import { UnauthenticatedError } from '../kernel/errors.ts';
+import type { Principal } from './principal.ts';
+import { principalFromToken } from './tokens.ts';
+
+/** How often one source's failed sign-ins are written to the audit trail; the rest are counted into the next row. */
+const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
+
+/**
+ * Audits refused credentials without letting a flood (a scanner, a misconfigured script) grow the
+ * hash chain by one row per request: per source and reason, one row a minute that counts the others.
+ */
+export class RefusalAuditor {
+  private readonly lastWritten = new Map<string, { at: number; suppressed: number }>();
+  constructor(
+    private readonly db: Knex,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async refused(source: string, reason: string, data: Record<string, unknown> = {}): Promise<void> {
+    const key = `${source}\u0000${reason}`;
+    const seen = this.lastWritten.get(key);
+    const now = this.now();
+    if (seen && now - seen.at < REFUSAL_AUDIT_INTERVAL_MS) {
+      seen.suppressed += 1;
+      return;
+    }
+    this.lastWritten.set(key, { at: now, suppressed: 0 });
+    await appendAudit(this.db, {
+      actor: 'anonymous',
+      action: 'auth.refused',
+      subjectType: 'source',
+      subjectId: source,
+      data: { reason, ...data, ...(seen?.suppressed ? { alsoRefusedSinceLastRow: seen.suppressed } : {}) },
+    });
+  }
+}
+
+const SIGN_IN_HINT =
+  'send Authorization: Bearer <token> (`patchflow tokens create`; in local mode the CLI uses the tokens in the data directory)';
+
+/** The principal a request's credential stands for: a bearer token, or the dashboard's session cookie. */
+export async function authenticate(db: Knex, credential: string | undefined): Promise<Principal> {
+  if (!credential) throw new UnauthenticatedError(`sign in first: ${SIGN_IN_HINT}`);
+  return principalFromToken(db, credential);
+}
