@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PatchflowError } from '../kernel/errors.ts';
+import { signedInToken } from './sign-in.ts';
 
 /** The CLI talks to the running server, so that every write passes the same validation, roles and audit. */
 export function serverUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -17,15 +18,21 @@ let localIdentity: string | undefined;
 export function actAs(user: string): void {
   localIdentity = user;
 }
-export function actingAs(): string | undefined {
-  return localIdentity;
+let localDefault: string | undefined;
+/**
+ * The local user to act as when nothing else names one (no --as, PATCHFLOW_TOKEN or sign-in):
+ * the demo's commands act as its coordinator, as the README shows.
+ */
+export function actLocallyByDefaultAs(user: string): void {
+  localDefault = user;
 }
 
 /**
- * The bearer token for this call: PATCHFLOW_TOKEN when set (a personal or service token), else the
- * local token of the `--as` user, or of the local admin, from the data directory.
+ * The bearer token for this call, first found of: the local token of the `--as` user (local mode);
+ * PATCHFLOW_TOKEN (a personal or service token); the sign-in `patchflow login` saved for this
+ * server; the local admin's token from the data directory.
  */
-export function credential(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export async function credential(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const token = env['PATCHFLOW_TOKEN'];
   if (token) {
     if (localIdentity)
@@ -34,6 +41,10 @@ export function credential(env: NodeJS.ProcessEnv = process.env): string | undef
         { code: 'usage' },
       );
     return token;
+  }
+  if (!localIdentity) {
+    const signedIn = await signedInToken(env, serverUrl(env));
+    if (signedIn) return signedIn;
   }
   const file = path.join(env['PATCHFLOW_DATA_DIR'] ?? '.patchflow', LOCAL_TOKENS_FILE);
   if (!existsSync(file)) {
@@ -47,7 +58,7 @@ export function credential(env: NodeJS.ProcessEnv = process.env): string | undef
     return undefined;
   }
   const { tokens } = localTokensSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-  const user = localIdentity ?? 'admin';
+  const user = localIdentity ?? localDefault ?? 'admin';
   const found = tokens[user];
   if (!found)
     throw new PatchflowError(
@@ -83,10 +94,10 @@ export async function apiRequest<T = unknown>(
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
-  init: { headers?: Record<string, string>; rawBody?: BodyInit } = {},
+  init: { headers?: Record<string, string>; rawBody?: BodyInit; anonymous?: boolean } = {},
 ): Promise<T> {
   const base = serverUrl();
-  const token = credential();
+  const token = init.anonymous ? undefined : await credential();
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {

@@ -6,6 +6,7 @@ import { InputError, inputErrorFromZod } from '../kernel/errors.ts';
 import { definedOnly } from '../kernel/env.ts';
 import { temporalSettingsSchema, type TemporalSettings } from '../temporal.config.ts';
 import { cyclePolicySchema } from '../app/cycle-policy.ts';
+import { oidcSettingsSchema } from '../security/oidc.ts';
 
 export const settingsSchema = z.object({
   /** Where the embedded database, the demo hosts and connector work files live. */
@@ -19,8 +20,12 @@ export const settingsSchema = z.object({
     .object({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.coerce.number().int().min(0).max(65535).default(8080),
+      /** The URL people and providers reach the server at (behind a proxy: the proxy's); sign-in redirects to it. */
+      publicUrl: z.url().optional(),
     })
     .prefault({}),
+  /** Sign-in through an OpenID provider; unset is local mode (API tokens only, the local ones in dataDir). */
+  oidc: oidcSettingsSchema.optional(),
   policy: cyclePolicySchema.prefault({}),
   /** Largest scanner report `POST /api/scans/import` accepts; reports are streamed, so this bounds time and disk, not memory. */
   scanImportMaxBytes: z.coerce
@@ -64,7 +69,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       deployer: env['PATCHFLOW_DEPLOYER'],
       scanImportMaxBytes: env['PATCHFLOW_SCAN_IMPORT_MAX_BYTES'],
     }),
-    http: { ...httpFile, ...definedOnly({ host: env['PATCHFLOW_HTTP_HOST'], port: env['PATCHFLOW_HTTP_PORT'] }) },
+    http: {
+      ...httpFile,
+      ...definedOnly({
+        host: env['PATCHFLOW_HTTP_HOST'],
+        port: env['PATCHFLOW_HTTP_PORT'],
+        publicUrl: env['PATCHFLOW_PUBLIC_URL'],
+      }),
+    },
+    ...oidcFromEnv(env, fromFile['oidc'] as Record<string, unknown> | undefined),
     policy: {
       approval: {
         ...(policyFile['approval'] ?? {}),
@@ -86,6 +99,23 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) throw inputErrorFromZod('settings', parsed.error.issues);
   return { ...parsed.data, temporal: loadTemporalSettings(env) };
+}
+
+/** PATCHFLOW_OIDC_* over the file's `oidc`; nothing at all leaves OIDC off (local mode). */
+function oidcFromEnv(env: NodeJS.ProcessEnv, fromFile: Record<string, unknown> | undefined) {
+  const fromEnv = definedOnly({
+    issuer: env['PATCHFLOW_OIDC_ISSUER'],
+    clientId: env['PATCHFLOW_OIDC_CLIENT_ID'],
+    clientSecret: env['PATCHFLOW_OIDC_CLIENT_SECRET'],
+    cliClientId: env['PATCHFLOW_OIDC_CLI_CLIENT_ID'],
+    audience: env['PATCHFLOW_OIDC_AUDIENCE'],
+    scope: env['PATCHFLOW_OIDC_SCOPE'],
+    userClaim: env['PATCHFLOW_OIDC_USER_CLAIM'],
+    rolesClaim: env['PATCHFLOW_OIDC_ROLES_CLAIM'],
+    roleMap: env['PATCHFLOW_OIDC_ROLE_MAP'],
+    groupMap: env['PATCHFLOW_OIDC_GROUP_MAP'],
+  });
+  return fromFile || Object.keys(fromEnv).length ? { oidc: { ...fromFile, ...fromEnv } } : {};
 }
 
 /** Env wins over the optional file (`PATCHFLOW_TEMPORAL_CONFIG`, JSON). */

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { UnauthenticatedError } from '../kernel/errors.ts';
+import { principalFromIdentity, type OidcAuthority } from './oidc.ts';
 import type { Principal } from './principal.ts';
 import { principalFromToken } from './tokens.ts';
 
@@ -38,10 +39,23 @@ export class RefusalAuditor {
 }
 
 const SIGN_IN_HINT =
-  'send Authorization: Bearer <token> (`patchflow tokens create`; in local mode the CLI uses the tokens in the data directory)';
+  'send Authorization: Bearer <token> (`patchflow login`, or an API token from `patchflow tokens create`; in local mode the CLI uses the tokens in the data directory)';
 
-/** The principal a request's credential stands for: a bearer token, or the dashboard's session cookie. */
-export async function authenticate(db: Knex, credential: string | undefined): Promise<Principal> {
+/** A compact JWS: three base64url parts. Patchflow's own tokens start with pf_ and never match. */
+const JWT_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * The principal a request's credential stands for: a Patchflow API token (or the dashboard's
+ * session, which is one), or an access token from the configured OpenID provider.
+ */
+export async function authenticate(db: Knex, credential: string | undefined, oidc?: OidcAuthority): Promise<Principal> {
   if (!credential) throw new UnauthenticatedError(`sign in first: ${SIGN_IN_HINT}`);
+  if (JWT_PATTERN.test(credential)) {
+    if (!oidc)
+      throw new UnauthenticatedError(
+        'a provider access token was sent, but no OpenID provider is configured (PATCHFLOW_OIDC_ISSUER)',
+      );
+    return principalFromIdentity(db, await oidc.verifyAccessToken(credential));
+  }
   return principalFromToken(db, credential);
 }

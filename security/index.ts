@@ -3,4 +3,20 @@ export { authenticate, RefusalAuditor } from './authenticate.ts';
 export { actions, authorize, refusalReason, type Action } from './authorize.ts';
 export { ensureLocalTokens, LOCAL_ADMIN, localTokensPath, readLocalTokens } from './local.ts';
 export { principalFor, principalOfUser, scopesFor, type Principal, type Scope } from './principal.ts';
-export { createToken, findToken, listTokens, revokeToken, tokenRequestSchema, type TokenInfo } from './tokens.ts';
+export {
+  createToken,
+  findToken,
+  listTokens,
+  principalFromToken,
+  revokeToken,
+  tokenId,
+  tokenRequestSchema,
+  type TokenInfo,
+} from './tokens.ts';
+export {
+  identityFromClaims,
+  OidcAuthority,
+  oidcSettingsSchema,
+  principalFromIdentity,
+  type OidcSettings,
+} from './oidc.ts';

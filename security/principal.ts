@@ -24,7 +24,7 @@ export interface Principal {
   roles: Role[];
   scopes: Scope[];
   /** The door the request came through, for the audit trail. */
-  via: 'token' | 'slack' | 'teams';
+  via: 'token' | 'oidc' | 'slack' | 'teams';
 }
 
 /** The scopes `user`'s roles allow, narrowed to `granted` when the credential names some. */

@@ -149,6 +149,11 @@ export async function revokeToken(db: Knex, actor: Pick<Principal, 'userId'>, id
   });
 }
 
+/** The id part of a Patchflow token (its row), or undefined for anything else. */
+export function tokenId(token: string): string | undefined {
+  return TOKEN_PATTERN.exec(token)?.[1];
+}
+
 /** The principal a bearer token stands for; refuses unknown, malformed, expired and revoked tokens alike in kind. */
 export async function principalFromToken(db: Knex, token: string): Promise<Principal> {
   const match = TOKEN_PATTERN.exec(token);

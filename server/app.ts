@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { AppContext } from '../app/context.ts';
-import { RefusalAuditor } from '../security/index.ts';
+import { OidcAuthority, RefusalAuditor } from '../security/index.ts';
 import { authenticated, sessionRouter } from './authentication.ts';
 import { chatRouter } from './chat.ts';
 import { errorMiddleware } from './errors.ts';
@@ -19,9 +19,10 @@ export function createHttpApp(ctx: AppContext): Express {
     res.status(ok ? 200 : 503).json({ ok, db, temporal });
   });
   const auditor = new RefusalAuditor(ctx.db);
+  const oidc = ctx.settings.oidc ? new OidcAuthority(ctx.settings.oidc) : undefined;
   const api = express.Router();
   // No /api request is served without a credential, loopback included.
-  api.use(authenticated(ctx, auditor));
+  api.use(authenticated(ctx, auditor, oidc));
   api.use(express.json({ limit: '1mb' }));
   for (const mod of routeModules) {
     const router = express.Router();
@@ -29,7 +30,7 @@ export function createHttpApp(ctx: AppContext): Express {
     api.use(mod.path, router);
   }
   app.use('/api', api);
-  app.use(sessionRouter(ctx, auditor));
+  app.use(sessionRouter(ctx, auditor, oidc));
   app.use(chatRouter(ctx));
   app.use(webRouter());
   app.use(errorMiddleware(ctx.logger));

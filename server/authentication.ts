@@ -1,16 +1,31 @@
-import express, { type RequestHandler, type Response, type Router } from 'express';
+import { randomBytes } from 'node:crypto';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { z } from 'zod';
 import type { AppContext } from '../app/context.ts';
 import { NotAllowedError, UnauthenticatedError } from '../kernel/errors.ts';
-import { authenticate, authorize, RefusalAuditor, type Action, type Principal } from '../security/index.ts';
+import {
+  authenticate,
+  authorize,
+  createToken,
+  findToken,
+  principalFromIdentity,
+  principalFromToken,
+  RefusalAuditor,
+  revokeToken,
+  tokenId,
+  type Action,
+  type OidcAuthority,
+  type Principal,
+} from '../security/index.ts';
 
 /** The dashboard's session: the API token it signed in with, in an HttpOnly cookie scripts cannot read. */
 export const SESSION_COOKIE = 'patchflow_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
-function sessionCookie(header: string | undefined): string | undefined {
+function readCookie(header: string | undefined, cookie: string): string | undefined {
   for (const part of header?.split(';') ?? []) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('='));
+    if (name === cookie) return decodeURIComponent(value.join('='));
   }
   return undefined;
 }
@@ -20,17 +35,17 @@ function sessionCookie(header: string | undefined): string | undefined {
  * session cookie for reads only. Writes need the bearer token, which a cross-site page cannot send
  * (so a cookie can never be borrowed to act: that is the CSRF defence). Refused credentials are audited.
  */
-export function authenticated(ctx: AppContext, auditor: RefusalAuditor): RequestHandler {
+export function authenticated(ctx: AppContext, auditor: RefusalAuditor, oidc?: OidcAuthority): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization;
     const bearer = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const cookie = bearer ? undefined : sessionCookie(req.headers.cookie);
+    const cookie = bearer ? undefined : readCookie(req.headers.cookie, SESSION_COOKIE);
     try {
       if (cookie && !SAFE_METHODS.has(req.method))
         throw new NotAllowedError(
           'a dashboard session may only read; writes need Authorization: Bearer <token>, which other sites cannot send for you',
         );
-      res.locals['principal'] = await authenticate(ctx.db, bearer ?? cookie);
+      res.locals['principal'] = await authenticate(ctx.db, bearer ?? cookie, oidc);
       next();
     } catch (err) {
       if (err instanceof UnauthenticatedError)
@@ -61,28 +76,99 @@ export function can(ctx: AppContext, action: Action): RequestHandler<any> {
   };
 }
 
+/** How long a dashboard session made by an OpenID sign-in lasts before the person signs in again. */
+const SESSION_HOURS = 8;
+/** The PKCE verifier, state and nonce between leaving for the provider and coming back. */
+const OIDC_CHECKS_COOKIE = 'patchflow_oidc';
+const oidcChecksSchema = z.object({ verifier: z.string(), state: z.string(), nonce: z.string() });
+
+function cookieOptions(req: Request, ctx: AppContext) {
+  const secure = req.secure || ctx.settings.http.publicUrl?.startsWith('https:') === true;
+  return { httpOnly: true, sameSite: 'strict', secure, path: '/' } as const;
+}
+
+/** Where the provider sends the browser back; from the configured public URL, else from the request. */
+function publicUrlOf(req: Request, ctx: AppContext): string {
+  return ctx.settings.http.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+}
+
 /**
- * The dashboard's sign-in: POST /auth/session with an API token sets the session cookie
- * (HttpOnly, SameSite=Strict, Secure behind HTTPS); POST /auth/logout clears it.
+ * The dashboard's sign-in and sign-out. POST /auth/session takes an API token; with an OpenID
+ * provider configured, GET /auth/oidc/start and /auth/oidc/callback sign in with the authorization
+ * code and PKCE, and the session is a Patchflow token of its own (8 h) that sign-out revokes.
+ * Cookies are HttpOnly, SameSite=Strict and Secure behind HTTPS. GET /auth/config tells the
+ * login page and `patchflow login` what the server offers.
  */
-export function sessionRouter(ctx: AppContext, auditor: RefusalAuditor): Router {
+export function sessionRouter(ctx: AppContext, auditor: RefusalAuditor, oidc?: OidcAuthority): Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '4kb' });
+  const refuse = async (req: Request, res: Response, err: unknown) => {
+    if (!(err instanceof UnauthenticatedError || err instanceof NotAllowedError)) throw err;
+    await auditor.refused(req.ip ?? 'unknown', err.message, { path: req.path });
+    res.redirect(303, `/login?error=${encodeURIComponent(err.message)}`);
+  };
+
+  router.get('/auth/config', async (_req, res) => {
+    res.json({ oidc: oidc ? { cli: await oidc.cliSettings() } : null });
+  });
+
   router.post('/auth/session', form, async (req, res) => {
     const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
     try {
       await authenticate(ctx.db, token || undefined);
     } catch (err) {
-      if (!(err instanceof UnauthenticatedError)) throw err;
-      await auditor.refused(req.ip ?? 'unknown', err.message, { path: '/auth/session' });
-      res.redirect(303, `/login?error=${encodeURIComponent(err.message)}`);
+      await refuse(req, res, err);
       return;
     }
-    res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+    res.cookie(SESSION_COOKIE, token, cookieOptions(req, ctx));
     res.redirect(303, '/');
   });
-  router.post('/auth/logout', (req, res) => {
-    res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+
+  if (oidc) {
+    router.get('/auth/oidc/start', async (req, res) => {
+      const { url, checks } = await oidc.beginSignIn(publicUrlOf(req, ctx));
+      // Lax, not Strict: the browser must send it on the provider's top-level redirect back.
+      res.cookie(OIDC_CHECKS_COOKIE, Buffer.from(JSON.stringify(checks)).toString('base64url'), {
+        ...cookieOptions(req, ctx),
+        sameSite: 'lax',
+        path: '/auth/oidc',
+        maxAge: 10 * 60_000,
+      });
+      res.redirect(302, url);
+    });
+    router.get('/auth/oidc/callback', async (req, res) => {
+      res.clearCookie(OIDC_CHECKS_COOKIE, { ...cookieOptions(req, ctx), sameSite: 'lax', path: '/auth/oidc' });
+      try {
+        const saved = readCookie(req.headers.cookie, OIDC_CHECKS_COOKIE);
+        const checks = oidcChecksSchema.safeParse(
+          saved ? JSON.parse(Buffer.from(saved, 'base64url').toString('utf8')) : undefined,
+        );
+        if (!checks.success)
+          throw new UnauthenticatedError('the sign-in took too long or began elsewhere; sign in again');
+        const base = publicUrlOf(req, ctx);
+        const identity = await oidc.completeSignIn(new URL(req.originalUrl, base), checks.data);
+        const principal = await principalFromIdentity(ctx.db, identity);
+        const { token } = await createToken(ctx.db, principal, {
+          name: `dashboard session ${randomBytes(4).toString('hex')}`,
+          scopes: principal.scopes,
+          expiresAt: new Date(Date.now() + SESSION_HOURS * 3_600_000).toISOString(),
+        });
+        res.cookie(SESSION_COOKIE, token, cookieOptions(req, ctx));
+        res.redirect(303, '/');
+      } catch (err) {
+        await refuse(req, res, err);
+      }
+    });
+  }
+
+  router.post('/auth/logout', async (req, res) => {
+    const token = readCookie(req.headers.cookie, SESSION_COOKIE);
+    // A session an OpenID sign-in made is revoked, so a copied cookie stops working too.
+    const session = token ? await principalFromToken(ctx.db, token).catch(() => undefined) : undefined;
+    const id = token ? tokenId(token) : undefined;
+    if (session && id && (await findToken(ctx.db, id)).name.startsWith('dashboard session '))
+      await revokeToken(ctx.db, session, id);
+    res.clearCookie(SESSION_COOKIE, cookieOptions(req, ctx));
     res.redirect(303, '/login');
   });
   return router;

@@ -32,6 +32,11 @@ async function getJson(path) {
   return body;
 }
 
+async function renderWhoami() {
+  const me = await getJson('/api/whoami');
+  $('#whoami').textContent = `${me.userId} (${me.roles.join(', ')})`;
+}
+
 async function renderHealth() {
   try {
     const health = await fetch('/healthz').then((r) => r.json());
@@ -126,5 +131,5 @@ async function refresh() {
   document.body.dataset.loaded = 'true';
 }
 
-await refresh();
+await Promise.allSettled([renderWhoami(), refresh()]);
 setInterval(refresh, REFRESH_MS);

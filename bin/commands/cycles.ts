@@ -3,7 +3,7 @@ import type { CyclePlan } from '../../app/plan.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
 import { isTerminalCycleStatus } from '../../workflows/cycle-states.ts';
 import type { ApprovalState } from '../../workflows/types.ts';
-import { actAs, actingAs, apiRequest } from '../api.ts';
+import { actLocallyByDefaultAs, apiRequest } from '../api.ts';
 import { printJsonOr, requireOption, requirePositional } from './args.ts';
 import type { CliCommand, CliValues } from './types.ts';
 
@@ -45,7 +45,7 @@ const fromFindingsUsage = '[--from-findings [--view all|overdue|due-soon] [--min
 /** The demo's coordinator: `cycle start --demo` without --as or a token requests it as carol, as the README shows. */
 const DEMO_COORDINATOR = 'carol';
 function actAsDemoCoordinator(values: CliValues): void {
-  if (values['demo'] === true && !actingAs() && !process.env['PATCHFLOW_TOKEN']) actAs(DEMO_COORDINATOR);
+  if (values['demo'] === true) actLocallyByDefaultAs(DEMO_COORDINATOR);
 }
 
 function scopeBody(values: CliValues) {

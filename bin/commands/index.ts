@@ -11,6 +11,8 @@ import { findingPrioritizeCommands } from './findings-prioritize.ts';
 import { groupCommands } from './groups.ts';
 import { runtimeCommands } from './runtime.ts';
 import { scanCommands } from './scans.ts';
+import { signInCommands } from './sign-in.ts';
+import { tokenCommands } from './tokens.ts';
 import type { CliCommand } from './types.ts';
 import { userCommands } from './users.ts';
 
@@ -20,6 +22,8 @@ export const commands: CliCommand[] = [
   ...cycleCommands,
   ...cycleControlCommands,
   ...userCommands,
+  ...signInCommands,
+  ...tokenCommands,
   ...auditCommands,
   ...chatCommands,
   ...connectorCommands,

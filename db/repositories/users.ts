@@ -78,6 +78,31 @@ export async function upsertUser(db: Knex, input: UserInput): Promise<User> {
   return fromRow(row!);
 }
 
+/**
+ * Creates or updates a person from the identity provider's word: name, roles and approver groups
+ * follow the provider; chat identities stay as an admin set them. Returns the roles held before.
+ */
+export async function syncUserFromIdentity(
+  db: Knex,
+  identity: { userId: string; displayName: string; roles: Role[]; groups: string[] },
+): Promise<{ user: User; previousRoles: Role[] | undefined }> {
+  const u = userInputSchema.parse({
+    id: identity.userId,
+    displayName: identity.displayName,
+    roles: identity.roles,
+    groups: identity.groups,
+  });
+  return db.transaction(async (trx) => {
+    const before = (await trx('users').where({ id: u.id }).forUpdate().first('roles')) as { roles: Role[] } | undefined;
+    const [row] = (await trx('users')
+      .insert({ id: u.id, display_name: u.displayName ?? u.id, roles: u.roles, groups: u.groups })
+      .onConflict('id')
+      .merge(['display_name', 'roles', 'groups'])
+      .returning('*')) as UserRow[];
+    return { user: fromRow(row!), previousRoles: before?.roles };
+  });
+}
+
 export async function listUsers(db: Knex): Promise<User[]> {
   return ((await db('users').select('*').orderBy('id')) as UserRow[]).map(fromRow);
 }

@@ -1,20 +1,7 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../runtime/settings.ts';
+import { runCli as runCliWith } from '../helpers/cli.ts';
 import { api, startStack, type TestStack } from '../helpers/stack.ts';
-
-const cli = fileURLToPath(new URL('../../bin/patchflow.mjs', import.meta.url));
-function runCliWith(
-  env: NodeJS.ProcessEnv,
-  args: string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env }, (err, stdout, stderr) =>
-      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 type ErrorBody = {
   error: { code: string; message: string; details: { path: (string | number)[]; message: string }[] };
@@ -31,7 +18,6 @@ describe('bad input gets a clear error naming the field, and writes nothing', ()
   });
   afterAll(async () => stack?.stop());
 
-  // Asynchronous on purpose: the server answering the CLI runs in this process.
   const runCli = (...args: string[]) => runCliWith({ ...stack.env, PATCHFLOW_URL: stack.url }, args);
 
   it.each([
