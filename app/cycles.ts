@@ -6,16 +6,24 @@ import { z } from 'zod';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { cycleDetail, getCycle, insertCycle, listCycles, type CycleDetail } from '../db/repositories/cycles.ts';
 import { authorize, type Principal } from '../security/index.ts';
-import { ConflictError, errorFromFailure, InputError, PatchflowError } from '../kernel/errors.ts';
+import { ConflictError, errorFromFailure, InputError, NotAllowedError, PatchflowError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
 import { isTerminalCycleStatus } from '../workflows/cycle-states.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../workflows/ids.ts';
 import { approveChangeUpdate, rejectChangeUpdate } from '../workflows/messages.ts';
+import type { PolicyNotes } from '../workflows/approval-types.ts';
 import type { ApprovalState, CyclePolicy } from '../workflows/types.ts';
 import type { AppContext } from './context.ts';
 import { DEMO_PATCH, demoAssets, ensureDemoFleet, seedDemoRecords } from '../demo/seed.ts';
 import { findingsScopeSchema, scopeFromFindings, type FindingsScope } from './findings-scope.ts';
 import { cyclePolicySchema } from './cycle-policy.ts';
+import {
+  describeChange,
+  loosenedFieldsRefusal,
+  policyChanges,
+  policyNotes,
+  type PolicyChange,
+} from './policy-override.ts';
 
 const userIdSchema = z.string().trim().min(1, 'a user id').max(100);
 export const channelSchema = z.enum(['cli', 'rest', 'slack', 'teams']);
@@ -102,6 +110,10 @@ export interface ResolvedCycleRequest {
   patchIds: string[];
   hostnames: string[];
   policy: CyclePolicy;
+  /** The effective policy as approvers read it, with every field the request changed. */
+  policyNotes: PolicyNotes;
+  /** The fields an admin's request loosened (anyone else's request is refused). */
+  loosened: PolicyChange[];
   /** Set when the scope came from the findings: the asset × patch pairs, their deadlines and why. */
   findings: FindingsScope | undefined;
 }
@@ -152,7 +164,20 @@ export async function resolveCycleRequest(
     },
     'cycle policy',
   );
-  return { req, requester, patchIds, hostnames, policy, findings };
+  const changes = policyChanges(ctx.settings.policy, policy);
+  const refusal = loosenedFieldsRefusal(changes);
+  if (refusal && !principal.scopes.includes('admin')) {
+    await appendAudit(ctx.db, {
+      actor: principal.userId,
+      action: `${action}.refused`,
+      subjectType: 'cycle',
+      subjectId: 'new',
+      data: { reason: refusal.message, via: principal.via },
+    });
+    throw new NotAllowedError(refusal.message, refusal.details);
+  }
+  const loosened = changes.filter((c) => c.effect === 'loosens');
+  return { req, requester, patchIds, hostnames, policy, policyNotes: policyNotes(policy, changes), loosened, findings };
 }
 
 /** Starts a cycle: validates, records it and starts its workflow in one step; a failure leaves nothing behind. */
@@ -162,7 +187,7 @@ export async function startCycle(ctx: AppContext, principal: Principal, body: un
     ensureDemoFleet(ctx.settings.dataDir);
     await seedDemoRecords(ctx.db);
   }
-  const { req, requester, patchIds, hostnames, policy, findings } = await resolveCycleRequest(
+  const { req, requester, patchIds, hostnames, policy, policyNotes, loosened, findings } = await resolveCycleRequest(
     ctx,
     principal,
     'cycle.start',
@@ -181,6 +206,7 @@ export async function startCycle(ctx: AppContext, principal: Principal, body: un
     ...(req.author ? { author: req.author } : {}),
     ...(req.window ? { window: req.window } : {}),
     ...(req.rollbackPlan ? { rollbackPlan: req.rollbackPlan } : {}),
+    policyNotes,
   };
   await ctx.db.transaction(async (trx) => {
     await insertCycle(trx, { id, request, policy, workflowId: cycleWorkflowId(id) });
@@ -191,6 +217,15 @@ export async function startCycle(ctx: AppContext, principal: Principal, body: un
       subjectId: id,
       data: { ...request, policy },
     });
+    // Only an admin gets here with a loosened policy: that is a policy change, recorded as one.
+    if (loosened.length)
+      await appendAudit(trx, {
+        actor: requester,
+        action: 'policy.loosened',
+        subjectType: 'cycle',
+        subjectId: id,
+        data: { changes: loosened.map(describeChange) },
+      });
     // Started inside the transaction: if Temporal refuses, the cycle row is rolled back too.
     await ctx.temporal.workflow.start('patchCycleWorkflow', {
       taskQueue: ctx.settings.temporal.taskQueue,

@@ -127,9 +127,10 @@ export const p1Cycle: Benchmark = {
                 criticality: [4 - i],
                 maxConcurrency: batchSize,
               }));
+              // The operator's configured rings: a coordinator's request may not widen them.
+              ctx.settings.policy.deployment.rings = rings;
               const { cycle } = await startCycle(ctx, await principalOfUser(ctx.db, 'carol'), {
                 patches: [DEMO_PATCH.id],
-                policy: { deployment: { rings } },
               });
               // The CAB approves as soon as the gate opens: the bench measures the rollout, not people.
               for (;;) {

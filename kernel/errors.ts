@@ -46,7 +46,6 @@ export class ConflictError extends PatchflowError {
   }
 }
 
-/** The person is known but may not do this (separation of duties, missing role). */
 /** The request carries no credential, or one that is unknown, expired or revoked. */
 export class UnauthenticatedError extends PatchflowError {
   constructor(message: string) {
@@ -55,9 +54,10 @@ export class UnauthenticatedError extends PatchflowError {
   }
 }
 
+/** The person is known but may not do this (separation of duties, missing role, loosening policy). */
 export class NotAllowedError extends PatchflowError {
-  constructor(message: string) {
-    super(message, { code: errorKinds.NotAllowedError.code });
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super(message, { code: errorKinds.NotAllowedError.code, details });
     this.name = 'NotAllowedError' satisfies ErrorKindName;
   }
 }

@@ -50,6 +50,13 @@ export interface RiskCve {
   kevDueDate: string | null;
 }
 
+/** The policy a change runs under, as approvers read it, and where it differs from the configured one. */
+export interface PolicyNotes {
+  summary: string;
+  /** `approval.quorum 1 → 2 (tightens)`; empty when the configured policy applies unchanged. */
+  changes: string[];
+}
+
 /** Everything an approver needs to decide, gathered once when approval is requested. */
 export interface ChangeRequest {
   cycleId: string;
@@ -72,6 +79,8 @@ export interface ChangeRequest {
   staging: (RingOutcome & { hosts: string[] }) | null;
   window: MaintenanceWindow | null;
   rollbackPlan: string;
+  /** Unset for changes requested before policy notes were recorded. */
+  policy?: PolicyNotes | undefined;
   /** Why this change takes the emergency path; null for a standard change. */
   emergency: string | null;
 }

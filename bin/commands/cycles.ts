@@ -14,6 +14,11 @@ export function renderCycle(d: CycleDetail): string {
     `  status ${c.status} · phase ${c.phase} · requested by ${c.requester} at ${c.createdAt}${c.completedAt ? ` · finished ${c.completedAt}` : ''}`,
   ];
   if (typeof c.summary['reason'] === 'string') lines.push(`  reason: ${c.summary['reason']}`);
+  if (c.policyNotes)
+    lines.push(
+      `  policy: ${c.policyNotes.summary}`,
+      ...c.policyNotes.changes.map((change) => `    differs from the configured policy: ${change}`),
+    );
   for (const a of d.approvals)
     lines.push(
       `  ${a.by} ${a.decision === 'approve' ? 'approved' : 'rejected'} via ${a.channel}${a.reason ? `: ${a.reason}` : ''}`,

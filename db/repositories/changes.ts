@@ -17,6 +17,7 @@ const changeRequestExtrasSchema = z.object({
   author: z.string().optional(),
   window: z.object({ start: z.string(), end: z.string() }).optional(),
   rollbackPlan: z.string().optional(),
+  policyNotes: z.object({ summary: z.string(), changes: z.array(z.string()) }).optional(),
 });
 
 /** The verification outcome the cycle's summary holds once the cycle has finished. */
@@ -130,6 +131,7 @@ export async function buildChangeRequest(
     rollbackPlan:
       extras.rollbackPlan ??
       `The rollout halts when a ring has more than ${opts.maxFailedPercent}% failed hosts; later rings are not touched. Patched hosts are restored with the ${opts.deployer} connector's rollback action.`,
+    ...(extras.policyNotes ? { policy: extras.policyNotes } : {}),
     emergency: emergencyHosts.length
       ? `known-exploited ${kev.map((c) => c.id).join(', ')} on internet-facing tier-1 ${emergencyHosts.join(', ')}`
       : null,

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { HostOutcome, HostResult } from '../../integrations/contract/index.ts';
 import { ConflictError, InputError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
+import type { PolicyNotes } from '../../workflows/approval-types.ts';
 import { placeAsset } from '../../workflows/rings.ts';
 import type { CyclePhase, CyclePolicy, CycleScope, CycleStatus, RingOutcome } from '../../workflows/types.ts';
 
@@ -16,6 +17,8 @@ export interface CycleRequest {
   hostnames: string[];
   /** Exact asset × patch pairs when the scope came from findings; otherwise every patch goes to every host. */
   targets?: { hostname: string; patchId: string; dueAt: string | null }[];
+  /** The effective policy as approvers read it; unset on cycles requested before it was recorded. */
+  policyNotes?: PolicyNotes;
 }
 
 export interface CycleRow {
@@ -452,6 +455,7 @@ export interface CycleDetail {
     completedAt: string | null;
     summary: Record<string, unknown>;
     policy: CyclePolicy;
+    policyNotes: PolicyNotes | null;
   };
   approvals: { decision: string; by: string; reason: string | null; channel: string; at: string }[];
   rings: {
@@ -526,6 +530,7 @@ export async function cycleDetail(db: Knex, id: string): Promise<CycleDetail> {
       completedAt: c.completed_at ? new Date(c.completed_at).toISOString() : null,
       summary: c.summary,
       policy: c.policy,
+      policyNotes: c.request.policyNotes ?? null,
     },
     approvals: approvals.map((a) => ({
       decision: a.decision,

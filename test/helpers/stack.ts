@@ -143,8 +143,13 @@ export async function waitForCycle(
 export const inPhase = (phase: string) => (d: CycleDetail) => d.cycle.phase === phase;
 export const finished = (d: CycleDetail) => d.cycle.phase === 'done';
 
-export async function startDemoCycle(stack: TestStack, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { demo: true, ...extra }, 'carol');
+/** Starts the demo cycle as carol, the coordinator, or as `as` (an admin, to loosen the policy for one cycle). */
+export async function startDemoCycle(
+  stack: TestStack,
+  extra: Record<string, unknown> = {},
+  as = 'carol',
+): Promise<string> {
+  const res = await api<CycleDetail>(stack, 'POST', '/api/cycles', { demo: true, ...extra }, as);
   if (res.status !== 201) throw new Error(`cycle start failed: ${JSON.stringify(res.body)}`);
   return res.body.cycle.id;
 }

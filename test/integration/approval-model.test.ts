@@ -10,9 +10,13 @@ import { approvalStatusQuery, approveChangeUpdate } from '../../workflows/messag
 import { approvalWorkflowId, cycleWorkflowId } from '../../workflows/ids.ts';
 import type { ApprovalResult, ApprovalState } from '../../workflows/approval-types.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
+import { loadChangeView } from '../../db/repositories/changes.ts';
+import { buildChangeCard } from '../../integrations/kit/chat/card.ts';
+import { buildChangeRecordView } from '../../integrations/kit/itsm/change-record.ts';
+import { renderCycle } from '../../bin/commands/cycles.ts';
 import { api, finished, inPhase, startDemoCycle, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
-type ErrorBody = { error: { message: string } };
+type ErrorBody = { error: { message: string; details: { path: (string | number)[]; message: string }[] } };
 let serial = 0;
 
 /**
@@ -298,5 +302,52 @@ describe('approval model on the real dev server', () => {
     });
     expect(late.status).toBe(400);
     expect(late.body.error.message).toMatch(/is not before the maintenance window ends/);
+  });
+
+  it('lets a coordinator tighten the policy but not loosen it: the refusal names each field, the card shows the change', async () => {
+    const cycles = async () => Number((await stack.ctx.db('cycles').count({ n: '*' }))[0]!.n);
+    const before = await cycles();
+    const loose = await api<ErrorBody>(
+      stack,
+      'POST',
+      '/api/cycles',
+      { demo: true, policy: { approval: { quorum: 2 }, deployment: { maxFailedPercent: 50, backup: false } } },
+      'carol',
+    );
+    expect(loose.status).toBe(403);
+    expect(loose.body.error.details).toEqual([
+      { path: ['policy', 'deployment', 'maxFailedPercent'], message: 'loosens the configured 20 to 50' },
+      { path: ['policy', 'deployment', 'backup'], message: 'loosens the configured true to false' },
+    ]);
+    expect(await cycles()).toBe(before);
+    const refused = await stack.ctx.db('audit_events').where({ action: 'cycle.start.refused', actor: 'carol' });
+    expect(refused.at(-1).data.reason).toMatch(
+      /deployment.maxFailedPercent 20 → 50, deployment.backup true → false loosens it/,
+    );
+
+    const id = await startDemoCycle(stack, { policy: { approval: { quorum: 2, timeout: '1h' } } });
+    await waitForCycle(stack, id, inPhase('approval'));
+    await expect
+      .poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: id }).first()) !== undefined)
+      .toBe(true);
+    const tightened = ['approval.quorum 1 → 2 (tightens)', 'approval.timeout 72h → 1h (tightens)'];
+    const view = await loadChangeView(stack.ctx.db, id);
+    const card = buildChangeCard(view, new Map());
+    expect(card.facts.find((f) => f.label === 'Policy')?.value).toBe(
+      `quorum 2, fails closed after 1h; halts a ring above 20% failed; backup on; rolls back the failed ring; soak 0s with health check. Differs from the configured policy: ${tightened.join('; ')}`,
+    );
+    const record = buildChangeRecordView(view, view.change!, card);
+    for (const line of tightened)
+      expect(record.content.implementationPlan).toContain(`Differs from the configured policy: ${line}.`);
+    const detail = await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`);
+    expect(renderCycle(detail.body)).toContain(`    differs from the configured policy: ${tightened[0]}`);
+    await api(stack, 'POST', `/api/cycles/${id}/cancel`, { reason: 'test done' }, 'carol');
+  });
+
+  it('lets an admin loosen the policy for one cycle, audited as a policy change', async () => {
+    const id = await startDemoCycle(stack, { policy: { deployment: { maxFailedPercent: 40 } } }, 'admin');
+    const [loosened] = await stack.ctx.db('audit_events').where({ subject_id: id, action: 'policy.loosened' });
+    expect(loosened).toMatchObject({ actor: 'admin', data: { changes: ['deployment.maxFailedPercent 20 → 40'] } });
+    await api(stack, 'POST', `/api/cycles/${id}/cancel`, { reason: 'test done' }, 'admin');
   });
 });

@@ -89,6 +89,11 @@ export function buildChangeCard(
       },
       { label: 'Rollback', value: change.rollbackPlan },
     );
+    if (change.policy)
+      facts.push({
+        label: 'Policy',
+        value: `${change.policy.summary}${change.policy.changes.length ? `. Differs from the configured policy: ${change.policy.changes.join('; ')}` : ' (as configured)'}`,
+      });
     details.push(
       { title: 'Patches', lines: change.patches.map((p) => `${p.id}: ${p.title} (${p.vendorRef})`) },
       { title: 'Rings', lines: change.rings.map((r) => `${r.order}. ${r.ring}: ${r.hosts.join(', ')}`) },

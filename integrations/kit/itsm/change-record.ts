@@ -43,6 +43,12 @@ export function buildChangeRecordView(source: CardSource, change: ChangeRequest,
         change.window
           ? `Within the maintenance window ${formatInstant(change.window.start)} to ${formatInstant(change.window.end)}.`
           : 'Deployment starts once the change is approved.',
+        ...(change.policy
+          ? [
+              `Policy: ${change.policy.summary}.`,
+              ...change.policy.changes.map((c) => `Differs from the configured policy: ${c}.`),
+            ]
+          : []),
       ].join('\n'),
       backoutPlan: change.rollbackPlan,
       risk:
