@@ -4,6 +4,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { appendAudit } from '../db/repositories/audit.ts';
+import { approverPools } from '../db/repositories/changes.ts';
 import { cycleDetail, getCycle, insertCycle, listCycles, type CycleDetail } from '../db/repositories/cycles.ts';
 import { authorize, type Principal } from '../security/index.ts';
 import { ConflictError, errorFromFailure, InputError, NotAllowedError, PatchflowError } from '../kernel/errors.ts';
@@ -242,8 +243,8 @@ export async function approveCycle(
   id: string,
   body: unknown,
 ): Promise<ApprovalState> {
-  return decide(ctx, principal, id, 'change.approve', () => {
-    const args = { ...parseInput(approveSchema, body, 'approval'), by: principal.userId };
+  return decide(ctx, principal, id, 'change.approve', (eligible) => {
+    const args = { ...parseInput(approveSchema, body, 'approval'), by: principal.userId, eligible };
     return (handle) => handle.executeUpdate(approveChangeUpdate, { args: [args] });
   });
 }
@@ -254,8 +255,8 @@ export async function rejectCycle(
   id: string,
   body: unknown,
 ): Promise<ApprovalState> {
-  return decide(ctx, principal, id, 'change.reject', () => {
-    const args = { ...parseInput(rejectSchema, body, 'rejection'), by: principal.userId };
+  return decide(ctx, principal, id, 'change.reject', (eligible) => {
+    const args = { ...parseInput(rejectSchema, body, 'rejection'), by: principal.userId, eligible };
     return (handle) => handle.executeUpdate(rejectChangeUpdate, { args: [args] });
   });
 }
@@ -265,16 +266,22 @@ async function decide(
   principal: Principal,
   id: string,
   action: 'change.approve' | 'change.reject',
-  /** Parses the body (after the caller is authorized, so that a refusal comes first) into the Update to send. */
-  prepare: () => (handle: ReturnType<AppContext['temporal']['workflow']['getHandle']>) => Promise<ApprovalState>,
+  /**
+   * Parses the body (after the caller is authorized, so that a refusal comes first) into the
+   * Update to send, with who holds approver rights now (the gate stops counting anyone else).
+   */
+  prepare: (
+    eligible: string[],
+  ) => (handle: ReturnType<AppContext['temporal']['workflow']['getHandle']>) => Promise<ApprovalState>,
 ): Promise<ApprovalState> {
   const requester = ((await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined)
     ?.requester;
   // The requester hears the gate's more telling reason, separation of duties, whatever their roles;
   // anyone else who may not decide is refused before learning whether the cycle exists.
   if (requester !== principal.userId) await authorize(ctx.db, principal, action, { type: 'cycle', id });
-  const send = prepare();
   const cycle = await getCycle(ctx.db, id);
+  const pools = await approverPools(ctx.db, cycle.policy.approval);
+  const send = prepare([...new Set([...pools.approvers, ...pools.escalation, ...pools.emergency])].sort());
   const refused = auditRefusal(ctx, principal.userId, action, id);
   if (cycle.phase !== 'approval')
     throw new ConflictError(`cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status})`);

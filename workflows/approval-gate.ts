@@ -39,6 +39,12 @@ export class ApprovalGate {
   readonly deadline: number;
   /** Unset until the change request is gathered; Updates may arrive before that. */
   private open: OpenChange | undefined;
+  /**
+   * Who held approver rights when the latest decision came in. The pools are read once, when the
+   * change is opened; someone whose role or group is taken away later is refused, and an approval
+   * they gave before stops counting toward the quorum. Unset for decisions sent without it.
+   */
+  private eligible: string[] | undefined;
 
   constructor(
     private readonly ask: { cycleId: string; requester: string; policy: ApprovalPolicy },
@@ -133,7 +139,7 @@ export class ApprovalGate {
   /** Refuses approvals that may not count; a no-op until the change request is open (see validatedWhenOpen). */
   validateApproval(args: ApproveChangeArgs): void {
     if (!this.open) return;
-    this.validateDecider(args.by, this.open);
+    this.validateDecider(args, this.open);
     const { window } = this.open.change;
     const windowEnd = window ? Date.parse(window.end) : undefined;
     if (window && windowEnd !== undefined && Date.now() >= windowEnd)
@@ -151,18 +157,21 @@ export class ApprovalGate {
   /** Refuses rejections that may not count; a no-op until the change request is open (see validatedWhenOpen). */
   validateRejection(args: RejectChangeArgs): void {
     if (!this.open) return;
-    this.validateDecider(args.by, this.open);
+    this.validateDecider(args, this.open);
     if (!args.reason?.trim()) refuse('InputError', 'a rejection needs a reason');
   }
 
-  /** Counts a validated decision: quorum approves, one rejection rejects. */
-  decide(decision: ApprovalDecision): void {
+  /** Counts a validated decision: quorum approves (of those still eligible), one rejection rejects. */
+  decide(decision: ApprovalDecision, eligible?: string[]): void {
+    if (eligible) this.eligible = eligible;
     this.decisions.push(decision);
     if (decision.decision === 'reject') this.outcome = 'rejected';
-    else if (
-      this.decisions.filter((d) => d.decision === 'approve').length >= (this.open?.quorum ?? this.ask.policy.quorum)
-    )
-      this.outcome = 'approved';
+    else if (this.counted().length >= (this.open?.quorum ?? this.ask.policy.quorum)) this.outcome = 'approved';
+  }
+
+  /** The approvals that count toward the quorum now. */
+  counted(): ApprovalDecision[] {
+    return this.decisions.filter((d) => d.decision === 'approve' && (this.eligible?.includes(d.by) ?? true));
   }
 
   /** Widens the pool to the escalation approvers; returns those newly asked (never the change's authors). */
@@ -187,7 +196,7 @@ export class ApprovalGate {
     return runFrom ? { ...result, notBefore: runFrom } : result;
   }
 
-  private validateDecider(by: string, opened: OpenChange): void {
+  private validateDecider({ by, eligible }: ApproveChangeArgs | RejectChangeArgs, opened: OpenChange): void {
     const { cycleId, requester } = this.ask;
     if (this.outcome !== 'pending') refuse('ConflictError', `change for cycle ${cycleId} is already ${this.outcome}`);
     if (Date.now() >= this.deadline)
@@ -200,6 +209,11 @@ export class ApprovalGate {
     if (this.authors().includes(by))
       refuse('NotAllowedError', `separation of duties: ${by} authored this change and cannot approve or reject it`);
     if (!this.pool().includes(by)) refuse('NotAllowedError', this.outsidePool(by, opened));
+    if (eligible && !eligible.includes(by))
+      refuse(
+        'NotAllowedError',
+        `${by} no longer holds the approver role or group this change was put to (removed since it was opened)`,
+      );
     if (this.decisions.some((d) => d.by === by)) refuse('ConflictError', `${by} has already decided on this change`);
   }
 

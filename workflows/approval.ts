@@ -81,9 +81,13 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     await via.publishChange({ cycleId, state: gate.state(), ...(notice ? { notice } : {}) }).catch(() => undefined);
   };
   /** `validate` runs again here, in the step that records the decision: validators of Updates in one activation all run first. */
-  const decide = async (decision: ApprovalDecision, validate: () => void): Promise<ApprovalState> => {
+  const decide = async (
+    decision: ApprovalDecision,
+    args: { eligible?: string[] | undefined },
+    validate: () => void,
+  ): Promise<ApprovalState> => {
     if (patched(patches.oneDecisionPerPerson)) validate();
-    gate.decide(decision);
+    gate.decide(decision, args.eligible);
     const { outcome } = gate;
     if (oneStepDecisions) {
       await onDecision.record.recordAndShowDecision({ cycleId, decision, outcome, state: gate.state() });
@@ -109,6 +113,7 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
           at: new Date().toISOString(),
           ...notBeforeAt,
         },
+        args,
         () => gate.validateApproval(args),
       );
     },
@@ -126,6 +131,7 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
           channel: args.channel,
           at: new Date().toISOString(),
         },
+        args,
         () => gate.validateRejection(args),
       );
     },

@@ -8,12 +8,15 @@ export interface ApproveChangeArgs {
   channel: string;
   /** "Approve now, run in the window": deployment waits until this ISO instant. */
   notBefore?: string | undefined;
+  /** Who holds approver rights now, as the server read them when this decision came in (see ApprovalGate). */
+  eligible?: string[] | undefined;
 }
 
 export interface RejectChangeArgs {
   by: string;
   reason: string;
   channel: string;
+  eligible?: string[] | undefined;
 }
 
 /** Who asks a running cycle to pause, resume or stop, and why. */

@@ -350,4 +350,31 @@ describe('approval model on the real dev server', () => {
     expect(loosened).toMatchObject({ actor: 'admin', data: { changes: ['deployment.maxFailedPercent 20 → 40'] } });
     await api(stack, 'POST', `/api/cycles/${id}/cancel`, { reason: 'test done' }, 'admin');
   });
+
+  it('checks the pool at decision time: an approver whose role is taken away is refused and stops counting', async () => {
+    await upsertUser(stack.ctx.db, { id: 'frank', displayName: 'Frank (leaving)', roles: ['approver'] });
+    const gate = await openApproval(stack, { policy: { quorum: 2 } });
+    expect((await approve(stack, gate.cycleId, 'frank')).body.outcome).toBe('pending');
+    // Frank moves to another team before the change is decided; an admin takes his approver role.
+    expect((await api(stack, 'PUT', '/api/users/frank', { roles: ['viewer'] })).status).toBe(200);
+
+    const second = await approve(stack, gate.cycleId, 'alice');
+    expect(second.body).toMatchObject({ outcome: 'pending' });
+    expect(second.body.decisions.map((d) => d.by)).toEqual(['frank', 'alice']);
+    const third = await approve(stack, gate.cycleId, 'bob');
+    expect(third.body.outcome).toBe('approved');
+    expect((await gate.result()).decisions.map((d) => d.by)).toEqual(['frank', 'alice', 'bob']);
+    expect((await approve(stack, gate.cycleId, 'frank')).status).toBe(403);
+
+    // Taken out of the CAB group but still an approver elsewhere: the gate itself refuses.
+    await upsertUser(stack.ctx.db, { id: 'gwen', displayName: 'Gwen', roles: ['approver'], groups: ['night-cab'] });
+    const night = await openApproval(stack, { policy: { approverGroups: ['night-cab'] } });
+    await upsertUser(stack.ctx.db, { id: 'gwen', displayName: 'Gwen', roles: ['approver'], groups: [] });
+    const late = await approve(stack, night.cycleId, 'gwen');
+    expect(late.status).toBe(403);
+    expect(late.body.error.message).toBe(
+      'gwen no longer holds the approver role or group this change was put to (removed since it was opened)',
+    );
+    await night.handle.cancel();
+  });
 });
