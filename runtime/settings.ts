@@ -22,6 +22,13 @@ export const settingsSchema = z.object({
       port: z.coerce.number().int().min(0).max(65535).default(8080),
       /** The URL people and providers reach the server at (behind a proxy: the proxy's); sign-in redirects to it. */
       publicUrl: z.url().optional(),
+      /** A second listener serving only /slack/* and /teams/*: the one port to expose to the internet. */
+      public: z
+        .object({
+          host: z.string().min(1).default('0.0.0.0'),
+          port: z.coerce.number().int().min(0).max(65535),
+        })
+        .optional(),
     })
     .prefault({}),
   /** Sign-in through an OpenID provider; unset is local mode (API tokens only, the local ones in dataDir). */
@@ -76,6 +83,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         port: env['PATCHFLOW_HTTP_PORT'],
         publicUrl: env['PATCHFLOW_PUBLIC_URL'],
       }),
+      ...(env['PATCHFLOW_PUBLIC_HTTP_PORT']
+        ? {
+            public: {
+              ...(httpFile['public'] as Record<string, unknown> | undefined),
+              ...definedOnly({ host: env['PATCHFLOW_PUBLIC_HTTP_HOST'], port: env['PATCHFLOW_PUBLIC_HTTP_PORT'] }),
+            },
+          }
+        : {}),
     },
     ...oidcFromEnv(env, fromFile['oidc'] as Record<string, unknown> | undefined),
     policy: {

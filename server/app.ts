@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { AppContext } from '../app/context.ts';
 import { OidcAuthority, RefusalAuditor } from '../security/index.ts';
 import { authenticated, sessionRouter } from './authentication.ts';
@@ -7,7 +7,11 @@ import { errorMiddleware } from './errors.ts';
 import { routeModules } from './routes/index.ts';
 import { webRouter } from './web.ts';
 
-export function createHttpApp(ctx: AppContext): Express {
+/**
+ * The private listener: the API, the dashboard, sign-in, and the chat endpoints too. `chat` is
+ * shared with the public listener when there is one, so that each chat connector starts once.
+ */
+export function createHttpApp(ctx: AppContext, chat: Router = chatRouter(ctx)): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', async (_req, res) => {
@@ -31,8 +35,30 @@ export function createHttpApp(ctx: AppContext): Express {
   }
   app.use('/api', api);
   app.use(sessionRouter(ctx, auditor, oidc));
-  app.use(chatRouter(ctx));
+  app.use(chat);
   app.use(webRouter());
+  app.use(errorMiddleware(ctx.logger));
+  return app;
+}
+
+/**
+ * The public listener: only what Slack and Microsoft Teams must reach from the internet
+ * (`/slack/*`, `/teams/*`), each request checked by its connector's own signature or token
+ * verification. Everything else, the API included, answers 404 here.
+ */
+export function createPublicApp(ctx: AppContext, chat: Router): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(chat);
+  app.use((req, res) => {
+    res.status(404).json({
+      error: {
+        code: 'not_found',
+        message: `${req.method} ${req.path} is not served on the public listener: it serves only /slack/* and /teams/*`,
+        details: [],
+      },
+    });
+  });
   app.use(errorMiddleware(ctx.logger));
   return app;
 }

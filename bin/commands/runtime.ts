@@ -67,7 +67,11 @@ async function startWorkerAndServer(settings: Settings, parts: { worker: boolean
   if (parts.server) {
     const tokens = await prepareLocalAccess(ctx);
     ctx.logger.info(`local API tokens (admin and the demo people) are in ${tokens}, readable by you only`);
-    http = await listen(ctx, settings.http.host, settings.http.port);
+    http = await listen(ctx, settings.http.host, settings.http.port, settings.http.public);
+    if (http.publicUrl)
+      ctx.logger.info(
+        `public listener on ${http.publicUrl}: only /slack/* and /teams/*; expose this port, not ${http.url}`,
+      );
     stops.push(() => http!.close());
   }
   return { ctx, http, stops };

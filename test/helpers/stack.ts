@@ -21,6 +21,8 @@ export interface TestStack {
   tokenFor(userId: string): Promise<string>;
   ctx: AppContext;
   url: string;
+  /** The public listener (chat endpoints only), when asked for. */
+  publicUrl?: string;
   dataDir: string;
   fleet: DemoFleet;
   database: TestDatabase;
@@ -36,6 +38,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Run the worker in this process (default) or leave it to the test. */
   worker?: boolean;
+  /** Also start the public listener that serves only /slack/* and /teams/*. */
+  publicListener?: boolean;
 }
 
 /**
@@ -74,10 +78,16 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     worker = await createPatchflowWorker(ctx, { workflowBundle: { codePath: inject('workflowBundlePath') } });
     running = worker.run();
   }
-  const http: RunningHttpServer = await listen(ctx, '127.0.0.1', 0);
+  const http: RunningHttpServer = await listen(
+    ctx,
+    '127.0.0.1',
+    0,
+    opts.publicListener ? { host: '127.0.0.1', port: 0 } : undefined,
+  );
   return {
     ctx,
     url: http.url,
+    ...(http.publicUrl ? { publicUrl: http.publicUrl } : {}),
     dataDir,
     fleet,
     database,
