@@ -11,7 +11,7 @@ import { ConflictError, errorFromFailure, InputError, NotAllowedError, Patchflow
 import { parseInput } from '../kernel/validate.ts';
 import { isTerminalCycleStatus } from '../workflows/cycle-states.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../workflows/ids.ts';
-import { approveChangeUpdate, rejectChangeUpdate } from '../workflows/messages.ts';
+import { approveChangeUpdate, rejectChangeUpdate, withdrawChangeUpdate } from '../workflows/messages.ts';
 import type { PolicyNotes } from '../workflows/approval-types.ts';
 import type { ApprovalState, CyclePolicy } from '../workflows/types.ts';
 import type { AppContext } from './context.ts';
@@ -97,6 +97,13 @@ export const approveSchema = z
 export const rejectSchema = z
   .object({
     reason: z.string().trim().min(1, 'a rejection needs a reason').max(2000),
+    channel: channelSchema.default('rest'),
+  })
+  .strict();
+
+export const withdrawSchema = z
+  .object({
+    reason: z.string().trim().max(2000).optional(),
     channel: channelSchema.default('rest'),
   })
   .strict();
@@ -261,6 +268,38 @@ export async function rejectCycle(
   });
 }
 
+/**
+ * Calls off a change still awaiting approval: its requester may, as may any coordinator. Nothing
+ * is deployed; the cycle ends cancelled, with who withdrew it and why.
+ */
+export async function withdrawCycle(
+  ctx: AppContext,
+  principal: Principal,
+  id: string,
+  body: unknown,
+): Promise<ApprovalState> {
+  const requester = ((await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined)
+    ?.requester;
+  if (requester !== principal.userId) await authorize(ctx.db, principal, 'change.withdraw', { type: 'cycle', id });
+  const args = { ...parseInput(withdrawSchema, body, 'withdrawal'), by: principal.userId };
+  const cycle = await getCycle(ctx.db, id);
+  if (cycle.phase !== 'approval' || cycle.status !== 'awaiting_approval')
+    throw new ConflictError(
+      `cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status}); an approved rollout is cancelled, not withdrawn`,
+    );
+  const state = await sendToGate(ctx, id, auditRefusal(ctx, principal.userId, 'change.withdraw', id), (handle) =>
+    handle.executeUpdate(withdrawChangeUpdate, { args: [args] }),
+  );
+  await appendAudit(ctx.db, {
+    actor: principal.userId,
+    action: 'change.withdrawn',
+    subjectType: 'cycle',
+    subjectId: id,
+    data: { reason: args.reason ?? null, channel: args.channel },
+  });
+  return state;
+}
+
 async function decide(
   ctx: AppContext,
   principal: Principal,
@@ -270,9 +309,7 @@ async function decide(
    * Parses the body (after the caller is authorized, so that a refusal comes first) into the
    * Update to send, with who holds approver rights now (the gate stops counting anyone else).
    */
-  prepare: (
-    eligible: string[],
-  ) => (handle: ReturnType<AppContext['temporal']['workflow']['getHandle']>) => Promise<ApprovalState>,
+  prepare: (eligible: string[]) => (handle: GateHandle) => Promise<ApprovalState>,
 ): Promise<ApprovalState> {
   const requester = ((await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined)
     ?.requester;
@@ -285,6 +322,18 @@ async function decide(
   const refused = auditRefusal(ctx, principal.userId, action, id);
   if (cycle.phase !== 'approval')
     throw new ConflictError(`cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status})`);
+  return sendToGate(ctx, id, refused, send);
+}
+
+type GateHandle = ReturnType<AppContext['temporal']['workflow']['getHandle']>;
+
+/** Sends an Update to the cycle's CAB gate; the gate's refusal is audited and thrown as its error kind. */
+async function sendToGate(
+  ctx: AppContext,
+  id: string,
+  refused: (err: PatchflowError) => Promise<never>,
+  send: (handle: GateHandle) => Promise<ApprovalState>,
+): Promise<ApprovalState> {
   const handle = ctx.temporal.workflow.getHandle(approvalWorkflowId(id));
   // The cycle records the approval phase a moment before its gate starts: that moment is waited out, not refused.
   for (let attempt = 1; ; attempt += 1) {

@@ -17,6 +17,8 @@ export const actions = {
   'cycle.cancel': { scope: 'operate', doing: 'cancel a patch cycle' },
   'change.approve': { scope: 'approve', doing: 'decide on changes' },
   'change.reject': { scope: 'approve', doing: 'decide on changes' },
+  // The requester may always withdraw their own change; anyone else needs to run cycles.
+  'change.withdraw': { scope: 'operate', doing: "withdraw someone else's change" },
   'inventory.read': { scope: 'read', doing: 'read the inventory' },
   'inventory.import': { scope: 'operate', doing: 'change the inventory' },
   'groups.write': { scope: 'operate', doing: 'change asset groups' },

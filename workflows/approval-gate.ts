@@ -1,6 +1,6 @@
 import { ApplicationFailure, condition } from '@temporalio/workflow';
 import type { ErrorKindName } from '../kernel/error-kinds.ts';
-import type { ApproveChangeArgs, RejectChangeArgs } from './messages.ts';
+import type { ApproveChangeArgs, RejectChangeArgs, WithdrawChangeArgs } from './messages.ts';
 import { durationToMs } from './time.ts';
 import type {
   ApprovalDecision,
@@ -37,6 +37,7 @@ export class ApprovalGate {
   remindersSent = 0;
   escalated = false;
   readonly deadline: number;
+  private withdrawal: ApprovalResult['withdrawal'];
   /** Unset until the change request is gathered; Updates may arrive before that. */
   private open: OpenChange | undefined;
   /**
@@ -174,6 +175,18 @@ export class ApprovalGate {
     return this.decisions.filter((d) => d.decision === 'approve' && (this.eligible?.includes(d.by) ?? true));
   }
 
+  /** Refuses a withdrawal once the CAB has decided (who may withdraw is the server's rule: requester or coordinator). */
+  validateWithdrawal(): void {
+    if (this.outcome !== 'pending')
+      refuse('ConflictError', `change for cycle ${this.ask.cycleId} is already ${this.outcome}`);
+  }
+
+  /** The change is called off before the CAB decided: nothing is deployed. */
+  withdraw(args: WithdrawChangeArgs): void {
+    this.outcome = 'withdrawn';
+    this.withdrawal = { by: args.by, reason: args.reason?.trim() || null };
+  }
+
   /** Widens the pool to the escalation approvers; returns those newly asked (never the change's authors). */
   escalate(): string[] {
     this.escalated = true;
@@ -191,6 +204,7 @@ export class ApprovalGate {
       outcome: this.outcome as ApprovalResult['outcome'],
       decisions: [...this.decisions],
       emergency: this.emergency,
+      ...(this.withdrawal ? { withdrawal: this.withdrawal } : {}),
     };
     const runFrom = this.outcome === 'approved' ? this.notBefore() : undefined;
     return runFrom ? { ...result, notBefore: runFrom } : result;

@@ -110,8 +110,10 @@ export interface ApprovalInput {
 }
 
 export interface ApprovalResult {
-  outcome: 'approved' | 'rejected' | 'expired';
+  outcome: 'approved' | 'rejected' | 'expired' | 'withdrawn';
   decisions: ApprovalDecision[];
+  /** Who called the change off before the CAB decided, and why. */
+  withdrawal?: { by: string; reason: string | null } | undefined;
   /** The latest of the window's start and every approver's not-before; absent means deploy at once. */
   notBefore?: string | undefined;
   emergency?: boolean | undefined;

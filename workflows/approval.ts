@@ -11,7 +11,13 @@ import type { Activities } from '../activities/index.ts';
 import { recordActivities } from './activity-options.ts';
 import { ApprovalGate } from './approval-gate.ts';
 import { firstApprovalGate } from './legacy/first-approval-gate.ts';
-import { approvalStatusQuery, approveChangeUpdate, rejectChangeUpdate } from './messages.ts';
+import {
+  approvalStatusQuery,
+  approveChangeUpdate,
+  rejectChangeUpdate,
+  withdrawChangeUpdate,
+  type WithdrawChangeArgs,
+} from './messages.ts';
 import { patches } from './patches.ts';
 import { asDuration, durationToMs } from './time.ts';
 import type { ApprovalDecision, ApprovalResult, ApprovalState, ChangeNotice } from './approval-types.ts';
@@ -136,6 +142,17 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
       );
     },
     { validator: (args) => gate.validateRejection(args) },
+  );
+
+  setHandler(
+    withdrawChangeUpdate,
+    async (args) => {
+      gate.validateWithdrawal();
+      gate.withdraw(args);
+      await publish();
+      return gate.state();
+    },
+    { validator: (_args: WithdrawChangeArgs) => gate.validateWithdrawal() },
   );
 
   const { change, pools } = await acts.openChangeRequest({ cycleId, policy });

@@ -19,6 +19,13 @@ export interface RejectChangeArgs {
   eligible?: string[] | undefined;
 }
 
+/** The requester (or a coordinator) calls off a change still awaiting approval. */
+export interface WithdrawChangeArgs {
+  by: string;
+  reason?: string | undefined;
+  channel: string;
+}
+
 /** Who asks a running cycle to pause, resume or stop, and why. */
 export interface CycleControlArgs {
   by: string;
@@ -29,6 +36,7 @@ export interface CycleControlArgs {
 /** A person approves the change; the validator refuses the requester and non-approvers before anything is recorded. */
 export const approveChangeUpdate = defineUpdate<ApprovalState, [ApproveChangeArgs]>('approveChange');
 export const rejectChangeUpdate = defineUpdate<ApprovalState, [RejectChangeArgs]>('rejectChange');
+export const withdrawChangeUpdate = defineUpdate<ApprovalState, [WithdrawChangeArgs]>('withdrawChange');
 export const approvalStatusQuery = defineQuery<ApprovalState>('approvalStatus');
 export const cycleProgressQuery = defineQuery<CycleProgress>('cycleProgress');
 

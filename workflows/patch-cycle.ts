@@ -100,6 +100,10 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
     workflowId: approvalWorkflowId(cycleId),
     args: [{ cycleId, requester: input.requester, approvers, policy: policy.approval, timeouts }],
   });
+  if (approval.outcome === 'withdrawn') {
+    const { by, reason } = approval.withdrawal!;
+    return finish('cancelled', { scope, approval, reason: `withdrawn by ${by}${reason ? `: ${reason}` : ''}` });
+  }
   if (approval.outcome !== 'approved') return finish(approval.outcome, { scope, approval });
   // Approve now, run in the window: the approval names the earliest time deployment may start.
   if (

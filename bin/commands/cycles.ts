@@ -174,6 +174,21 @@ export const cycleCommands: CliCommand[] = [
       return 0;
     },
   },
+  {
+    path: ['cycle', 'withdraw'],
+    summary: 'call off a change still awaiting approval (its requester, or a coordinator)',
+    usage: '<id> [--reason <text>] [--json]',
+    options: { reason: { type: 'string' }, json: { type: 'boolean' } },
+    async run({ values, positionals }) {
+      const id = requirePositional(positionals, 0, 'id');
+      const state = await apiRequest<ApprovalState>('POST', `/api/cycles/${encodeURIComponent(id)}/withdraw`, {
+        ...(typeof values['reason'] === 'string' ? { reason: values['reason'] } : {}),
+        channel: 'cli',
+      });
+      printJsonOr(values, state, () => describeApproval(state));
+      return 0;
+    },
+  },
 ];
 
 /** Hosts listed by name up to this many per ring; beyond it the ring is summarised. */

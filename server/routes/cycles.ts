@@ -1,5 +1,12 @@
 import { can, principalOf } from '../authentication.ts';
-import { approveCycle, cycleStatus, listCycleSummaries, rejectCycle, startCycle } from '../../app/cycles.ts';
+import {
+  approveCycle,
+  cycleStatus,
+  listCycleSummaries,
+  rejectCycle,
+  startCycle,
+  withdrawCycle,
+} from '../../app/cycles.ts';
 import { planCycle } from '../../app/plan.ts';
 import type { RouteModule } from './types.ts';
 
@@ -24,6 +31,9 @@ export const cycleRoutes: RouteModule = {
     });
     router.post('/:id/reject', async (req, res) => {
       res.json(await rejectCycle(ctx, principalOf(res), req.params.id, req.body));
+    });
+    router.post('/:id/withdraw', async (req, res) => {
+      res.json(await withdrawCycle(ctx, principalOf(res), req.params.id, req.body));
     });
   },
 };

@@ -377,4 +377,32 @@ describe('approval model on the real dev server', () => {
     );
     await night.handle.cancel();
   });
+
+  it('lets the requester (or a coordinator) withdraw a change awaiting approval; nothing is deployed', async () => {
+    const id = await startDemoCycle(stack);
+    await waitForCycle(stack, id, inPhase('approval'));
+    const byApprover = await api<ErrorBody>(stack, 'POST', `/api/cycles/${id}/withdraw`, {}, 'alice');
+    expect(byApprover.status).toBe(403);
+    expect(byApprover.body.error.message).toBe(
+      "alice may not withdraw someone else's change: needs the coordinator role (has approver)",
+    );
+    const withdrawn = await api<ApprovalState>(
+      stack,
+      'POST',
+      `/api/cycles/${id}/withdraw`,
+      { reason: 'the vendor pulled the patch' },
+      'carol',
+    );
+    expect(withdrawn.status).toBe(200);
+    expect(withdrawn.body.outcome).toBe('withdrawn');
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle).toMatchObject({
+      status: 'cancelled',
+      summary: expect.objectContaining({ reason: 'withdrawn by carol: the vendor pulled the patch' }),
+    });
+    expect(readFileSync(path.join(stack.fleet.hostRoot('web-01'), 'app', 'VERSION'), 'utf8').trim()).toBe('2.4.0');
+    expect((await auditActions(stack, id)).map((e) => e.action)).toContain('change.withdrawn');
+    const again = await api<ErrorBody>(stack, 'POST', `/api/cycles/${id}/withdraw`, {}, 'carol');
+    expect(again.status).toBe(409);
+  });
 });
