@@ -35,6 +35,8 @@ export interface ChangeCard {
   details: CardSection[];
   /** Approve and Reject are offered (the gate still validates whoever clicks). */
   decidable: boolean;
+  /** Who may still decide: platforms that refresh a card per person (Teams' refresh.userIds) refresh it for them. */
+  deciders: ChatPerson[];
 }
 
 /** A reminder or escalation as chat posts it: the text, and the people to mention in front of it. */

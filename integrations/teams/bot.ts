@@ -32,6 +32,18 @@ const cardActionSchema = z.object({
   }),
 });
 
+/** Teams names the sender's tenant in channelData (and, for most activities, in the conversation too). */
+const tenantSchema = z.object({
+  channelData: z.object({ tenant: z.object({ id: z.string() }).optional() }).optional(),
+  conversation: z.object({ tenantId: z.string().optional() }).optional(),
+});
+function tenantOf(activity: unknown): string | undefined {
+  const parsed = tenantSchema.safeParse(activity);
+  return parsed.success
+    ? (parsed.data.channelData?.tenant?.id ?? parsed.data.conversation?.tenantId)?.toLowerCase()
+    : undefined;
+}
+
 /** Teams identifies people by their Entra object id; a sender without one cannot be mapped and is refused as unknown. */
 const actorOf = (from: z.infer<typeof fromSchema>): ChatActor => ({
   chat: 'teams',
@@ -78,7 +90,26 @@ export async function teamsHandler(actions: ChatActions, config: TeamsConfig, lo
     new RouterAdapter(router, (detail) => actions.unauthenticated('teams', detail)),
   );
 
+  /**
+   * The Bot Framework's token proves the activity came through Teams for this bot, not from which
+   * organisation: a bot installed in another tenant would be let in. Those activities are refused.
+   */
+  const foreignTenant = async (activity: unknown): Promise<string | undefined> => {
+    const tenant = tenantOf(activity);
+    if (tenant === config.tenantId.toLowerCase()) return undefined;
+    await actions.unauthenticated('teams', {
+      reason: `activity from tenant ${tenant ?? '(none named)'}, not the configured tenant ${config.tenantId}`,
+      activity: String((activity as { type?: unknown }).type ?? ''),
+    });
+    return `This Patchflow serves only its own organisation (tenant ${config.tenantId}).`;
+  };
+
   app.on('message', async ({ activity, send }) => {
+    const refused = await foreignTenant(activity);
+    if (refused) {
+      await send({ type: 'message', text: refused });
+      return;
+    }
     // Acknowledge at once; the answer follows when Patchflow (and Temporal) have acted.
     await send({ type: 'typing' });
     const message = messageSchema.parse(activity);
@@ -91,6 +122,8 @@ export async function teamsHandler(actions: ChatActions, config: TeamsConfig, lo
   });
 
   app.on('card.action', async ({ activity }) => {
+    const refused = await foreignTenant(activity);
+    if (refused) return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: refused };
     const invoke = cardActionSchema.parse(activity);
     const actor = actorOf(invoke.from);
     const { verb, data } = invoke.value.action;

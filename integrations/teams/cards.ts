@@ -31,6 +31,9 @@ const section = (title: string, lines: string[]): CardElementArray => [
   ...lines.map((l) => text(`- ${l}`, { spacing: 'None' })),
 ];
 
+/** Teams' limit on `refresh.userIds`: https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/user-specific-views */
+const REFRESH_USERS_MAX = 60;
+
 /**
  * The approval card as an Adaptive Card with Universal Actions: Approve, Reject (the reason typed
  * into the card) and Details are Action.Execute, and `refresh` lets Teams fetch the card again
@@ -77,7 +80,13 @@ export function adaptiveCard(card: ChangeCard, opts: { notice?: ChatReply; detai
     type: 'AdaptiveCard',
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     version: '1.5',
-    refresh: { action: execute(teamsVerbs.refresh, 'Refresh', card.cycleId) },
+    // Teams refreshes a card by itself only for the users listed here (MRIs, at most 60).
+    refresh: {
+      action: execute(teamsVerbs.refresh, 'Refresh', card.cycleId),
+      userIds: card.deciders
+        .flatMap((p) => (p.teamsAadId ? [`8:orgid:${p.teamsAadId}`] : []))
+        .slice(0, REFRESH_USERS_MAX),
+    },
     body,
     actions,
   };

@@ -91,6 +91,30 @@ describe('Microsoft Teams', () => {
     expect(connector.sent).toHaveLength(0);
   });
 
+  it('refuses activities from another organisation’s tenant, signed though they are, and audits them', async () => {
+    const foreign = new TeamsSender(`${stack.url}/teams/messages`, connector, {
+      ...APP,
+      tenantId: 'f0f0f0f0-0000-4000-8000-00000000f0f0',
+      channelId: CHANNEL,
+    });
+    const since = connector.sent.length;
+    expect((await foreign.message(carol, 'approvals')).status).toBe(200);
+    await connector.waitFor(
+      (s) => String(s.activity['text']).startsWith('This Patchflow serves only its own organisation'),
+      { since },
+    );
+    const invoked = await foreign.invoke(alice, 'approve', { cycleId: 'cyc-20261203-000000' });
+    expect(JSON.stringify(invoked.body)).toContain('This Patchflow serves only its own organisation');
+    const audited = await stack.ctx
+      .db('audit_events')
+      .where({ action: 'chat.unauthenticated' })
+      .orderBy('seq', 'desc')
+      .first();
+    expect(audited.data.reason).toBe(
+      `activity from tenant f0f0f0f0-0000-4000-8000-00000000f0f0, not the configured tenant ${APP.tenantId}`,
+    );
+  });
+
   it('answers bot commands, and refuses people it does not know', async () => {
     const since = connector.sent.length;
     expect((await teams.message(carol, 'help')).status).toBe(200);
@@ -118,6 +142,10 @@ describe('Microsoft Teams', () => {
         cardOf(s.activity).includes('"verb":"approve"'),
       { since, timeoutMs: 60_000 },
     );
+    // Teams refreshes the card by itself for those who may still decide, named by MRI.
+    const refresh = (JSON.parse(cardOf(card.activity)) as { content: { refresh: { userIds: string[] } } }[])[0]!.content
+      .refresh;
+    expect(refresh.userIds).toEqual([`8:orgid:${alice.aadObjectId}`, `8:orgid:${bob.aadObjectId}`]);
     for (const label of [
       'Requested by',
       'Scope',

@@ -138,6 +138,11 @@ export function buildChangeCard(
     progress: source.rings.map((r) => `${r.ring}: ${ringSummary(r)}`),
     details,
     decidable: pending && canDecide,
+    deciders: pending
+      ? approval.approvers
+          .filter((id) => !approval.decisions.some((d) => d.by === id))
+          .flatMap((id) => people.get(id) ?? [])
+      : [],
   };
 }
 
