@@ -91,25 +91,53 @@ export function registerListeners(app: App, actions: ChatActions, config: SlackC
   );
   app.action(
     slackIds.reject,
-    acked(blockActionSchema, 'Slack reject click', (click) =>
-      openCardModal(click, (card) => rejectModal(card, click.container.channel_id)),
-    ),
+    acked(blockActionSchema, 'Slack reject click', async (click) => {
+      const card = await actions.card(actor(click.user.id), click.actions[0]!.value);
+      if (isReply(card)) return tell(click.user.id, click.container, card);
+      // The reason form opens only for someone who may decide; anyone else hears why at once.
+      if (!card.decidable)
+        return tell(click.user.id, click.container, {
+          ok: false,
+          text: `you may not decide on ${card.cycleId}: ${card.status}; only its pending approvers may reject it`,
+          cards: [],
+        });
+      await app.client.views.open({
+        trigger_id: click.trigger_id,
+        view: rejectModal(card, click.container.channel_id),
+      });
+    }),
   );
   app.action(
     slackIds.details,
     acked(blockActionSchema, 'Slack details click', (click) => openCardModal(click, detailsModal)),
   );
 
-  app.view(
-    slackIds.rejectView,
-    acked(viewSubmissionSchema, 'Slack reject form', async (submission) => {
-      const { cycleId, channel } = submission.view.private_metadata;
-      const reason = submission.view.state.values[slackIds.reasonBlock]?.[slackIds.reasonInput]?.value?.trim() ?? '';
-      const reply = await actions.reject(actor(submission.user.id), cycleId, reason);
-      if (!reply.ok || channel === null)
-        await tell(submission.user.id, channel ? { type: 'message', channel_id: channel } : { type: 'view' }, reply);
-    }),
-  );
+  // Parsed and checked before the ack, so that an empty reason is shown on the form itself
+  // (`response_action: errors`) instead of closing it; Slack waits 3 s for that answer.
+  app.view(slackIds.rejectView, async ({ ack, body }) => {
+    const submission = viewSubmissionSchema.safeParse(body);
+    const reason = submission.success
+      ? (submission.data.view.state.values[slackIds.reasonBlock]?.[slackIds.reasonInput]?.value?.trim() ?? '')
+      : '';
+    if (!submission.success || !reason) {
+      await ack({
+        response_action: 'errors',
+        errors: {
+          [slackIds.reasonBlock]: submission.success
+            ? 'A rejection needs a reason: it is recorded in the audit trail'
+            : 'This form could not be read; close it and click Reject again',
+        },
+      });
+      // A payload Slack changed fails here with the field that did not fit, for the app's error handler to log.
+      if (!submission.success) parseInput(viewSubmissionSchema, body, 'Slack reject form');
+      return;
+    }
+    await ack();
+    const { cycleId, channel } = submission.data.view.private_metadata;
+    const reply = await actions.reject(actor(submission.data.user.id), cycleId, reason);
+    if (!reply.ok || channel === null)
+      await tell(submission.data.user.id, channel ? { type: 'message', channel_id: channel } : { type: 'view' }, reply);
+  });
 
   app.event('app_home_opened', async ({ event }) => {
     const opened = parseInput(homeOpenedSchema, event, 'Slack app_home_opened event');

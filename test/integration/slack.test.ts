@@ -135,12 +135,35 @@ describe('Slack', () => {
       'carol may not decide on changes: needs the approver or manager role (has coordinator)',
     );
 
+    // The requester's Reject opens no form: she hears at once that she may not decide.
+    await sender.click('UCAROL0001', 'patchflow_reject', id);
+    const noForm = await slack.waitFor(
+      'chat.postEphemeral',
+      (a) => a['user'] === 'UCAROL0001' && String(a['text']).startsWith(`you may not decide on ${id}`),
+      { since: before },
+    );
+    expect(noForm.args['text']).toMatch(/only its pending approvers may reject it$/);
+    expect(
+      slack.calls
+        .slice(before)
+        .filter((c) => c.method === 'views.open' && JSON.stringify(c.args['view']).includes('patchflow_reject_reason')),
+    ).toHaveLength(0);
+
     await sender.click('UBOB000001', 'patchflow_reject', id);
     const rejectView = await slack.waitFor(
       'views.open',
       (a) => (a['view'] as { callback_id?: string }).callback_id === 'patchflow_reject_reason',
       { since: before },
     );
+    // An empty reason is answered on the form itself, which stays open; nothing is decided.
+    const empty = await sender.submitView('UBOB000001', rejectView.args['view'] as Record<string, unknown>, {
+      reason: { reason_input: '   ' },
+    });
+    expect(await empty.json()).toEqual({
+      response_action: 'errors',
+      errors: { reason: 'A rejection needs a reason: it is recorded in the audit trail' },
+    });
+    expect(await stack.ctx.db('approvals').where({ cycle_id: id })).toHaveLength(0);
     const submitted = await sender.submitView('UBOB000001', rejectView.args['view'] as Record<string, unknown>, {
       reason: { reason_input: 'db-01 has no tested rollback' },
     });
