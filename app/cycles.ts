@@ -250,10 +250,14 @@ export async function approveCycle(
   id: string,
   body: unknown,
 ): Promise<ApprovalState> {
-  return decide(ctx, principal, id, 'change.approve', (eligible) => {
-    const args = { ...parseInput(approveSchema, body, 'approval'), by: principal.userId, eligible };
-    return (handle) => handle.executeUpdate(approveChangeUpdate, { args: [args] });
-  });
+  return decide(
+    ctx,
+    principal,
+    id,
+    'change.approve',
+    () => ({ ...parseInput(approveSchema, body, 'approval'), by: principal.userId }),
+    (handle, args) => handle.executeUpdate(approveChangeUpdate, { args: [args] }),
+  );
 }
 
 export async function rejectCycle(
@@ -262,10 +266,28 @@ export async function rejectCycle(
   id: string,
   body: unknown,
 ): Promise<ApprovalState> {
-  return decide(ctx, principal, id, 'change.reject', (eligible) => {
-    const args = { ...parseInput(rejectSchema, body, 'rejection'), by: principal.userId, eligible };
-    return (handle) => handle.executeUpdate(rejectChangeUpdate, { args: [args] });
-  });
+  return decide(
+    ctx,
+    principal,
+    id,
+    'change.reject',
+    () => ({ ...parseInput(rejectSchema, body, 'rejection'), by: principal.userId }),
+    (handle, args) => handle.executeUpdate(rejectChangeUpdate, { args: [args] }),
+  );
+}
+
+/**
+ * Authorizes `action` on cycle `id` unless the principal requested it (the requester's own rules
+ * apply then). Anyone else who may not act is refused before learning whether the cycle exists.
+ */
+async function authorizeUnlessRequester(
+  ctx: AppContext,
+  principal: Principal,
+  action: 'change.approve' | 'change.reject' | 'change.withdraw',
+  id: string,
+): Promise<void> {
+  const row = (await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined;
+  if (row?.requester !== principal.userId) await authorize(ctx.db, principal, action, { type: 'cycle', id });
 }
 
 /**
@@ -278,9 +300,7 @@ export async function withdrawCycle(
   id: string,
   body: unknown,
 ): Promise<ApprovalState> {
-  const requester = ((await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined)
-    ?.requester;
-  if (requester !== principal.userId) await authorize(ctx.db, principal, 'change.withdraw', { type: 'cycle', id });
+  await authorizeUnlessRequester(ctx, principal, 'change.withdraw', id);
   const args = { ...parseInput(withdrawSchema, body, 'withdrawal'), by: principal.userId };
   const cycle = await getCycle(ctx.db, id);
   if (cycle.phase !== 'approval' || cycle.status !== 'awaiting_approval')
@@ -300,29 +320,28 @@ export async function withdrawCycle(
   return state;
 }
 
-async function decide(
+/**
+ * A decision on a change: the caller is authorized first, then the body is parsed, then it goes to
+ * the gate with who holds approver rights now (the gate stops counting anyone else).
+ */
+async function decide<A extends object>(
   ctx: AppContext,
   principal: Principal,
   id: string,
   action: 'change.approve' | 'change.reject',
-  /**
-   * Parses the body (after the caller is authorized, so that a refusal comes first) into the
-   * Update to send, with who holds approver rights now (the gate stops counting anyone else).
-   */
-  prepare: (eligible: string[]) => (handle: GateHandle) => Promise<ApprovalState>,
+  parse: () => A,
+  send: (handle: GateHandle, args: A & { eligible: string[] }) => Promise<ApprovalState>,
 ): Promise<ApprovalState> {
-  const requester = ((await ctx.db('cycles').where({ id }).first('requester')) as { requester: string } | undefined)
-    ?.requester;
-  // The requester hears the gate's more telling reason, separation of duties, whatever their roles;
-  // anyone else who may not decide is refused before learning whether the cycle exists.
-  if (requester !== principal.userId) await authorize(ctx.db, principal, action, { type: 'cycle', id });
+  // The requester hears the gate's more telling reason, separation of duties, whatever their roles.
+  await authorizeUnlessRequester(ctx, principal, action, id);
+  const args = parse();
   const cycle = await getCycle(ctx.db, id);
   const pools = await approverPools(ctx.db, cycle.policy.approval);
-  const send = prepare([...new Set([...pools.approvers, ...pools.escalation, ...pools.emergency])].sort());
+  const eligible = [...new Set([...pools.approvers, ...pools.escalation, ...pools.emergency])].sort();
   const refused = auditRefusal(ctx, principal.userId, action, id);
   if (cycle.phase !== 'approval')
     throw new ConflictError(`cycle ${id} is not awaiting approval (phase ${cycle.phase}, status ${cycle.status})`);
-  return sendToGate(ctx, id, refused, send);
+  return sendToGate(ctx, id, refused, (handle) => send(handle, { ...args, eligible }));
 }
 
 type GateHandle = ReturnType<AppContext['temporal']['workflow']['getHandle']>;

@@ -400,7 +400,10 @@ describe('approval model on the real dev server', () => {
       status: 'cancelled',
       summary: expect.objectContaining({ reason: 'withdrawn by carol: the vendor pulled the patch' }),
     });
-    expect(readFileSync(path.join(stack.fleet.hostRoot('web-01'), 'app', 'VERSION'), 'utf8').trim()).toBe('2.4.0');
+    // Only the staging test ran; no ring was deployed.
+    expect(
+      new Set((await stack.ctx.db('deployments').where({ cycle_id: id })).map((d: { phase: string }) => d.phase)),
+    ).toEqual(new Set(['testing']));
     expect((await auditActions(stack, id)).map((e) => e.action)).toContain('change.withdrawn');
     const again = await api<ErrorBody>(stack, 'POST', `/api/cycles/${id}/withdraw`, {}, 'carol');
     expect(again.status).toBe(409);
