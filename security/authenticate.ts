@@ -8,9 +8,18 @@ import { principalFromToken } from './tokens.ts';
 /** How often one source's failed sign-ins are written to the audit trail; the rest are counted into the next row. */
 const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
 
+/** How a refusal is written: who stands for the unknown caller, and the audit action. */
+export interface RefusalKind {
+  actor: string;
+  action: string;
+  subjectType: string;
+}
+const apiRefusal: RefusalKind = { actor: 'anonymous', action: 'auth.refused', subjectType: 'source' };
+
 /**
- * Audits refused credentials without letting a flood (a scanner, a misconfigured script) grow the
- * hash chain by one row per request: per source and reason, one row a minute that counts the others.
+ * Audits refused credentials without letting a flood (a scanner, forged Slack or Teams requests, a
+ * misconfigured script) grow the hash chain by one row per request: per source, kind and reason,
+ * one row a minute, which counts the refusals it stood for since the row before.
  */
 export class RefusalAuditor {
   private readonly lastWritten = new Map<string, { at: number; suppressed: number }>();
@@ -19,8 +28,13 @@ export class RefusalAuditor {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async refused(source: string, reason: string, data: Record<string, unknown> = {}): Promise<void> {
-    const key = `${source}\u0000${reason}`;
+  async refused(
+    source: string,
+    reason: string,
+    data: Record<string, unknown> = {},
+    kind: RefusalKind = apiRefusal,
+  ): Promise<void> {
+    const key = [kind.action, source, reason].join('\u0000');
     const seen = this.lastWritten.get(key);
     const now = this.now();
     if (seen && now - seen.at < REFUSAL_AUDIT_INTERVAL_MS) {
@@ -29,9 +43,9 @@ export class RefusalAuditor {
     }
     this.lastWritten.set(key, { at: now, suppressed: 0 });
     await appendAudit(this.db, {
-      actor: 'anonymous',
-      action: 'auth.refused',
-      subjectType: 'source',
+      actor: kind.actor,
+      action: kind.action,
+      subjectType: kind.subjectType,
       subjectId: source,
       data: { reason, ...data, ...(seen?.suppressed ? { alsoRefusedSinceLastRow: seen.suppressed } : {}) },
     });

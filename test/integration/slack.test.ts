@@ -74,16 +74,19 @@ describe('Slack', () => {
       timestamp: sixMinutesAgo,
     });
     expect(stale.status).toBe(401);
+    // A flood of forged requests adds no row per request: one a minute per reason stands for them all.
+    for (let i = 0; i < 20; i += 1) {
+      const flood = await sender.post('token=x&command=%2Fpatch&text=help&user_id=UCAROL0001', {
+        signature: `v0=${String(i).padStart(64, '0')}`,
+      });
+      expect(flood.status).toBe(401);
+    }
     const audited = (
       (await stack.ctx.db('audit_events').where({ action: 'chat.unauthenticated' }).orderBy('seq')) as {
         data: { reason: string };
       }[]
     ).map((e) => e.data.reason);
-    expect(audited).toEqual([
-      'stale: signed more than 5 minutes ago',
-      'signature mismatch',
-      'stale: signed more than 5 minutes ago',
-    ]);
+    expect(audited).toEqual(['stale: signed more than 5 minutes ago', 'signature mismatch']);
   });
 
   it('answers /patch help, and refuses people it does not know', async () => {
