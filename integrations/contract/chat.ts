@@ -33,6 +33,8 @@ export interface ChangeCard {
   progress: string[];
   /** The full context behind the Details button. */
   details: CardSection[];
+  /** The CAB gate is open and the change undecided. */
+  awaitingDecision: boolean;
   /** Approve and Reject are offered (the gate still validates whoever clicks). */
   decidable: boolean;
   /** Who may still decide: platforms that refresh a card per person (Teams' refresh.userIds) refresh it for them. */

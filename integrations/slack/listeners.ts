@@ -1,16 +1,16 @@
-import type { App, SlackCommandMiddlewareArgs, types } from '@slack/bolt';
+import type { App, RespondFn, SlackActionMiddlewareArgs, SlackCommandMiddlewareArgs, types } from '@slack/bolt';
 import { z } from 'zod';
 import { isReply, type ChangeCard, type ChatActions, type ChatActor, type ChatReply } from '../contract/chat.ts';
 import { cycleIdSchema } from '../kit/chat/commands.ts';
 import { parseInput } from '../../kernel/validate.ts';
-import { detailsModal, homeView, rejectModal, replyMessage, slackIds } from './blocks.ts';
+import { cardBlocks, cardText, detailsModal, homeView, rejectModal, replyMessage, slackIds } from './blocks.ts';
 import type { SlackConfig } from './config.ts';
 
 const commandSchema = z.object({ user_id: z.string().min(1), text: z.string().default('') });
 const blockActionSchema = z.object({
   user: z.object({ id: z.string().min(1) }),
   trigger_id: z.string().min(1),
-  container: z.object({ type: z.string(), channel_id: z.string().optional() }),
+  container: z.object({ type: z.string(), channel_id: z.string().optional(), is_ephemeral: z.boolean().optional() }),
   actions: z.array(z.object({ action_id: z.string(), value: cycleIdSchema })).min(1),
 });
 type BlockAction = z.output<typeof blockActionSchema>;
@@ -57,9 +57,22 @@ export function registerListeners(app: App, actions: ChatActions, config: SlackC
       });
     await app.client.views.publish({ user_id: userId, view });
   };
-  /** A refusal or confirmation for one person: in place of the home tab, or ephemeral where they clicked. */
-  const tell = async (userId: string, where: { type: string; channel_id?: string | undefined }, reply: ChatReply) => {
+  /**
+   * A refusal or confirmation for one person: in place of the home tab, or ephemeral where they
+   * clicked — through the interaction's response_url when there is one, which reaches them in a
+   * DM or a channel the bot was never invited to, where chat.postEphemeral cannot.
+   */
+  const tell = async (
+    userId: string,
+    where: { type: string; channel_id?: string | undefined },
+    reply: ChatReply,
+    respond?: RespondFn,
+  ) => {
     if (where.type === 'view') return publishHome(userId, reply);
+    if (respond) {
+      await respond(replyMessage(reply));
+      return;
+    }
     await app.client.chat.postEphemeral({
       channel: where.channel_id ?? config.channel,
       user: userId,
@@ -68,9 +81,13 @@ export function registerListeners(app: App, actions: ChatActions, config: SlackC
     });
   };
   /** The card a click is about, shown in a modal, or the refusal told to the clicker. */
-  const openCardModal = async (click: BlockAction, modal: (card: ChangeCard) => types.ModalView) => {
+  const openCardModal = async (
+    click: BlockAction,
+    modal: (card: ChangeCard) => types.ModalView,
+    respond: RespondFn,
+  ) => {
     const card = await actions.card(actor(click.user.id), click.actions[0]!.value);
-    if (isReply(card)) return tell(click.user.id, click.container, card);
+    if (isReply(card)) return tell(click.user.id, click.container, card, respond);
     await app.client.views.open({ trigger_id: click.trigger_id, view: modal(card) });
   };
 
@@ -83,24 +100,36 @@ export function registerListeners(app: App, actions: ChatActions, config: SlackC
 
   app.action(
     slackIds.approve,
-    acked(blockActionSchema, 'Slack approve click', async (click) => {
-      const reply = await actions.approve(actor(click.user.id), click.actions[0]!.value);
-      // Success shows on the card itself, which the gate refreshes in place; a refusal is told to the clicker.
-      if (!reply.ok || click.container.type === 'view') await tell(click.user.id, click.container, reply);
+    acked(blockActionSchema, 'Slack approve click', async (click, { respond }: SlackActionMiddlewareArgs) => {
+      const cycleId = click.actions[0]!.value;
+      const reply = await actions.approve(actor(click.user.id), cycleId);
+      // Success shows on the channel's card, which the gate refreshes in place; a refusal is told to the clicker.
+      if (!reply.ok || click.container.type === 'view') return tell(click.user.id, click.container, reply, respond);
+      // An ephemeral card (a `/patch approvals` answer) is nobody else's to refresh: it is replaced here.
+      if (click.container.is_ephemeral) {
+        const card = await actions.card(actor(click.user.id), cycleId);
+        if (!isReply(card)) await respond({ replace_original: true, text: cardText(card), blocks: cardBlocks(card) });
+      }
     }),
   );
   app.action(
     slackIds.reject,
-    acked(blockActionSchema, 'Slack reject click', async (click) => {
+    acked(blockActionSchema, 'Slack reject click', async (click, { respond }: SlackActionMiddlewareArgs) => {
       const card = await actions.card(actor(click.user.id), click.actions[0]!.value);
-      if (isReply(card)) return tell(click.user.id, click.container, card);
-      // The reason form opens only for someone who may decide; anyone else hears why at once.
-      if (!card.decidable)
-        return tell(click.user.id, click.container, {
-          ok: false,
-          text: `you may not decide on ${card.cycleId}: ${card.status}; only its pending approvers may reject it`,
-          cards: [],
-        });
+      if (isReply(card)) return tell(click.user.id, click.container, card, respond);
+      // Once the gate is open, the reason form opens only for someone who may decide; anyone else
+      // hears why at once. A click that beats the gate's opening gets the form, checked on submit.
+      if (card.awaitingDecision && !card.decidable)
+        return tell(
+          click.user.id,
+          click.container,
+          {
+            ok: false,
+            text: `you may not decide on ${card.cycleId}: ${card.status}; only its pending approvers may reject it`,
+            cards: [],
+          },
+          respond,
+        );
       await app.client.views.open({
         trigger_id: click.trigger_id,
         view: rejectModal(card, click.container.channel_id),
@@ -109,7 +138,9 @@ export function registerListeners(app: App, actions: ChatActions, config: SlackC
   );
   app.action(
     slackIds.details,
-    acked(blockActionSchema, 'Slack details click', (click) => openCardModal(click, detailsModal)),
+    acked(blockActionSchema, 'Slack details click', (click, { respond }: SlackActionMiddlewareArgs) =>
+      openCardModal(click, detailsModal, respond),
+    ),
   );
 
   // Parsed and checked before the ack, so that an empty reason is shown on the form itself

@@ -99,9 +99,14 @@ export class SlackDriver implements ChatDriver {
   private decided(who: Person, since: number, shown: string): Promise<string | null> {
     return poll(
       () => {
+        // A refusal to a click comes back on the click's response_url; one to a submitted form, ephemerally.
         const refusal = this.emulator.calls
           .slice(since)
-          .find((c) => c.method === 'chat.postEphemeral' && c.args['user'] === who.slackUserId);
+          .find(
+            (c) =>
+              (c.method === 'response' && c.args['response_type'] === 'ephemeral') ||
+              (c.method === 'chat.postEphemeral' && c.args['user'] === who.slackUserId),
+          );
         if (refusal) return String(refusal.args['text']);
         return this.emulator.calls
           .slice(since)

@@ -69,7 +69,7 @@ export class SlackSender {
     userId: string,
     actionId: string,
     value: string,
-    where: { messageTs?: string; view?: boolean } = {},
+    where: { messageTs?: string; view?: boolean; ephemeral?: boolean } = {},
   ): Promise<Response> {
     const id = ++this.interaction;
     const container = where.view
@@ -78,7 +78,7 @@ export class SlackSender {
           type: 'message',
           message_ts: where.messageTs ?? '1700000000.000001',
           channel_id: this.workspace.channelId,
-          is_ephemeral: false,
+          is_ephemeral: where.ephemeral ?? false,
         };
     const payload = {
       ...blockActionsTemplate,

@@ -133,18 +133,20 @@ describe('Slack', () => {
 
     const self = await sender.click('UCAROL0001', 'patchflow_approve', id);
     expect(self.status).toBe(200);
-    const refusal = await slack.waitFor('chat.postEphemeral', (a) => a['user'] === 'UCAROL0001', { since: before });
+    // Told on the click's response_url, which reaches her even where the bot was never invited.
+    const refusal = await slack.waitFor('response', (a) => String(a['responseId']).startsWith('click-'), {
+      since: before,
+    });
+    expect(refusal.args).toMatchObject({ response_type: 'ephemeral', replace_original: false });
     expect(refusal.args['text']).toBe(
       'carol may not decide on changes: needs the approver or manager role (has coordinator)',
     );
 
     // The requester's Reject opens no form: she hears at once that she may not decide.
     await sender.click('UCAROL0001', 'patchflow_reject', id);
-    const noForm = await slack.waitFor(
-      'chat.postEphemeral',
-      (a) => a['user'] === 'UCAROL0001' && String(a['text']).startsWith(`you may not decide on ${id}`),
-      { since: before },
-    );
+    const noForm = await slack.waitFor('response', (a) => String(a['text']).startsWith(`you may not decide on ${id}`), {
+      since: before,
+    });
     expect(noForm.args['text']).toMatch(/only its pending approvers may reject it$/);
     expect(
       slack.calls
@@ -179,6 +181,22 @@ describe('Slack', () => {
     );
     expect(text(updated)).toContain('db-01 has no tested rollback');
     expect(text(updated)).not.toContain('patchflow_approve');
+  });
+
+  it('replaces an ephemeral card (a /patch approvals answer) with the decision once its button is clicked', async () => {
+    const started = await sender.command('UCAROL0001', 'start demo');
+    const id = cycleIdIn(started.reply);
+    await waitForCycle(stack, id, inPhase('approval'));
+    const listed = await sender.command('UALICE0001', 'approvals');
+    expect(JSON.stringify(listed.reply)).toContain(id);
+    const before = slack.calls.length;
+    await sender.click('UALICE0001', 'patchflow_approve', id, { ephemeral: true });
+    const replaced = await slack.waitFor(
+      'response',
+      (a) => a['replace_original'] === true && JSON.stringify(a['blocks']).includes('Alice approved via slack'),
+      { since: before },
+    );
+    expect(JSON.stringify(replaced.args['blocks'])).not.toContain('patchflow_approve');
   });
 
   it('shows pending approvals and running cycles on the App Home tab', async () => {

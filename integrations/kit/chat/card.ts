@@ -137,6 +137,7 @@ export function buildChangeCard(
     ),
     progress: source.rings.map((r) => `${r.ring}: ${ringSummary(r)}`),
     details,
+    awaitingDecision: pending,
     decidable: pending && canDecide,
     deciders: pending
       ? approval.approvers
