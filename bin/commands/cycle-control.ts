@@ -12,7 +12,7 @@ const summaries = {
 export const cycleControlCommands: CliCommand[] = (['pause', 'resume', 'cancel'] as const).map((verb) => ({
   path: ['cycle', verb],
   summary: `${summaries[verb]} (coordinators)`,
-  usage: '<id> --as <coordinator> [--reason <text>] [--json]',
+  usage: '<id> [--reason <text>] [--as <local user>] [--json]',
   options: { reason: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     const id = requirePositional(positionals, 0, 'id');

@@ -73,7 +73,7 @@ export const cycleCommands: CliCommand[] = [
   {
     path: ['cycle', 'start'],
     summary: 'start a patch cycle (--demo patches the bundled demo fleet with real ansible-playbook runs)',
-    usage: `[--demo] [--as <coordinator>] [--patch <id>]… [--host <hostname>]… ${fromFindingsUsage} [--name <text>] [--json]`,
+    usage: `[--demo] [--patch <id>]… [--host <hostname>]… ${fromFindingsUsage} [--name <text>] [--json]`,
     options: { ...scopeOptions, name: { type: 'string' } },
     async run({ values }) {
       actAsDemoCoordinator(values);
@@ -91,7 +91,7 @@ export const cycleCommands: CliCommand[] = [
   {
     path: ['cycle', 'plan'],
     summary: 'dry run: what a cycle would patch where, in which ring and window, who must approve; nothing is written',
-    usage: `[--demo] [--as <coordinator>] [--patch <id>]… [--host <hostname>]… ${fromFindingsUsage} [--json]`,
+    usage: `[--demo] [--patch <id>]… [--host <hostname>]… ${fromFindingsUsage} [--json]`,
     options: scopeOptions,
     async run({ values }) {
       actAsDemoCoordinator(values);
@@ -141,7 +141,7 @@ export const cycleCommands: CliCommand[] = [
   {
     path: ['cycle', 'approve'],
     summary: 'approve a change awaiting CAB approval (--not-before: approve now, deploy from that time)',
-    usage: '<id> --as <approver> [--comment <text>] [--not-before <ISO time>] [--json]',
+    usage: '<id> [--as <local approver>] [--comment <text>] [--not-before <ISO time>] [--json]',
     options: {
       comment: { type: 'string' },
       'not-before': { type: 'string' },
@@ -162,7 +162,7 @@ export const cycleCommands: CliCommand[] = [
   {
     path: ['cycle', 'reject'],
     summary: 'reject a change awaiting CAB approval',
-    usage: '<id> --as <approver> --reason <text> [--json]',
+    usage: '<id> --reason <text> [--as <local approver>] [--json]',
     options: { reason: { type: 'string' }, json: { type: 'boolean' } },
     async run({ values, positionals }) {
       const id = requirePositional(positionals, 0, 'id');

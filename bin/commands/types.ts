@@ -6,7 +6,7 @@ export type CliValues = Record<string, string | boolean | (string | boolean)[] |
 export interface CliCommand {
   path: readonly string[];
   summary: string;
-  /** Positional arguments and options as shown in help, e.g. `<id> --as <user>`. */
+  /** Positional arguments and options as shown in help, e.g. `<id> [--reason <text>]`. */
   usage: string;
   options?: NonNullable<ParseArgsConfig['options']>;
   run(input: { values: CliValues; positionals: string[] }): Promise<number>;
