@@ -7,7 +7,14 @@ import { appendAudit } from '../db/repositories/audit.ts';
 import { approverPools } from '../db/repositories/changes.ts';
 import { cycleDetail, getCycle, insertCycle, listCycles, type CycleDetail } from '../db/repositories/cycles.ts';
 import { authorize, type Principal } from '../security/index.ts';
-import { ConflictError, errorFromFailure, InputError, NotAllowedError, PatchflowError } from '../kernel/errors.ts';
+import {
+  ConflictError,
+  errorFromFailure,
+  InputError,
+  NotAllowedError,
+  NotReadyError,
+  PatchflowError,
+} from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
 import { isTerminalCycleStatus } from '../workflows/cycle-states.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../workflows/ids.ts';
@@ -354,17 +361,21 @@ async function sendToGate(
   send: (handle: GateHandle) => Promise<ApprovalState>,
 ): Promise<ApprovalState> {
   const handle = ctx.temporal.workflow.getHandle(approvalWorkflowId(id));
-  // The cycle records the approval phase a moment before its gate starts: that moment is waited out, not refused.
-  for (let attempt = 1; ; attempt += 1) {
+  // The cycle records the approval phase a moment before its gate starts, and the gate refuses
+  // decisions until it has gathered the change request: both moments are waited out, not refused.
+  const waitUntil = Date.now() + GATE_OPEN_WAIT_MS;
+  for (;;) {
     try {
       return await send(handle);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError && attempt < GATE_START_ATTEMPTS) {
-        await sleep(GATE_START_POLL_MS);
+      const refusal = err instanceof WorkflowUpdateFailedError ? updateRefusal(err) : undefined;
+      const early = err instanceof WorkflowNotFoundError || refusal instanceof NotReadyError;
+      if (early && Date.now() < waitUntil) {
+        await sleep(GATE_OPEN_POLL_MS);
         continue;
       }
       if (err instanceof WorkflowNotFoundError) throw new ConflictError(`cycle ${id} is not awaiting approval`);
-      if (err instanceof WorkflowUpdateFailedError) return refused(updateRefusal(err));
+      if (refusal) return refused(refusal);
       throw err;
     }
   }
@@ -378,8 +389,9 @@ export function updateRefusal(err: WorkflowUpdateFailedError): PatchflowError {
   );
 }
 
-const GATE_START_ATTEMPTS = 20;
-const GATE_START_POLL_MS = 250;
+/** Generous for a busy machine: the gate normally opens within a second of the approval phase. */
+const GATE_OPEN_WAIT_MS = 30_000;
+const GATE_OPEN_POLL_MS = 250;
 
 /** Refusals are part of the record auditors ask for: who tried what, and why it was refused. */
 export function auditRefusal(ctx: AppContext, actor: string, action: string, subjectId: string) {

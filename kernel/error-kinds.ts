@@ -10,6 +10,8 @@ export const errorKinds = {
   NotAllowedError: { code: 'not_allowed', status: 403, retryable: false },
   NotFoundError: { code: 'not_found', status: 404, retryable: false },
   ConflictError: { code: 'conflict', status: 409, retryable: false },
+  /** Not yet: the thing asked for is still being prepared (a CAB gate gathering its change request). */
+  NotReadyError: { code: 'not_ready', status: 409, retryable: true },
   UpstreamError: { code: 'upstream_failed', status: 502, retryable: true },
 } as const satisfies Record<string, { code: string; status: number; retryable: boolean }>;
 

@@ -62,6 +62,14 @@ export class NotAllowedError extends PatchflowError {
   }
 }
 
+/** Asked too early: what the request needs is still being prepared; the same request will do in a moment. */
+export class NotReadyError extends PatchflowError {
+  constructor(message: string) {
+    super(message, { code: errorKinds.NotReadyError.code, retryable: true });
+    this.name = 'NotReadyError' satisfies ErrorKindName;
+  }
+}
+
 /** An external system failed in a way worth retrying (timeouts, 5xx, connection refused). */
 export class UpstreamError extends PatchflowError {
   constructor(message: string, opts: { retryable?: boolean; cause?: unknown } = {}) {
@@ -116,6 +124,7 @@ const errorOfKind: Record<ErrorKindName, (message: string) => PatchflowError> = 
   NotAllowedError: (m) => new NotAllowedError(m),
   NotFoundError: (m) => new NotFoundError(m),
   ConflictError: (m) => new ConflictError(m),
+  NotReadyError: (m) => new NotReadyError(m),
   UpstreamError: (m) => new UpstreamError(m),
 };
 

@@ -129,7 +129,8 @@ export class ApprovalGate {
 
   /**
    * Handlers are registered before the change request is gathered, so that no Update finds the
-   * gate without them; one that arrives meanwhile is validated as soon as the request is open.
+   * gate without them. Updates accepted before the validator refused early ones (older histories)
+   * are validated here as soon as the request is open.
    */
   async validatedWhenOpen(validate: () => void): Promise<void> {
     if (this.open) return;
@@ -137,11 +138,15 @@ export class ApprovalGate {
     validate();
   }
 
-  /** Refuses approvals that may not count; a no-op until the change request is open (see validatedWhenOpen). */
+  /**
+   * Refuses approvals that may not count, and any that comes before the change request is open:
+   * no decision is accepted before its pool exists. (Updates accepted before this rule waited
+   * for the opening instead; see validatedWhenOpen.)
+   */
   validateApproval(args: ApproveChangeArgs): void {
-    if (!this.open) return;
-    this.validateDecider(args, this.open);
-    const { window } = this.open.change;
+    const opened = this.requireOpen();
+    this.validateDecider(args, opened);
+    const { window } = opened.change;
     const windowEnd = window ? Date.parse(window.end) : undefined;
     if (window && windowEnd !== undefined && Date.now() >= windowEnd)
       refuse(
@@ -155,10 +160,9 @@ export class ApprovalGate {
       refuse('InputError', `notBefore ${args.notBefore} is not before the maintenance window ends (${window.end})`);
   }
 
-  /** Refuses rejections that may not count; a no-op until the change request is open (see validatedWhenOpen). */
+  /** Refuses rejections that may not count, and any before the change request is open (as validateApproval). */
   validateRejection(args: RejectChangeArgs): void {
-    if (!this.open) return;
-    this.validateDecider(args, this.open);
+    this.validateDecider(args, this.requireOpen());
     if (!args.reason?.trim()) refuse('InputError', 'a rejection needs a reason');
   }
 
@@ -208,6 +212,15 @@ export class ApprovalGate {
     };
     const runFrom = this.outcome === 'approved' ? this.notBefore() : undefined;
     return runFrom ? { ...result, notBefore: runFrom } : result;
+  }
+
+  private requireOpen(): OpenChange {
+    if (!this.open)
+      refuse(
+        'NotReadyError',
+        `the change request for cycle ${this.ask.cycleId} is still being gathered; decide in a moment`,
+      );
+    return this.open!;
   }
 
   private validateDecider({ by, eligible }: ApproveChangeArgs | RejectChangeArgs, opened: OpenChange): void {
