@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AppContext } from '../app/context.ts';
 import { listen } from '../runtime/http-server.ts';
 import { startCycle } from '../app/cycles.ts';
-import { principalOfUser } from '../security/index.ts';
+import { createToken, principalOfUser } from '../security/index.ts';
 import { DEMO_PATCH } from '../demo/seed.ts';
 import { configureRegistry, connectTemporalClient } from '../runtime/context.ts';
 import { createPatchflowWorker } from '../runtime/worker.ts';
@@ -170,13 +170,14 @@ export const p4SlackApproval: Benchmark = {
           (async () => {
             try {
               const viaRest = await pendingChanges(ctx, slack, CLICKS);
+              const { token } = await createToken(db, { userId: ALICE.id }, { name: 'bench-p4', scopes: ['approve'] });
               const restMs = await Promise.all(
                 viaRest.map(async (id) => {
                   const started = performance.now();
                   const res = await fetch(`${http.url}/api/cycles/${id}/approve`, {
                     method: 'POST',
-                    headers: { 'content-type': 'application/json' },
-                    body: JSON.stringify({ by: ALICE.id }),
+                    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+                    body: '{}',
                   });
                   if (!res.ok) throw new Error(`REST approval of ${id} failed: ${res.status} ${await res.text()}`);
                   return performance.now() - started;
