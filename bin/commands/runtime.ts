@@ -40,11 +40,13 @@ async function runUntilSignal(stops: (() => Promise<void>)[]): Promise<number> {
 }
 
 /**
- * Local mode's credentials, until an identity provider is configured: the local admin and the demo
+ * Local mode's credentials, while no identity provider is configured: the local admin and the demo
  * people (created in the embedded database, where the demo is the point) get tokens in the data
- * directory, which the CLI on this machine uses. Returns the file's path.
+ * directory, which the CLI on this machine uses. Returns the file's path, or undefined when an
+ * OpenID provider decides who is an admin (then no token waits on disk).
  */
-async function prepareLocalAccess(ctx: AppContext): Promise<string> {
+export async function prepareLocalAccess(ctx: Pick<AppContext, 'db' | 'settings'>): Promise<string | undefined> {
+  if (ctx.settings.oidc) return undefined;
   if (!ctx.settings.databaseUrl)
     for (const user of demoUsers) if (!(await findUser(ctx.db, user.id))) await upsertUser(ctx.db, user);
   await ensureLocalTokens(ctx.db, ctx.settings.dataDir, demoUsers);
@@ -66,7 +68,11 @@ async function startWorkerAndServer(settings: Settings, parts: { worker: boolean
   }
   if (parts.server) {
     const tokens = await prepareLocalAccess(ctx);
-    ctx.logger.info(`local API tokens (admin and the demo people) are in ${tokens}, readable by you only`);
+    ctx.logger.info(
+      tokens
+        ? `local API tokens (admin and the demo people) are in ${tokens}, readable by you only`
+        : `people sign in through ${settings.oidc!.issuer}; no local tokens are kept`,
+    );
     http = await listen(ctx, settings.http.host, settings.http.port, settings.http.public);
     if (http.publicUrl)
       ctx.logger.info(
@@ -101,7 +107,7 @@ export const runtimeCommands: CliCommand[] = [
         [
           '',
           'Patchflow is running.',
-          `  Dashboard    ${http!.url}/   (sign in with a token from ${localTokensPath(settings.dataDir)})`,
+          `  Dashboard    ${http!.url}/   (sign in ${settings.oidc ? `through ${settings.oidc.issuer}` : `with a token from ${localTokensPath(settings.dataDir)}`})`,
           `  API          ${http!.url}/api   (health: ${http!.url}/healthz)`,
           `  Temporal UI  ${dev ? dev.uiUrl : `(remote cluster ${temporal.address})`}`,
           `  Database     ${describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir })}`,
