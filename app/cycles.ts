@@ -6,15 +6,8 @@ import { z } from 'zod';
 import { appendAudit } from '../db/repositories/audit.ts';
 import { approverPools } from '../db/repositories/changes.ts';
 import { cycleDetail, getCycle, insertCycle, listCycles, type CycleDetail } from '../db/repositories/cycles.ts';
-import { authorize, type Principal } from '../security/index.ts';
-import {
-  ConflictError,
-  errorFromFailure,
-  InputError,
-  NotAllowedError,
-  NotReadyError,
-  PatchflowError,
-} from '../kernel/errors.ts';
+import { authorize, refuse, type Principal } from '../security/index.ts';
+import { ConflictError, errorFromFailure, InputError, NotReadyError, PatchflowError } from '../kernel/errors.ts';
 import { parseInput } from '../kernel/validate.ts';
 import { isTerminalCycleStatus } from '../workflows/cycle-states.ts';
 import { approvalWorkflowId, cycleWorkflowId } from '../workflows/ids.ts';
@@ -181,16 +174,8 @@ export async function resolveCycleRequest(
   );
   const changes = policyChanges(ctx.settings.policy, policy);
   const refusal = loosenedFieldsRefusal(changes);
-  if (refusal && !principal.scopes.includes('admin')) {
-    await appendAudit(ctx.db, {
-      actor: principal.userId,
-      action: `${action}.refused`,
-      subjectType: 'cycle',
-      subjectId: 'new',
-      data: { reason: refusal.message, via: principal.via },
-    });
-    throw new NotAllowedError(refusal.message, refusal.details);
-  }
+  if (refusal && !principal.scopes.includes('admin'))
+    await refuse(ctx.db, principal, action, { type: 'cycle', id: 'new' }, refusal.message, refusal.details);
   const loosened = changes.filter((c) => c.effect === 'loosens');
   return { req, requester, patchIds, hostnames, policy, policyNotes: policyNotes(policy, changes), loosened, findings };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as client from 'openid-client';
 import { z } from 'zod';
 import { PatchflowError } from '../kernel/errors.ts';
+import { discoverProvider } from '../security/oidc.ts';
 
 /**
  * `patchflow login`'s credentials, per server, in the user's config directory (mode 0600), as
@@ -55,20 +56,6 @@ export function forgetSignIn(env: NodeJS.ProcessEnv, server: string): Saved | un
   delete all.servers[server];
   writeAll(env, all);
   return saved;
-}
-
-const isLoopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-
-/** The provider as the CLI's public client sees it; plain HTTP only for a provider on this machine. */
-export function discoverProvider(issuer: string, clientId: string): Promise<client.Configuration> {
-  const url = new URL(issuer);
-  return client.discovery(
-    url,
-    clientId,
-    undefined,
-    client.None(),
-    isLoopback(url) ? { execute: [client.allowInsecureRequests] } : {},
-  );
 }
 
 export function savedFromTokens(

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { appendAudit } from '../db/repositories/audit.ts';
-import { NotAllowedError } from '../kernel/errors.ts';
+import { NotAllowedError, type ErrorDetail } from '../kernel/errors.ts';
 import type { Role } from '../db/repositories/users.ts';
 import { roleScopes, type Principal, type Scope } from './principal.ts';
 
@@ -57,17 +57,17 @@ export function refusalReason(principal: Principal, action: Action): string | un
 }
 
 /**
- * The one place that decides whether a principal may act. A refusal is audited with the principal
- * and the subject, then thrown as NotAllowedError (403).
+ * Refuses `principal` `action` for `reason`: audited with the principal and the subject, then
+ * thrown as NotAllowedError (403), with the fields at fault when the refusal is about some.
  */
-export async function authorize(
+export async function refuse(
   db: Knex,
   principal: Principal,
   action: Action,
-  subject: { type: string; id: string } = { type: 'patchflow', id: '-' },
-): Promise<void> {
-  const reason = refusalReason(principal, action);
-  if (!reason) return;
+  subject: { type: string; id: string },
+  reason: string,
+  details: ErrorDetail[] = [],
+): Promise<never> {
   await appendAudit(db, {
     actor: principal.userId,
     action: `${action}.refused`,
@@ -75,5 +75,16 @@ export async function authorize(
     subjectId: subject.id,
     data: { reason, via: principal.via },
   });
-  throw new NotAllowedError(reason);
+  throw new NotAllowedError(reason, details);
+}
+
+/** The one place that decides whether a principal may act; a refusal goes through `refuse`. */
+export async function authorize(
+  db: Knex,
+  principal: Principal,
+  action: Action,
+  subject: { type: string; id: string } = { type: 'patchflow', id: '-' },
+): Promise<void> {
+  const reason = refusalReason(principal, action);
+  if (reason) await refuse(db, principal, action, subject, reason);
 }

@@ -1,6 +1,6 @@
 /** Identity and access: who a request acts as (authenticate), and whether they may (authorize). */
 export { authenticate, RefusalAuditor } from './authenticate.ts';
-export { actions, authorize, refusalReason, type Action } from './authorize.ts';
+export { actions, authorize, refusalReason, refuse, type Action } from './authorize.ts';
 export { ensureLocalTokens, LOCAL_ADMIN, localTokensPath, readLocalTokens } from './local.ts';
 export { principalFor, principalOfUser, scopesFor, type Principal, type Scope } from './principal.ts';
 export {

@@ -106,6 +106,26 @@ function refusalOf(err: unknown): UnauthenticatedError {
 const isLoopback = (url: URL) => ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 
 /**
+ * The provider's configuration as one client sees it (discovery). Plain HTTP is allowed only for
+ * a provider on this machine (a test, a dev Keycloak), never across a network. The server's
+ * clients and the CLI's device flow both come through here.
+ */
+export function discoverProvider(
+  issuer: string,
+  clientId: string,
+  auth: client.ClientAuth = client.None(),
+): Promise<client.Configuration> {
+  const url = new URL(issuer);
+  return client.discovery(
+    url,
+    clientId,
+    undefined,
+    auth,
+    isLoopback(url) ? { execute: [client.allowInsecureRequests] } : {},
+  );
+}
+
+/**
  * Patchflow's view of one OpenID provider: discovery (retried until it answers), the dashboard's
  * sign-in (authorization code + PKCE), the CLI's device flow, and bearer access tokens checked
  * against the provider's JWKS (cached; an unknown key id fetches it again, so rotation just works).
@@ -118,25 +138,13 @@ export class OidcAuthority {
 
   private configurations() {
     this.discovered ??= (async () => {
-      const issuer = new URL(this.settings.issuer);
-      // Plain HTTP only for a provider on this machine (a test or a dev Keycloak), never across a network.
-      const options: client.DiscoveryRequestOptions = isLoopback(issuer)
-        ? { execute: [client.allowInsecureRequests] }
-        : {};
-      const web = await client.discovery(
+      const { issuer, clientId, clientSecret, cliClientId } = this.settings;
+      const web = await discoverProvider(
         issuer,
-        this.settings.clientId,
-        undefined,
-        this.settings.clientSecret ? client.ClientSecretBasic(this.settings.clientSecret) : client.None(),
-        options,
+        clientId,
+        clientSecret ? client.ClientSecretBasic(clientSecret) : client.None(),
       );
-      const cli = await client.discovery(
-        issuer,
-        this.settings.cliClientId ?? this.settings.clientId,
-        undefined,
-        client.None(),
-        options,
-      );
+      const cli = await discoverProvider(issuer, cliClientId ?? clientId);
       return { web, cli };
     })().catch((err: unknown) => {
       this.discovered = undefined;

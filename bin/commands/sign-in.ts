@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { PatchflowError } from '../../kernel/errors.ts';
 import { parseInput } from '../../kernel/validate.ts';
 import { apiRequest, serverUrl } from '../api.ts';
-import { credentialsFile, discoverProvider, forgetSignIn, saveSignIn, savedFromTokens } from '../sign-in.ts';
+import { discoverProvider } from '../../security/oidc.ts';
+import { credentialsFile, forgetSignIn, saveSignIn, savedFromTokens } from '../sign-in.ts';
 import type { CliCommand } from './types.ts';
 
 const authConfigSchema = z.object({

@@ -61,9 +61,11 @@ async function openApproval(
       },
     ],
   });
-  // Generous: on a busy machine gathering the change request can take seconds.
+  // Open means the gate itself holds its pool, a moment after the change request row is written;
+  // Updates sent straight to the handle before that are refused as not ready. Generous: on a busy
+  // machine gathering the change request can take seconds.
   await expect
-    .poll(async () => (await stack.ctx.db('change_requests').where({ cycle_id: cycleId }).first()) !== undefined, {
+    .poll(async () => (await handle.query(approvalStatusQuery)).approvers.length > 0, {
       timeout: 30_000,
       interval: 100,
     })
