@@ -23,9 +23,10 @@ import { withScratchDatabase } from './scratch-database.ts';
 
 /**
  * P4: 50 signed Slack approval clicks at once on loopback, each on its own pending change, timed
- * from the click to the `chat.update` that shows the decision on the card (the Update accepted,
- * recorded and the card refreshed in between). Baseline: the same approvals over REST, timed to
- * the response, which already includes the Update and the card refresh. Goal: p99 ≤ 250 ms.
+ * from the click to Slack's ack and to the `chat.update` that shows the decision on the card (the
+ * Update accepted and recorded, then the card refreshed by the gate's own activity). Baseline: the
+ * same approvals over REST, timed to the response, which returns once the decision is recorded.
+ * Goal: p99 ≤ 250 ms.
  */
 
 const CLICKS = 50;
@@ -186,6 +187,7 @@ export const p4SlackApproval: Benchmark = {
 
               const viaSlack = await pendingChanges(ctx, slack, CLICKS);
               const clickedAt = new Map<string, number>();
+              const cpuBefore = process.cpuUsage();
               const ackMs = await Promise.all(
                 viaSlack.map(async (id) => {
                   clickedAt.set(id, Date.now());
@@ -197,12 +199,18 @@ export const p4SlackApproval: Benchmark = {
               );
               const shownAt = await decisionsShown(slack, clickedAt);
               const slackMs = viaSlack.map((id) => shownAt.get(id)! - clickedAt.get(id)!);
-              // The listeners' Updates return just after the card is updated; let them finish before the client closes.
+              const cpu = process.cpuUsage(cpuBefore);
+              // Let the gates' own card refreshes finish before the client closes.
               await Promise.all(viaSlack.map((id) => ctx.temporal.workflow.getHandle(approvalWorkflowId(id)).result()));
 
-              console.log(describe(`REST approve → response (Update + card refresh), ${CLICKS} at once`, restMs));
+              console.log(describe(`REST approve → response (decision recorded), ${CLICKS} at once`, restMs));
               console.log(describe(`Slack click → ack`, ackMs));
               console.log(describe(`Slack click → chat.update showing the decision`, slackMs));
+              // Server, worker, Slack emulator and clicker share this process (and the machine's cores with
+              // Temporal and PostgreSQL): the CPU each click costs here bounds how fast a burst can clear.
+              console.log(
+                `CPU of this process per Slack click: ${((cpu.user + cpu.system) / 1000 / CLICKS).toFixed(1)} ms (${os.cpus().length} cores)`,
+              );
               console.log(
                 `ratio Slack/REST at p99: ${(percentile(slackMs, 99) / percentile(restMs, 99)).toFixed(2)}×; goal p99 ≤ 250 ms`,
               );

@@ -38,9 +38,9 @@ export async function createPatchflowWorker(ctx: AppContext, overrides: Partial<
       : process.env['PATCHFLOW_WORKFLOW_BUNDLE']
         ? { workflowBundle: { codePath: process.env['PATCHFLOW_WORKFLOW_BUNDLE'] } }
         : { workflowsPath }),
-    // A CAB decision's workflow task stays open while its local activities record the decision and
-    // refresh the card, so the SDK's default of 40 slots queues the rest of a burst of clicks behind
-    // those in flight; the pollers follow the SDK's guidance of half the slots.
+    // A CAB decision's workflow task stays open while its local activity records the decision, so
+    // the SDK's default of 40 slots queues the rest of a burst of clicks behind those in flight;
+    // the pollers follow the SDK's guidance of half the slots.
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 50,
     ...overrides,

@@ -47,9 +47,10 @@ function chatActivities(timeouts: ActivityTimeouts) {
 }
 
 /**
- * The person who clicked waits for their decision to be recorded and shown on the card: local
- * activities do both inside the Update's own workflow task, without a round trip through the
- * task queue for each. Recording retries until it succeeds; the card, as above, is best effort.
+ * The person who clicked waits for their decision to be recorded: a local activity records it
+ * inside the Update's own workflow task, without a round trip through the task queue. Recording
+ * retries until it succeeds. (Gates started before `cardsRefreshedByGate` also refreshed the card
+ * here, best effort, so the Update waited on chat and ITSM HTTP.)
  */
 function decisionActivities(timeouts: ActivityTimeouts) {
   const startToCloseTimeout = asDuration(timeouts.activityStartToClose);
@@ -76,6 +77,9 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
   const localDecisions = patched(patches.approvalLocalDecisions);
   const onDecision = localDecisions ? decisionActivities(input.timeouts) : { record: acts, card: chat };
   const oneStepDecisions = localDecisions && patched(patches.approvalOneStepDecisions);
+  const cardsByGate = oneStepDecisions && patched(patches.cardsRefreshedByGate);
+  /** A decision was recorded since the cards were last refreshed; the gate's loop refreshes them. */
+  let cardsOutdated = false;
   const { cycleId, requester, policy } = input;
   const started = workflowInfo().startTime.getTime();
   const gate = new ApprovalGate({ cycleId, requester, policy }, started);
@@ -83,6 +87,8 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
   const remindEvery = durationToMs(policy.remindEvery);
 
   const publish = async (notice?: ChangeNotice, via: Pick<typeof chat, 'publishChange'> = chat) => {
+    // Any refresh reads the change as recorded now, so it shows every decision recorded so far.
+    cardsOutdated = false;
     // Best effort by design (see chatActivities); the decision itself is already on record.
     await via.publishChange({ cycleId, state: gate.state(), ...(notice ? { notice } : {}) }).catch(() => undefined);
   };
@@ -95,7 +101,10 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     if (patched(patches.oneDecisionPerPerson)) validate();
     gate.decide(decision, args.eligible);
     const { outcome } = gate;
-    if (oneStepDecisions) {
+    if (cardsByGate) {
+      await onDecision.record.recordApprovalDecision({ cycleId, decision, outcome });
+      cardsOutdated = true;
+    } else if (oneStepDecisions) {
       await onDecision.record.recordAndShowDecision({ cycleId, decision, outcome, state: gate.state() });
     } else {
       await onDecision.record.recordApprovalDecision({ cycleId, decision, outcome });
@@ -160,7 +169,11 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
   const { escalateAt } = gate;
   await publish();
   let nextReminder = started + remindEvery;
+  const refreshOutdatedCards = async () => {
+    if (cardsOutdated) await publish();
+  };
   while (gate.outcome === 'pending') {
+    await refreshOutdatedCards();
     const now = Date.now();
     if (now >= deadline) break;
     if (!gate.escalated && now >= escalateAt) {
@@ -180,7 +193,10 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
       await publish({ kind: 'reminder', people: gate.pending(), deadline: new Date(deadline).toISOString() });
       continue;
     }
-    await condition(() => gate.outcome !== 'pending', Math.min(deadline, escalateAt, nextReminder) - now);
+    await condition(
+      () => gate.outcome !== 'pending' || cardsOutdated,
+      Math.min(deadline, escalateAt, nextReminder) - now,
+    );
   }
   // An Update accepted just before the deadline finishes recording before the gate closes.
   await condition(allHandlersFinished);
@@ -189,6 +205,7 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     await acts.recordApprovalExpiry({ cycleId, approvers: gate.pool(), decisions: gate.decisions });
     await publish();
   }
+  await refreshOutdatedCards();
   if (gate.outcome === 'approved' && gate.emergency)
     await acts.recordEmergencyApproval({
       cycleId,

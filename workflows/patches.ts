@@ -22,4 +22,9 @@ export const patches = {
    * one person in one activation count once; earlier gates checked only in the validator.
    */
   oneDecisionPerPerson: 'approval-one-decision-per-person',
+  /**
+   * A decision Update returns once the decision is recorded; the gate's own loop then refreshes
+   * the cards with a regular activity. Earlier gates refreshed them inside the Update.
+   */
+  cardsRefreshedByGate: 'approval-cards-refreshed-by-gate',
 } as const;

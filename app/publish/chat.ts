@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { claimFirstPost, releaseFirstPostClaim, type PostTable } from '../../db/repositories/first-posts.ts';
+import { KeyedQueue } from '../../kernel/keyed-queue.ts';
 import { z } from 'zod';
 import { chatMessages, loadChangeView, saveChatMessage } from '../../db/repositories/changes.ts';
 import { listUsers } from '../../db/repositories/users.ts';
@@ -32,9 +34,8 @@ export async function chatPeople(db: Knex): Promise<Map<string, ChatPerson>> {
   );
 }
 
-/** One cycle's change as the cards show it, read inside the transaction that holds the cycle's lock. */
-export interface LockedChangeView {
-  trx: Knex.Transaction;
+/** One cycle's change as the cards show it, read fresh. */
+export interface ChangeView {
   source: CardSource;
   change: ChangeRequest;
   people: ReadonlyMap<string, ChatPerson>;
@@ -42,44 +43,76 @@ export interface LockedChangeView {
 }
 
 /**
- * Runs `work` on the cycle's change read fresh, in a transaction holding an advisory lock on
- * `purpose` × cycle, so that two events for one cycle never post a card or open a record twice.
- * Does nothing before the change request exists.
+ * One cycle's refreshes of one kind run one at a time in this process, each reading the change
+ * afresh, so that an older view never lands after a newer one. No transaction is held while a
+ * chat or ITSM tool answers: first posts are claimed in the database instead (claimFirstPost).
  */
-export async function withLockedChangeView(
+const refreshes = new KeyedQueue();
+
+/** Runs `work` on the cycle's change read fresh, after the cycle's earlier `purpose` refreshes. Does nothing before the change request exists. */
+export async function withChangeView(
   db: Knex,
   purpose: string,
   cycleId: string,
-  work: (view: LockedChangeView) => Promise<void>,
+  work: (view: ChangeView) => Promise<void>,
 ): Promise<void> {
-  await db.transaction(async (trx) => {
-    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`${purpose}:${cycleId}`]);
-    const source = await loadChangeView(trx, cycleId);
+  await refreshes.run(`${purpose}:${cycleId}`, async () => {
+    const source = await loadChangeView(db, cycleId);
     if (!source.change) return;
-    const people = await chatPeople(trx);
-    await work({ trx, source, change: source.change, people, card: buildChangeCard(source, people) });
+    const people = await chatPeople(db);
+    await work({ source, change: source.change, people, card: buildChangeCard(source, people) });
   });
 }
 
 /**
+ * Posts a connector's first copy of a cycle's post (a card, a change record) exactly once, across
+ * processes: the poster claims the row, posts, then saves the ref. Undefined when another poster
+ * holds the claim (its post shows the change; the next event refreshes it).
+ */
+export async function postOnce<R>(
+  db: Knex,
+  table: PostTable,
+  cycleId: string,
+  connector: string,
+  post: () => Promise<R>,
+  save: (ref: R) => Promise<void>,
+): Promise<R | undefined> {
+  if (!(await claimFirstPost(db, table, cycleId, connector))) return undefined;
+  let ref: R;
+  try {
+    ref = await post();
+  } catch (err) {
+    await releaseFirstPostClaim(db, table, cycleId, connector);
+    throw err;
+  }
+  await save(ref);
+  return ref;
+}
+
+/**
  * Brings the cycle's card up to date in every chat: posted the first time a change request
- * exists, updated in place afterwards (decisions, per-ring progress, the outcome). One cycle's
- * publishes are serialised by an advisory lock so two events never post the card twice. A chat
- * that fails is logged and skipped: the next event refreshes it again.
+ * exists, updated in place afterwards (decisions, per-ring progress, the outcome). A chat that
+ * fails is logged and skipped: the next event refreshes it again.
  */
 export async function publishChangeCards(deps: PublishDeps, cycleId: string, notice?: ChangeNotice): Promise<void> {
   const notifiers = chatNotifiers(deps.registry);
   if (notifiers.length === 0) return;
-  await withLockedChangeView(deps.db, 'chat-card', cycleId, async ({ trx, people, card }) => {
-    const posted = new Map((await chatMessages(trx, cycleId)).map((m) => [m.connector, messageRefSchema.parse(m.ref)]));
+  const { db } = deps;
+  await withChangeView(db, 'chat-card', cycleId, async ({ people, card }) => {
+    const posted = new Map((await chatMessages(db, cycleId)).map((m) => [m.connector, messageRefSchema.parse(m.ref)]));
     for (const { id, notifier } of notifiers) {
       try {
         let ref: ChatMessageRef | undefined = posted.get(id);
         if (ref) await notifier.updateCard(ref, card);
-        else {
-          ref = await notifier.postCard(card);
-          await saveChatMessage(trx, { cycleId, connector: id, ref });
-        }
+        else
+          ref = await postOnce(
+            db,
+            'chat_messages',
+            cycleId,
+            id,
+            () => notifier.postCard(card),
+            (posted) => saveChatMessage(db, { cycleId, connector: id, ref: posted }),
+          );
         if (notice) await notifier.postNotice(buildNotice(notice, cycleId, people), ref);
       } catch (err) {
         deps.logger.warn('chat card not updated', { connector: id, cycleId, err: (err as Error).message });

@@ -5,6 +5,7 @@ import * as m003 from './003_prioritization.ts';
 import * as m004 from './004_change_approval.ts';
 import * as m005 from './005_change_records.ts';
 import * as m006 from './006_api_tokens.ts';
+import * as m007 from './007_first_post_claims.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '004_change_approval': m004,
   '005_change_records': m005,
   '006_api_tokens': m006,
+  '007_first_post_claims': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -19,6 +19,7 @@ const rowSchema = z.object({
 export async function changeRecords(db: Knex, cycleId: string): Promise<ChangeRecordRow[]> {
   const rows: unknown[] = await db('change_records')
     .where({ cycle_id: cycleId })
+    .whereNotNull('ref')
     .select('connector', 'ref', 'evidence');
   return rows.map((r) => rowSchema.parse(r));
 }

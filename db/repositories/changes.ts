@@ -236,7 +236,10 @@ export interface ChatMessageRow<R> {
 }
 
 export async function chatMessages(db: Knex, cycleId: string): Promise<ChatMessageRow<unknown>[]> {
-  const rows = (await db('chat_messages').where({ cycle_id: cycleId }).select('connector', 'ref')) as {
+  const rows = (await db('chat_messages')
+    .where({ cycle_id: cycleId })
+    .whereNotNull('ref')
+    .select('connector', 'ref')) as {
     connector: string;
     ref: unknown;
   }[];

@@ -10,6 +10,8 @@ export abstract class HttpEmulator {
   url = '';
   private readonly server = http.createServer((req, res) => void this.serve(req, res));
   private failures: { status: number; remaining: number } | undefined;
+  private hung: Promise<void> | undefined;
+  private held = 0;
 
   constructor(private readonly basePath: string) {}
 
@@ -22,6 +24,23 @@ export abstract class HttpEmulator {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /**
+   * Until the returned function is called, requests wait unanswered, as they do when the vendor
+   * hangs; `heldRequests` counts those waiting.
+   */
+  hang(): () => void {
+    let release!: () => void;
+    this.hung = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.hung = undefined;
+      release();
+    };
+  }
+
+  get heldRequests(): number {
+    return this.held;
   }
 
   /** The next `count` requests answer with this HTTP status (e.g. 503) before anything is processed. */
@@ -39,6 +58,11 @@ export abstract class HttpEmulator {
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (this.hung) {
+      this.held++;
+      await this.hung;
+      this.held--;
+    }
     if (this.failures && this.failures.remaining > 0) {
       this.failures.remaining--;
       const failure = this.failureBody();

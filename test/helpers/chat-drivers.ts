@@ -29,6 +29,10 @@ export interface ChatDriver {
   reject(who: Person, cycleId: string, reason: string): Promise<string | null>;
   /** Waits for the cycle's card in the approvals channel (posted or updated) to satisfy `match`; returns its content. */
   card(cycleId: string, match: (content: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** The platform stops answering Patchflow until the returned function is called. */
+  hang(): () => void;
+  /** Patchflow's requests the hung platform has not answered yet. */
+  readonly heldRequests: number;
   /** Waits for a reminder or escalation posted next to the card. */
   notice(match: (text: string) => boolean, timeoutMs?: number): Promise<string>;
   close(): Promise<void>;
@@ -145,6 +149,14 @@ export class SlackDriver implements ChatDriver {
     );
   }
 
+  hang() {
+    return this.emulator.hang();
+  }
+
+  get heldRequests() {
+    return this.emulator.heldRequests;
+  }
+
   close() {
     return this.emulator.close();
   }
@@ -235,6 +247,14 @@ export class TeamsDriver implements ChatDriver {
       'a Teams notice',
       timeoutMs,
     );
+  }
+
+  hang() {
+    return this.emulator.hang();
+  }
+
+  get heldRequests() {
+    return this.emulator.heldRequests;
   }
 
   close() {

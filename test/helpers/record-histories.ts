@@ -50,7 +50,7 @@ try {
     PATCHFLOW_DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_TASK_QUEUE: 'record',
-    PATCHFLOW_APPROVAL_TIMEOUT: '3s',
+    PATCHFLOW_APPROVAL_TIMEOUT: '5m',
     PATCHFLOW_APPROVAL_REMIND_EVERY: '1s',
   });
   const logger = createLogger({}, 'warn');
@@ -66,21 +66,24 @@ try {
     const waitFor = async (id: string, phase: string) => {
       while ((await getCycle(db, id)).phase !== phase) await sleep(200);
     };
-    const slow = { approval: { timeout: '5m' } };
-    const approved = await startCycle(ctx, await principalOfUser(db, 'carol'), { demo: true, policy: slow });
+    const approved = await startCycle(ctx, await principalOfUser(db, 'carol'), { demo: true });
     await waitFor(approved.cycle.id, 'approval');
     await approveCycle(ctx, await principalOfUser(db, 'alice'), approved.cycle.id, { channel: 'cli' });
     const rejected = await startCycle(ctx, await principalOfUser(db, 'carol'), {
       demo: true,
       hosts: ['app-01'],
-      policy: slow,
     });
     await waitFor(rejected.cycle.id, 'approval');
     await rejectCycle(ctx, await principalOfUser(db, 'bob'), rejected.cycle.id, {
       reason: 'change freeze',
       channel: 'cli',
     });
-    const expired = await startCycle(ctx, await principalOfUser(db, 'carol'), { demo: true, hosts: ['app-01'] });
+    // A request may shorten the timeout (never lengthen it): this one expires while the recorder waits.
+    const expired = await startCycle(ctx, await principalOfUser(db, 'carol'), {
+      demo: true,
+      hosts: ['app-01'],
+      policy: { approval: { timeout: '3s' } },
+    });
     const cycles = { approved: approved.cycle.id, rejected: rejected.cycle.id, expired: expired.cycle.id };
     for (const id of Object.values(cycles)) await waitFor(id, 'done');
     await sleep(2000); // the review child records its facts after the parent finishes

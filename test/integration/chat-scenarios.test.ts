@@ -196,6 +196,32 @@ const scenarios: Scenario[] = [
       expect((await waitForCycle(stack, id, finished)).cycle.status).toBe('cancelled');
     },
   },
+  {
+    name: 'a chat that hangs holds up neither the decision nor the database',
+    async run(chat, stack) {
+      const id = await requestChange(stack);
+      await chat.card(id, (c) => c.includes('Awaiting CAB approval'));
+      const release = chat.hang();
+      try {
+        const res = await api<{ outcome: string }>(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice');
+        expect(res.status).toBe(200);
+        expect(res.body.outcome).toBe('approved');
+        expect(await stack.ctx.db('approvals').where({ cycle_id: id }).select('decided_by')).toEqual([
+          { decided_by: 'alice' },
+        ]);
+        // The gate's card refresh is now waiting on the chat, and no connection waits with it in a transaction.
+        await expect.poll(() => chat.heldRequests, { timeout: 30_000 }).toBeGreaterThan(0);
+        const inTransaction = await stack.ctx.db.raw<{ rows: unknown[] }>(
+          `select pid from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
+        );
+        expect(inTransaction.rows).toEqual([]);
+      } finally {
+        release();
+      }
+      await chat.card(id, (c) => c.includes('Alice approved via'));
+      await waitForCycle(stack, id, finished);
+    },
+  },
 ];
 
 describe.each([new SlackDriver(), new TeamsDriver()])('$name', (chat) => {

@@ -11,11 +11,12 @@ const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));
  * Cycles running in production were started by older workflow code; today's code must replay
  * their histories exactly. A change that fails here needs `patched()` — not a re-recording.
  * v1: before the rollout engine and the richer approval model; v2: with them; v3: with decisions
- * recorded and shown by two local activities. (Recorded with test/helpers/record-histories.ts.)
+ * recorded and shown by two local activities; v4: decisions recorded by a local activity and the
+ * cards refreshed afterwards by the gate. (Recorded with test/helpers/record-histories.ts.)
  */
 describe('replay of saved workflow histories', () => {
   it('has histories of each workflow generation for the approved, rejected and expired paths', () => {
-    for (const generation of ['v1', 'v2', 'v3']) {
+    for (const generation of ['v1', 'v2', 'v3', 'v4']) {
       const cycles = histories.filter((f) => f.startsWith(`${generation}.`) && f.includes('patchCycleWorkflow')).sort();
       expect(cycles).toEqual(
         ['approved', 'expired', 'rejected'].map((s) => `${generation}.${s}.patchCycleWorkflow.json`),
