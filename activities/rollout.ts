@@ -191,7 +191,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
     async rollbackRing(input: { cycleId: string; ring: string; reason: string }): Promise<RingRollback> {
       const ctx = Context.current();
       const deployer = registry.role(deps.deployerId, 'deployer');
-      const targets = await patchedTargets(input.cycleId, input.ring, ['patched']);
+      const targets = await patchedTargets(input.cycleId, input.ring, ['patched'], { uncertain: true });
       let rolledBack = 0;
       let failed = 0;
       for (const group of byPatch(targets)) {
@@ -231,13 +231,36 @@ export function createRolloutActivities(deps: ActivityDeps) {
     },
   };
 
-  async function patchedTargets(cycleId: string, ring: string, statuses: string[]): Promise<RingTarget[]> {
+  /**
+   * The ring's targets in `statuses` and, with `uncertain`, those whose install was started but
+   * never reported (the deployer failed or the worker died mid-batch): they may be patched, and
+   * undoing a patch that is not there changes nothing.
+   */
+  async function patchedTargets(
+    cycleId: string,
+    ring: string,
+    statuses: string[],
+    opts: { uncertain?: boolean } = {},
+  ): Promise<RingTarget[]> {
     const wanted = new Set(
       (
-        (await db('cycle_targets')
-          .where({ cycle_id: cycleId, ring })
-          .whereIn('status', statuses)
-          .select('asset_id', 'patch_id')) as { asset_id: string; patch_id: string }[]
+        (await db('cycle_targets as t')
+          .where({ 't.cycle_id': cycleId, 't.ring': ring })
+          .where((q) => {
+            void q.whereIn('t.status', statuses);
+            if (opts.uncertain)
+              void q.orWhere((u) =>
+                u
+                  .where('t.status', 'pending')
+                  .whereExists(
+                    db('deployments as d')
+                      .whereRaw('d.cycle_id = t.cycle_id and d.asset_id = t.asset_id and d.patch_id = t.patch_id')
+                      .where('d.phase', 'deployment')
+                      .whereIn('d.outcome', ['running', 'interrupted']),
+                  ),
+              );
+          })
+          .select('t.asset_id', 't.patch_id')) as { asset_id: string; patch_id: string }[]
       ).map((r) => `${r.asset_id}:${r.patch_id}`),
     );
     return (await ringTargets(db, cycleId, ring)).filter((t) => wanted.has(`${t.assetId}:${t.patchId}`));

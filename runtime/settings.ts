@@ -152,6 +152,7 @@ function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSet
         activityStartToClose: env['PATCHFLOW_ACTIVITY_TIMEOUT'],
         deploymentStartToClose: env['PATCHFLOW_DEPLOYMENT_TIMEOUT'],
         deploymentHeartbeat: env['PATCHFLOW_DEPLOYMENT_HEARTBEAT'],
+        deploymentAttempts: env['PATCHFLOW_DEPLOYMENT_ATTEMPTS'],
       }),
     },
   };

@@ -24,7 +24,7 @@ export function hostActivities(timeouts: ActivityTimeouts) {
       initialInterval: '2s',
       maximumInterval: '1m',
       backoffCoefficient: 2,
-      maximumAttempts: 10,
+      maximumAttempts: timeouts.deploymentAttempts ?? 10,
       nonRetryableErrorTypes,
     },
   });

@@ -71,8 +71,16 @@ const because = (args: CycleControlArgs) => (args.reason?.trim() ? `: ${args.rea
 export function installCycleControl(opts: {
   cycleId: string;
   view: () => CycleView;
+  /** Records the new status, the workflow's own view included (for gates started before `controlBeforeRecord`). */
   setStatus: (status: CycleStatus, note: string) => Promise<void>;
+  /** Takes the new status into the workflow's view at once, without recording it. */
+  showStatus: (status: CycleStatus) => void;
+  /** Records a status the view already shows. */
+  recordStatus: (status: CycleStatus, note: string) => Promise<void>;
 }) {
+  const controlFirst = patched(patches.controlBeforeRecord);
+  /** Records of control changes, one after another in the order they were made. */
+  let records: Promise<void> = Promise.resolve();
   let paused = false;
   let cancelled = false;
   let by: string | null = null;
@@ -88,9 +96,20 @@ export function installCycleControl(opts: {
     if (!rolloutUnderway())
       refuse(`${where()}: only an approved rollout can be ${verb}; it takes effect between rings`);
   };
+  /**
+   * The rollout hears of a change first, so that a pause holds within the batch under way
+   * however slow the database, chat or ITSM are; the record follows, retried, in order.
+   */
   const changed = async (status: CycleStatus, note: string) => {
-    await opts.setStatus(status, note);
+    if (!controlFirst) {
+      await opts.setStatus(status, note);
+      await relay.send(state());
+      return state();
+    }
+    opts.showStatus(status);
     await relay.send(state());
+    // Best effort once retries are spent: the rollout already obeys, and the next step records the cycle again.
+    records = records.then(() => opts.recordStatus(status, note)).catch(() => undefined);
     return state();
   };
 
@@ -138,6 +157,11 @@ export function installCycleControl(opts: {
   );
 
   return {
+    /**
+     * Resolves once every control change so far is recorded: the cycle waits for it before it
+     * records its next step. Undefined for cycles that recorded each change before relaying it.
+     */
+    recorded: (): Promise<void> | undefined => (controlFirst ? records : undefined),
     cancelled: () => cancelled,
     cancelReason: () => `cancelled by ${by}${reason ? `: ${reason}` : ''}; later rings were not touched`,
     /** Holds while paused; true when the cycle was cancelled instead. */

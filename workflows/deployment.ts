@@ -1,7 +1,16 @@
-import { condition, continueAsNew, executeChild, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  executeChild,
+  patched,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { RingHealth, RingRollback } from '../activities/rollout.ts';
 import { hostActivities, recordActivities } from './activity-options.ts';
 import { installRingGate, type CycleControlState } from './cycle-control.ts';
+import { describeEnd, endedForGood } from './failures.ts';
 import { phaseWorkflowId } from './ids.ts';
 import { ringAtATimeDeployment } from './legacy/ring-at-a-time-deployment.ts';
 import { patches } from './patches.ts';
@@ -220,84 +229,95 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
     );
   };
 
-  for (; progress.ringIndex < rings.length; progress.ringIndex++, progress.batchIndex = 0, progress.current = null) {
-    const plan = rings[progress.ringIndex]!;
-    if (await gate.cancelledBeforeNextRing()) return halt(gate.reason(), 'none');
-    const assetIds = await hosts.ringAssets({ cycleId, ring: plan.ring });
-    const size = policy.rings.find((r) => r.name === plan.ring)?.maxConcurrency ?? assetIds.length;
-    const batches = batchesOf(assetIds, Math.max(1, size));
-    const limit = ringLimit(policy, plan.ring);
-    if (progress.batchIndex === 0)
-      await note(
-        'running',
-        `deploying ring ${plan.ring}: ${plan.targets} target(s) in ${batches.length} batch(es) of up to ${size} host(s)`,
-      );
-    // The ring's compensation is registered before it patches anything: a failure mid-ring rolls back what it did.
-    if (!progress.touched.includes(plan.ring)) progress.touched.push(plan.ring);
-    progress.current ??= emptyTally(plan.ring);
-
-    while (progress.batchIndex < batches.length) {
-      const window = await awaitWindow(plan, batches.length - progress.batchIndex);
-      if ('halted' in window) return window;
-      const run: BatchRunInput = {
-        cycleId,
-        timeouts,
-        ring: plan.ring,
-        tally: progress.current,
-        ringTargets: plan.targets,
-        ringLimit: limit,
-        budget: policy.failureBudget
-          ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: progress.failedTotal }
-          : null,
-        cutoffAt: window.cutoffAt,
-        batchMs,
-        backup: policy.backup,
-        reboot: policy.reboot,
-        batches: batches.slice(progress.batchIndex),
-      };
-      const result = await runSlice(
-        run,
-        `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${progress.batchIndex}`,
-      );
-      progress.batchIndex += result.batchesDone;
-      progress.current = result.tally;
-      const failed = failedOf(result.tally);
-      if (result.stop === 'cancelled') return halt(gate.reason(), 'none');
-      if (result.stop === 'threshold') {
-        return halt(
-          `ring ${plan.ring}: ${failed} of ${plan.targets} hosts failed, over the ${describeLimit(limit)} threshold; later rings were not touched`,
-          onRingFailure,
-        );
-      }
-      if (result.stop === 'budget') {
-        return halt(
-          `the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${progress.failedTotal + failed} hosts failed by ring ${plan.ring}`,
-          onGlobalFailure,
-        );
-      }
-      if (result.stop === 'cutoff')
+  const rollout = async (): Promise<DeploymentResult> => {
+    for (; progress.ringIndex < rings.length; progress.ringIndex++, progress.batchIndex = 0, progress.current = null) {
+      const plan = rings[progress.ringIndex]!;
+      if (await gate.cancelledBeforeNextRing()) return halt(gate.reason(), 'none');
+      const assetIds = await hosts.ringAssets({ cycleId, ring: plan.ring });
+      const size = policy.rings.find((r) => r.name === plan.ring)?.maxConcurrency ?? assetIds.length;
+      const batches = batchesOf(assetIds, Math.max(1, size));
+      const limit = ringLimit(policy, plan.ring);
+      if (progress.batchIndex === 0)
         await note(
-          'scheduled',
-          `ring ${plan.ring}: the next batch would not finish before the window's cutoff; waiting for the next window`,
+          'running',
+          `deploying ring ${plan.ring}: ${plan.targets} target(s) in ${batches.length} batch(es) of up to ${size} host(s)`,
         );
-      if (workflowInfo().continueAsNewSuggested)
-        return continueAsNew<typeof deploymentWorkflow>({ ...input, progress, control: gate.state() });
-    }
-    progress.failedTotal += failedOf(progress.current);
-    progress.rings.push(progress.current);
-    const outcome = progress.current;
-    progress.current = null;
+      // The ring's compensation is registered before it patches anything: a failure mid-ring rolls back what it did.
+      if (!progress.touched.includes(plan.ring)) progress.touched.push(plan.ring);
+      progress.current ??= emptyTally(plan.ring);
 
-    if (progress.ringIndex < rings.length - 1) {
-      const halted = await soakAndCheck(plan, outcome, limit);
-      if (halted) return halted;
+      while (progress.batchIndex < batches.length) {
+        const window = await awaitWindow(plan, batches.length - progress.batchIndex);
+        if ('halted' in window) return window;
+        const run: BatchRunInput = {
+          cycleId,
+          timeouts,
+          ring: plan.ring,
+          tally: progress.current,
+          ringTargets: plan.targets,
+          ringLimit: limit,
+          budget: policy.failureBudget
+            ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: progress.failedTotal }
+            : null,
+          cutoffAt: window.cutoffAt,
+          batchMs,
+          backup: policy.backup,
+          reboot: policy.reboot,
+          batches: batches.slice(progress.batchIndex),
+        };
+        const result = await runSlice(
+          run,
+          `${phaseWorkflowId(cycleId, 'deployment')}-${plan.ring}-${progress.batchIndex}`,
+        );
+        progress.batchIndex += result.batchesDone;
+        progress.current = result.tally;
+        const failed = failedOf(result.tally);
+        if (result.stop === 'cancelled') return halt(gate.reason(), 'none');
+        if (result.stop === 'threshold') {
+          return halt(
+            `ring ${plan.ring}: ${failed} of ${plan.targets} hosts failed, over the ${describeLimit(limit)} threshold; later rings were not touched`,
+            onRingFailure,
+          );
+        }
+        if (result.stop === 'budget') {
+          return halt(
+            `the global failure budget (${describeLimit(policy.failureBudget!)} of ${budgetTotal}) is spent: ${progress.failedTotal + failed} hosts failed by ring ${plan.ring}`,
+            onGlobalFailure,
+          );
+        }
+        if (result.stop === 'cutoff')
+          await note(
+            'scheduled',
+            `ring ${plan.ring}: the next batch would not finish before the window's cutoff; waiting for the next window`,
+          );
+        if (workflowInfo().continueAsNewSuggested)
+          return continueAsNew<typeof deploymentWorkflow>({ ...input, progress, control: gate.state() });
+      }
+      progress.failedTotal += failedOf(progress.current);
+      progress.rings.push(progress.current);
+      const outcome = progress.current;
+      progress.current = null;
+
+      if (progress.ringIndex < rings.length - 1) {
+        const halted = await soakAndCheck(plan, outcome, limit);
+        if (halted) return halted;
+      }
+      if (workflowInfo().continueAsNewSuggested)
+        return continueAsNew<typeof deploymentWorkflow>({
+          ...input,
+          progress: { ...progress, ringIndex: progress.ringIndex + 1, batchIndex: 0 },
+          control: gate.state(),
+        });
     }
-    if (workflowInfo().continueAsNewSuggested)
-      return continueAsNew<typeof deploymentWorkflow>({
-        ...input,
-        progress: { ...progress, ringIndex: progress.ringIndex + 1, batchIndex: 0 },
-        control: gate.state(),
-      });
+    return { rings: progress.rings, halted: false };
+  };
+
+  try {
+    return await rollout();
+  } catch (err) {
+    if (!endedForGood(err) || !patched(patches.compensateFailedRollouts)) throw err;
+    // A batch that failed after every retry, or a cancel from Temporal, leaves the ring in progress
+    // half-patched: it is compensated as policy says, in a scope the cancel cannot reach.
+    return CancellationScope.nonCancellable(() => halt(`the rollout failed: ${describeEnd(err)}`, onRingFailure));
   }
-  return { rings: progress.rings, halted: false };
 }

@@ -1,11 +1,14 @@
 import {
+  CancellationScope,
   ParentClosePolicy,
-  TemporalFailure,
   executeChild,
+  isCancellation,
   patched,
   setHandler,
   startChild,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { describeEnd, endedForGood, rootCause } from './failures.ts';
 import { recordActivities } from './activity-options.ts';
 import { approvalWorkflowId, phaseWorkflowId } from './ids.ts';
 import { cycleProgressQuery } from './messages.ts';
@@ -26,24 +29,46 @@ export async function patchCycleWorkflow(input: PatchCycleInput): Promise<{ stat
   try {
     return await runCycle(input);
   } catch (err) {
-    // A phase that failed for good (bad playbook, unreachable deployer after every retry) still
-    // ends the cycle on record, with the root cause a person can act on.
-    if (!(err instanceof TemporalFailure)) throw err;
-    await acts.setCycleState({
-      cycleId: input.cycleId,
-      phase: 'done',
-      status: 'failed',
-      summary: { reason: rootCause(err) },
-      note: 'cycle failed',
+    // A phase that failed for good (bad playbook, unreachable deployer after every retry) or a
+    // cancel from Temporal still ends the cycle on record, with the cause a person can act on.
+    if (!endedForGood(err)) throw err;
+    if (!patched(patches.cycleEndsOnRecord)) {
+      await acts.setCycleState({
+        cycleId: input.cycleId,
+        phase: 'done',
+        status: 'failed',
+        summary: { reason: rootCause(err) },
+        note: 'cycle failed',
+      });
+      return { status: 'failed' };
+    }
+    const status: CycleStatus = isCancellation(err) ? 'cancelled' : 'failed';
+    // The cancel that ended the cycle would also cancel its record and review: both run beyond its reach.
+    await CancellationScope.nonCancellable(async () => {
+      await acts.setCycleState({
+        cycleId: input.cycleId,
+        phase: 'done',
+        status,
+        summary: { reason: describeEnd(err) },
+        note: `cycle ${status}`,
+      });
+      await startReview(input);
     });
-    return { status: 'failed' };
+    return { status };
   }
 }
 
-function rootCause(err: TemporalFailure): string {
-  let e: Error = err;
-  while (e.cause instanceof Error) e = e.cause;
-  return e.message;
+/** The post-patch review outlives the cycle; a cycle that already started it keeps that one. */
+async function startReview({ cycleId, timeouts }: PatchCycleInput): Promise<void> {
+  try {
+    await startChild(reviewWorkflow, {
+      workflowId: phaseWorkflowId(cycleId, 'review'),
+      args: [{ cycleId, timeouts }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
 }
 
 async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }> {
@@ -54,25 +79,32 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
   const rings: RingOutcome[] = [];
   setHandler(cycleProgressQuery, () => ({ cycleId, phase, status, rings: [...rings] }));
 
+  /** A pause or cancel recorded after the rollout heard of it lands before the cycle's next record. */
+  const recordedControl = async () => {
+    const pending = control.recorded();
+    if (pending) await pending;
+  };
   const enter = async (next: CyclePhase, nextStatus: CycleStatus = 'running', note?: string) => {
     phase = next;
     status = nextStatus;
+    await recordedControl();
     await acts.setCycleState({ cycleId, phase, status, note });
   };
   const control = installCycleControl({
     cycleId,
     view: () => ({ phase, status }),
     setStatus: (next, note) => enter(phase, next, note),
+    showStatus: (next) => {
+      status = next;
+    },
+    recordStatus: (next, note) => acts.setCycleState({ cycleId, phase, status: next, note }),
   });
   const finish = async (final: CycleStatus, summary: Record<string, unknown>) => {
     phase = 'done';
     status = final;
+    await recordedControl();
     await acts.setCycleState({ cycleId, phase, status, summary, note: `cycle ${final}` });
-    await startChild(reviewWorkflow, {
-      workflowId: phaseWorkflowId(cycleId, 'review'),
-      args: [{ cycleId, timeouts }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-    });
+    await startReview(input);
     return { status };
   };
 

@@ -27,4 +27,16 @@ export const patches = {
    * the cards with a regular activity. Earlier gates refreshed them inside the Update.
    */
   cardsRefreshedByGate: 'approval-cards-refreshed-by-gate',
+  /**
+   * A rollout that fails for good or is cancelled in Temporal rolls back the ring in progress as
+   * policy says, outside the cancelled scope, and ends halted; earlier ones failed as they stood.
+   */
+  compensateFailedRollouts: 'deployment-compensates-failures',
+  /**
+   * A cycle that fails or is cancelled in Temporal is recorded as ended, outside the cancelled
+   * scope, and its review starts; earlier cycles recorded a failure only, and not when cancelled.
+   */
+  cycleEndsOnRecord: 'cycle-ends-on-record',
+  /** Pause, resume and cancel reach the rollout before they are recorded; earlier cycles recorded first. */
+  controlBeforeRecord: 'cycle-control-before-record',
 } as const;

@@ -88,6 +88,8 @@ export interface ActivityTimeouts {
   activityStartToClose: DurationText;
   deploymentStartToClose: DurationText;
   deploymentHeartbeat: DurationText;
+  /** Tries per batch before it counts as failed for good; absent in cycles started before it existed. */
+  deploymentAttempts?: number | undefined;
 }
 
 export interface PatchCycleInput {

@@ -12,6 +12,11 @@ export const simulatorConfigSchema = z
     unreachableRate: z.coerce.number().min(0).max(1).default(0),
     /** Hosts on which every install fails, whatever the rates say. */
     failHosts: z.array(z.string().min(1)).default([]),
+    /**
+     * Hosts whose install breaks the deployer itself: the call throws on every attempt, as a WinRM
+     * session that drops or an AWX that answers 500 does, instead of reporting the host failed.
+     */
+    brokenHosts: z.array(z.string().min(1)).default([]),
     /** When set, the fleet is exactly these hosts and any other name is unreachable. */
     knownHosts: z.array(z.string().min(1)).optional(),
     /** How many hosts are worked on at once. */

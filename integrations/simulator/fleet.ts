@@ -2,6 +2,7 @@ import { getMaxListeners, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeployRequest, DeployTarget, HostOutcome, HostResult, PatchDeployer } from '../contract/index.ts';
 import { distinctTargets, hostKey, hostResult } from '../kit/support/hosts.ts';
+import { UpstreamError } from '../../kernel/errors.ts';
 import type { SimulatorConfig } from './config.ts';
 
 /** FNV-1a over the parts, scaled to [0, 1): a stable "random" draw per host, patch and purpose, independent of order. */
@@ -27,12 +28,14 @@ type Action = 'deploy' | 'verify' | 'rollback';
 export class SimulatedFleet implements PatchDeployer {
   private readonly installed = new Map<string, Set<string>>();
   private readonly failHosts: Set<string>;
+  private readonly brokenHosts: Set<string>;
   private readonly knownHosts: Set<string> | undefined;
   /** Installs and uninstalls performed; a no-op deployment leaves it unchanged. */
   changes = 0;
 
   constructor(private readonly config: SimulatorConfig) {
     this.failHosts = new Set(config.failHosts.map(hostKey));
+    this.brokenHosts = new Set(config.brokenHosts.map(hostKey));
     this.knownHosts = config.knownHosts && new Set(config.knownHosts.map(hostKey));
   }
 
@@ -103,6 +106,8 @@ export class SimulatedFleet implements PatchDeployer {
     ) {
       return result('failed', `simulated: installing ${req.patch.vendorRef} failed with exit code 1603`);
     }
+    if (action === 'deploy' && this.brokenHosts.has(key))
+      throw new UpstreamError(`simulated: the deployer lost its session to ${target.hostname} mid-install`);
     if (action === 'deploy') patches.add(req.patch.vendorRef);
     else patches.delete(req.patch.vendorRef);
     this.changes++;

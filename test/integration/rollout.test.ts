@@ -15,7 +15,8 @@ import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts'
 import { ringAssetIds, type CycleDetail } from '../../db/repositories/cycles.ts';
 import type { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
 import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
-import { phaseWorkflowId } from '../../workflows/ids.ts';
+import { cycleWorkflowId, phaseWorkflowId } from '../../workflows/ids.ts';
+import { SlackDriver } from '../helpers/chat-drivers.ts';
 import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -48,6 +49,7 @@ const fleetOf = (stack: TestStack) => stack.ctx.registry.role('simulator', 'depl
 const statuses = (d: CycleDetail, ring: string) =>
   d.rings.find((r) => r.ring === ring)?.hosts.map((h) => h.status) ?? [];
 const count = (list: string[], status: string) => list.filter((s) => s === status).length;
+const cycle = async (stack: TestStack, id: string) => (await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body;
 
 async function approvedCycle(stack: TestStack, hosts: string[], deployment: Record<string, unknown>): Promise<string> {
   const res = await api<CycleDetail>(
@@ -68,18 +70,22 @@ async function approvedCycle(stack: TestStack, hosts: string[], deployment: Reco
 describe('rollout engine with the fleet simulator', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await simulatorStack({
-      failHosts: [
-        'thr-c3-004',
-        'thr-c3-017',
-        'thr-c3-031',
-        'bud-c4-002',
-        'bud-c4-009',
-        'bud-c3-003',
-        'bud-c3-011',
-        'bud-c3-015',
-      ],
-    });
+    stack = await simulatorStack(
+      {
+        failHosts: [
+          'thr-c3-004',
+          'thr-c3-017',
+          'thr-c3-031',
+          'bud-c4-002',
+          'bud-c4-009',
+          'bud-c3-003',
+          'bud-c3-011',
+          'bud-c3-015',
+        ],
+        brokenHosts: ['brk-c4-005'],
+      },
+      { PATCHFLOW_DEPLOYMENT_ATTEMPTS: '2' },
+    );
   });
   afterAll(async () => stack?.stop());
 
@@ -189,6 +195,30 @@ describe('rollout engine with the fleet simulator', () => {
     expect(statuses(done, 'pilot').every((s) => s === 'pending')).toBe(true);
   });
 
+  it('a ring whose deployer fails for good is rolled back, the cycle ends on record and its review starts', async () => {
+    const hosts = await addHosts(stack, 'brk', { 4: 6, 3: 2 });
+    const rings = [
+      { name: 'test', criticality: [4], maxConcurrency: 3 },
+      { name: 'pilot', criticality: [3], maxConcurrency: 2 },
+    ];
+    const id = await approvedCycle(stack, hosts, { rings });
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toBe(
+      'the rollout failed: simulated: the deployer lost its session to brk-c4-005 mid-install; rolled back ring(s) test',
+    );
+    // The first batch was patched and the second's outcome never came back: all six are undone.
+    expect(done.cycle.summary['rollbacks']).toEqual([{ ring: 'test', rolledBack: 6, failed: 0 }]);
+    for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
+    expect(statuses(done, 'pilot').every((s) => s === 'pending')).toBe(true);
+    // Both attempts of the broken batch are on record.
+    const broken = done.rings.flatMap((r) => r.hosts).find((h) => h.hostname === 'brk-c4-005');
+    expect(broken?.attempts).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(async () => (await stack.ctx.db('reviews').where({ cycle_id: id }).first()) as unknown, { timeout: 30_000 })
+      .toMatchObject({ status: 'collecting' });
+  });
+
   it('a retried batch never patches a host twice', async () => {
     const hosts = await addHosts(stack, 'idem', { 4: 6 });
     const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 3 }] });
@@ -290,6 +320,25 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     expect((JSON.parse(watched.stdout) as CycleDetail).cycle.status).toBe('cancelled');
   }, 90_000);
 
+  it('a cycle cancelled in Temporal itself rolls back the ring in progress, ends cancelled on record and starts its review', async () => {
+    const hosts = await addHosts(stack, 'tcan', { 4: 8 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }] });
+    await expect
+      .poll(async () => count(statuses(await cycle(stack, id), 'test'), 'patched'), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    // An operator's `temporal workflow cancel`, not Patchflow's cancel: the workflow's own scope is cancelled.
+    await stack.ctx.temporal.workflow.getHandle(cycleWorkflowId(id)).cancel();
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('cancelled');
+    expect(done.cycle.summary['reason']).toBe('cancelled in Temporal');
+    expect(count(statuses(done, 'test'), 'patched')).toBe(0);
+    expect(count(statuses(done, 'test'), 'rolled_back')).toBeGreaterThan(0);
+    for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
+    await expect
+      .poll(async () => (await stack.ctx.db('reviews').where({ cycle_id: id }).first()) as unknown, { timeout: 30_000 })
+      .toMatchObject({ status: 'collecting' });
+  }, 90_000);
+
   it('pause holds the rollout between batches; resume finishes it', async () => {
     const hosts = await addHosts(stack, 'pause', { 4: 12 });
     const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }] });
@@ -311,6 +360,44 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     expect(done.cycle.status).toBe('completed');
     expect(count(statuses(done, 'test'), 'patched')).toBe(12);
   }, 90_000);
+});
+
+describe('control reaches the rollout before its bookkeeping (chat hangs; 1 s per host)', () => {
+  let stack: TestStack;
+  const chat = new SlackDriver();
+  beforeAll(async () => {
+    stack = await simulatorStack({ minLatencyMs: 1000, maxLatencyMs: 1000 }, await chat.start());
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await chat.close();
+  });
+
+  it('a pause holds within the batch under way while recording it waits on a hung chat', async () => {
+    const hosts = await addHosts(stack, 'slowbk', { 4: 12 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 1 }] });
+    const started = async () => (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })).length;
+    await expect.poll(started, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+    const release = chat.hang();
+    try {
+      const atPause = await started();
+      const res = await api(stack, 'POST', `/api/cycles/${id}/pause`, { reason: 'incident' }, 'carol');
+      expect(res.status).toBe(200);
+      // Recording the pause refreshes the card, which now waits on Slack; the rollout does not wait with it.
+      await expect.poll(() => chat.heldRequests, { timeout: 30_000 }).toBeGreaterThan(0);
+      await sleep(3000);
+      // At most the batch that was running and the one that began as the pause was sent.
+      expect(await started()).toBeLessThanOrEqual(atPause + 2);
+      expect(await started()).toBeLessThan(12);
+    } finally {
+      release();
+    }
+    await expect.poll(async () => (await cycle(stack, id)).cycle.status, { timeout: 60_000 }).toBe('paused');
+    expect((await api(stack, 'POST', `/api/cycles/${id}/resume`, {}, 'carol')).status).toBe(200);
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('completed');
+    expect(count(statuses(done, 'test'), 'patched')).toBe(12);
+  }, 120_000);
 });
 
 describe('pause in a large ring, whose batches run in a child workflow (0.3 s per host)', () => {
