@@ -249,16 +249,16 @@ export function createRolloutActivities(deps: ActivityDeps) {
           .where((q) => {
             void q.whereIn('t.status', statuses);
             if (opts.uncertain)
-              void q.orWhere((u) =>
-                u
+              void q.orWhere((u) => {
+                void u
                   .where('t.status', 'pending')
                   .whereExists(
                     db('deployments as d')
                       .whereRaw('d.cycle_id = t.cycle_id and d.asset_id = t.asset_id and d.patch_id = t.patch_id')
                       .where('d.phase', 'deployment')
                       .whereIn('d.outcome', ['running', 'interrupted']),
-                  ),
-              );
+                  );
+              });
           })
           .select('t.asset_id', 't.patch_id')) as { asset_id: string; patch_id: string }[]
       ).map((r) => `${r.asset_id}:${r.patch_id}`),
