@@ -9,6 +9,7 @@ import {
   scopeCycle,
   setCycleState,
 } from '../db/repositories/cycles.ts';
+import { saveApprovalState } from '../db/repositories/changes.ts';
 import { usersWithRole } from '../db/repositories/users.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { ConnectorRegistry } from '../integrations/contract/registry.ts';
@@ -46,7 +47,21 @@ export function createActivities(deps: ActivityDeps) {
   const approval = createApprovalActivities(deps);
 
   /** Records a CAB decision and audits it, once: an attempt retried after the first one committed adds nothing. */
+  /**
+   * Records a decision once, however often it is retried, and, given the gate's state after it, the
+   * change's state too: whoever reads the change next (the clicker's Teams card, `cycle status`)
+   * sees the decision before the cards are refreshed.
+   */
   const recordApprovalDecision = async (input: {
+    cycleId: string;
+    decision: ApprovalDecision;
+    outcome: ApprovalResult['outcome'] | 'pending';
+    state?: ApprovalState | undefined;
+  }): Promise<void> => {
+    await recordDecisionOnce(input);
+    if (input.state) await saveApprovalState(db, input.state);
+  };
+  const recordDecisionOnce = async (input: {
     cycleId: string;
     decision: ApprovalDecision;
     outcome: ApprovalResult['outcome'] | 'pending';

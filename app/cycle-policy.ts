@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema } from '../kernel/duration.ts';
+import { durationMs, durationSchema } from '../kernel/duration.ts';
 import type { CyclePolicy } from '../workflows/types.ts';
 import { isValidTimeZone } from '../workflows/windows.ts';
 
@@ -68,6 +68,7 @@ export const deploymentPolicySchema = z
       .min(1)
       .refine((rings) => new Set(rings.map((r) => r.name)).size === rings.length, 'ring names must be unique')
       .default(defaultRings),
+    minSample: z.coerce.number().int().min(1).max(10_000).default(10),
     failureBudget: failureLimitSchema.optional(),
     soak: durationSchema.default(d('0s')),
     healthCheck: z.boolean().default(true),
@@ -87,7 +88,11 @@ export const cyclePolicySchema = z.object({
     .object({
       quorum: z.coerce.number().int().min(1).max(20).default(1),
       timeout: durationSchema.default(d('72h')),
-      remindEvery: durationSchema.default(d('4h')),
+      remindEvery: durationSchema
+        .refine((t) => durationMs(t) >= 1000, 'at least 1s: reminders without a pause would flood the channel')
+        .default(d('4h')),
+      /** Reminders stop after this many: a gate's history stays far below Temporal's event limit. */
+      maxReminders: z.coerce.number().int().min(0).max(100).default(12),
       /** Groups whose approvers form the CAB; empty means every user with the approver role. */
       approverGroups: groupListSchema.default([]),
       /** After this the escalation pool is asked too and may decide; must come before the timeout to matter. */

@@ -64,6 +64,7 @@ export const startCycleSchema = z
             quorum: z.number().int().min(1).max(20),
             timeout: z.string(),
             remindEvery: z.string(),
+            maxReminders: z.number().int(),
             approverGroups: z.array(z.string()),
             escalateAfter: z.string(),
             escalationGroups: z.array(z.string()),

@@ -78,6 +78,10 @@ export function policyChanges(configured: CyclePolicy, effective: CyclePolicy): 
   const a = configured.approval;
   const b = effective.approval;
   compare(['approval', 'quorum'], a.quorum, b.quorum, () => higherIsSafer(a.quorum, b.quorum));
+  // More nudges keep the CAB's attention; fewer let a change wait unseen.
+  compare(['approval', 'maxReminders'], a.maxReminders, b.maxReminders, () =>
+    higherIsSafer(a.maxReminders ?? 0, b.maxReminders ?? 0),
+  );
   for (const field of ['timeout', 'remindEvery', 'escalateAfter'] as const) {
     const [from, to] = [a[field], b[field]];
     // Escalation where there was none tightens; dropping it loosens.
@@ -98,6 +102,10 @@ export function policyChanges(configured: CyclePolicy, effective: CyclePolicy): 
   const e = effective.deployment;
   compare(['deployment', 'maxFailedPercent'], d.maxFailedPercent, e.maxFailedPercent, () =>
     lowerIsSafer(d.maxFailedPercent, e.maxFailedPercent),
+  );
+  // A larger sample waits longer before a percentage may stop the rollout.
+  compare(['deployment', 'minSample'], d.minSample, e.minSample, () =>
+    lowerIsSafer(d.minSample ?? 10, e.minSample ?? 10),
   );
   changes.push(...ringChanges(d.rings, e.rings));
   compare(['deployment', 'failureBudget'], d.failureBudget, e.failureBudget, () =>

@@ -100,6 +100,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           quorum: env['PATCHFLOW_APPROVAL_QUORUM'],
           timeout: env['PATCHFLOW_APPROVAL_TIMEOUT'],
           remindEvery: env['PATCHFLOW_APPROVAL_REMIND_EVERY'],
+          maxReminders: env['PATCHFLOW_APPROVAL_MAX_REMINDERS'],
           approverGroups: env['PATCHFLOW_APPROVAL_GROUPS'],
           escalateAfter: env['PATCHFLOW_APPROVAL_ESCALATE_AFTER'],
           escalationGroups: env['PATCHFLOW_APPROVAL_ESCALATION_GROUPS'],

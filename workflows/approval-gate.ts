@@ -210,8 +210,10 @@ export class ApprovalGate {
       emergency: this.emergency,
       ...(this.withdrawal ? { withdrawal: this.withdrawal } : {}),
     };
-    const runFrom = this.outcome === 'approved' ? this.notBefore() : undefined;
-    return runFrom ? { ...result, notBefore: runFrom } : result;
+    if (this.outcome !== 'approved') return result;
+    const runFrom = this.notBefore();
+    const runUntil = this.open?.change.window?.end;
+    return { ...result, ...(runFrom ? { notBefore: runFrom } : {}), ...(runUntil ? { notAfter: runUntil } : {}) };
   }
 
   private requireOpen(): OpenChange {

@@ -21,6 +21,8 @@ export interface ApprovalPolicy {
   timeout: DurationText;
   /** How often pending approvers are reminded. */
   remindEvery: DurationText;
+  /** How many reminders at most; absent in gates started before the bound existed. */
+  maxReminders?: number | undefined;
   /** After this the escalation pool is asked too and may decide; unset means no escalation. */
   escalateAfter?: DurationText | undefined;
   /** Groups asked on escalation; empty means every user with the manager role. */
@@ -116,6 +118,8 @@ export interface ApprovalResult {
   withdrawal?: { by: string; reason: string | null } | undefined;
   /** The latest of the window's start and every approver's not-before; absent means deploy at once. */
   notBefore?: string | undefined;
+  /** The end of the approved change window: deployment must be done by then; absent without a window. */
+  notAfter?: string | undefined;
   emergency?: boolean | undefined;
 }
 

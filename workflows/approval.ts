@@ -85,6 +85,7 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
   const gate = new ApprovalGate({ cycleId, requester, policy }, started);
   const { deadline } = gate;
   const remindEvery = durationToMs(policy.remindEvery);
+  const maxReminders = policy.maxReminders ?? Number.POSITIVE_INFINITY;
 
   const publish = async (notice?: ChangeNotice, via: Pick<typeof chat, 'publishChange'> = chat) => {
     // Any refresh reads the change as recorded now, so it shows every decision recorded so far.
@@ -102,7 +103,7 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
     gate.decide(decision, args.eligible);
     const { outcome } = gate;
     if (cardsByGate) {
-      await onDecision.record.recordApprovalDecision({ cycleId, decision, outcome });
+      await onDecision.record.recordApprovalDecision({ cycleId, decision, outcome, state: gate.state() });
       cardsOutdated = true;
     } else if (oneStepDecisions) {
       await onDecision.record.recordAndShowDecision({ cycleId, decision, outcome, state: gate.state() });
@@ -186,17 +187,15 @@ async function approvalGate(input: ApprovalWorkflowInput): Promise<ApprovalResul
       });
       continue;
     }
-    if (now >= nextReminder) {
+    if (now >= nextReminder && gate.remindersSent < maxReminders) {
       gate.remindersSent += 1;
       nextReminder = now + remindEvery;
       await acts.remindApprovers({ cycleId, pending: gate.pending(), reminder: gate.remindersSent });
       await publish({ kind: 'reminder', people: gate.pending(), deadline: new Date(deadline).toISOString() });
       continue;
     }
-    await condition(
-      () => gate.outcome !== 'pending' || cardsOutdated,
-      Math.min(deadline, escalateAt, nextReminder) - now,
-    );
+    const remindAt = gate.remindersSent < maxReminders ? nextReminder : deadline;
+    await condition(() => gate.outcome !== 'pending' || cardsOutdated, Math.min(deadline, escalateAt, remindAt) - now);
   }
   // An Update accepted just before the deadline finishes recording before the gate closes.
   await condition(allHandlersFinished);

@@ -15,7 +15,7 @@ import { phaseWorkflowId } from './ids.ts';
 import { ringAtATimeDeployment } from './legacy/ring-at-a-time-deployment.ts';
 import { patches } from './patches.ts';
 import type { PhaseInput } from './phases.ts';
-import { batchesOf, describeLimit, exceeds, ringLimit } from './rings.ts';
+import { DEFAULT_MIN_SAMPLE, batchesOf, breaksLimit, describeLimit, exceeds, ringLimit } from './rings.ts';
 import { durationToMs } from './time.ts';
 import type { DeploymentPolicy, FailureLimit, RingOutcome, RingPlan } from './types.ts';
 import { describeSlot, nextSlot } from './windows.ts';
@@ -37,6 +37,11 @@ export interface DeploymentInput extends PhaseInput {
   policy: DeploymentPolicy;
   /** Where a run that continued as new picks up. */
   progress?: RolloutProgress | undefined;
+  /**
+   * The end of the change window the CAB approved (ISO instant): no batch starts unless it is
+   * expected to finish by then. Absent when the change named no window.
+   */
+  notAfter?: string | undefined;
   /** The cycle's pause/cancel state as the previous run last received it. */
   control?: CycleControlState | undefined;
 }
@@ -51,6 +56,8 @@ export interface RolloutProgress {
   /** Rings that patched hosts, in order: their compensation is a rollback. */
   touched: string[];
   failedTotal: number;
+  /** Hosts attempted in the rings done; absent in rollouts that continued as new before it existed. */
+  attemptedTotal?: number | undefined;
 }
 
 /** What a run of consecutive batches reports: how far it got and why it stopped. */
@@ -66,7 +73,9 @@ export interface BatchRunInput extends PhaseInput {
   tally: RingOutcome;
   ringTargets: number;
   ringLimit: FailureLimit;
-  budget: { limit: FailureLimit; total: number; failedBefore: number } | null;
+  budget: { limit: FailureLimit; total: number; failedBefore: number; attemptedBefore?: number | undefined } | null;
+  /** See DeploymentPolicy.minSample; absent in batches started before it existed. */
+  minSample?: number | undefined;
   /** Epoch ms after which no batch may still be running; null when there are no windows. */
   cutoffAt: number | null;
   batchMs: number;
@@ -75,6 +84,11 @@ export interface BatchRunInput extends PhaseInput {
 }
 
 const failedOf = (o: RingOutcome) => o.failed + o.unreachable;
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const touchedHosts = (r: RingRollback) => r.rolledBack + r.failed > 0;
+/** `ring pilot (32 hosts)`, or `ring pilot (30 hosts, 2 could not be undone)`. */
+const describeRollback = (r: RingRollback) =>
+  `ring ${r.ring} (${r.rolledBack} host${r.rolledBack === 1 ? '' : 's'}${r.failed ? `, ${r.failed} could not be undone` : ''})`;
 const emptyTally = (ring: string): RingOutcome => ({
   ring,
   phase: 'deployment',
@@ -101,6 +115,28 @@ const add = (a: RingOutcome, b: RingOutcome): RingOutcome => ({
  */
 async function runBatches(input: BatchRunInput, cancelled: () => Promise<boolean>): Promise<BatchRunResult> {
   const hosts = hostActivities(input.timeouts);
+  const overAttempted = patched(patches.thresholdsOverAttempted);
+  const minSample = input.minSample ?? DEFAULT_MIN_SAMPLE;
+  /** The ring's threshold: over the hosts attempted so far, or over one batch large enough to judge alone. */
+  const ringBroken = (tally: RingOutcome, batch: RingOutcome) =>
+    overAttempted
+      ? breaksLimit(
+          input.ringLimit,
+          { failed: failedOf(tally), attempted: tally.total, population: input.ringTargets },
+          minSample,
+        ) ||
+        (batch.total >= minSample && exceeds(input.ringLimit, failedOf(batch), batch.total))
+      : exceeds(input.ringLimit, failedOf(tally), input.ringTargets);
+  const budgetSpent = (tally: RingOutcome, budget: NonNullable<BatchRunInput['budget']>) => {
+    const failed = budget.failedBefore + failedOf(tally);
+    return overAttempted
+      ? breaksLimit(
+          budget.limit,
+          { failed, attempted: (budget.attemptedBefore ?? 0) + tally.total, population: budget.total },
+          minSample,
+        )
+      : exceeds(budget.limit, failed, budget.total);
+  };
   let tally = input.tally;
   for (let i = 0; i < input.batches.length; i++) {
     if (input.cutoffAt !== null && Date.now() + input.batchMs > input.cutoffAt)
@@ -115,10 +151,8 @@ async function runBatches(input: BatchRunInput, cancelled: () => Promise<boolean
       reboot: input.reboot,
     });
     tally = add(tally, outcome);
-    if (exceeds(input.ringLimit, failedOf(tally), input.ringTargets))
-      return { tally, batchesDone: i + 1, stop: 'threshold' };
-    if (input.budget && exceeds(input.budget.limit, input.budget.failedBefore + failedOf(tally), input.budget.total))
-      return { tally, batchesDone: i + 1, stop: 'budget' };
+    if (ringBroken(tally, outcome)) return { tally, batchesDone: i + 1, stop: 'threshold' };
+    if (input.budget && budgetSpent(tally, input.budget)) return { tally, batchesDone: i + 1, stop: 'budget' };
   }
   return { tally, batchesDone: input.batches.length, stop: 'done' };
 }
@@ -170,8 +204,9 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
     return {
       rings: progress.rings,
       halted: true,
-      haltReason: rollbacks.length
-        ? `${reason}; rolled back ring(s) ${rollbacks.map((r) => r.ring).join(', ')}`
+      // A ring that patched nothing had nothing to undo: the reason names only rollbacks that did something.
+      haltReason: rollbacks.some(touchedHosts)
+        ? `${reason}; rolled back ${rollbacks.filter(touchedHosts).map(describeRollback).join(', ')}`
         : reason,
       rollbacks,
     };
@@ -179,6 +214,15 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
   const onRingFailure = policy.rollback.failedRing ? 'ring' : 'none';
   const onGlobalFailure = policy.rollback.completedRings ? 'all' : onRingFailure;
 
+  const approvedEnd = input.notAfter ? Date.parse(input.notAfter) : null;
+  /** The approved change window is a hard end: the next batch would not finish inside it. */
+  const approvedWindowOver = () => approvedEnd !== null && Date.now() + batchMs > approvedEnd;
+  /** What is left waits for a new window from the CAB: nothing more is deployed, and nothing is undone. */
+  const haltAtApprovedEnd = (plan: RingPlan, batchesLeft: number) =>
+    halt(
+      `the approved change window ends at ${input.notAfter} and the next ${policy.batchDuration} batch would not finish inside it; ${batchesLeft} batch(es) of ring ${plan.ring} and any later rings were not deployed — request a new window from the CAB`,
+      'none',
+    );
   /** Waits for a maintenance window the next batch fits in; gives the window's cutoff (null without windows) or the halt. */
   const awaitWindow = async (
     plan: RingPlan,
@@ -247,8 +291,10 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
       progress.current ??= emptyTally(plan.ring);
 
       while (progress.batchIndex < batches.length) {
+        if (approvedWindowOver()) return haltAtApprovedEnd(plan, batches.length - progress.batchIndex);
         const window = await awaitWindow(plan, batches.length - progress.batchIndex);
         if ('halted' in window) return window;
+        if (approvedWindowOver()) return haltAtApprovedEnd(plan, batches.length - progress.batchIndex);
         const run: BatchRunInput = {
           cycleId,
           timeouts,
@@ -257,9 +303,15 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
           ringTargets: plan.targets,
           ringLimit: limit,
           budget: policy.failureBudget
-            ? { limit: policy.failureBudget, total: budgetTotal, failedBefore: progress.failedTotal }
+            ? {
+                limit: policy.failureBudget,
+                total: budgetTotal,
+                failedBefore: progress.failedTotal,
+                attemptedBefore: progress.attemptedTotal ?? 0,
+              }
             : null,
-          cutoffAt: window.cutoffAt,
+          ...(policy.minSample !== undefined ? { minSample: policy.minSample } : {}),
+          cutoffAt: earliest(window.cutoffAt, approvedEnd),
           batchMs,
           backup: policy.backup,
           reboot: policy.reboot,
@@ -275,7 +327,7 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
         if (result.stop === 'cancelled') return halt(gate.reason(), 'none');
         if (result.stop === 'threshold') {
           return halt(
-            `ring ${plan.ring}: ${failed} of ${plan.targets} hosts failed, over the ${describeLimit(limit)} threshold; later rings were not touched`,
+            `ring ${plan.ring}: ${failed} of ${result.tally.total} hosts attempted failed (${plan.targets} in the ring), over the ${describeLimit(limit)} threshold; later rings were not touched`,
             onRingFailure,
           );
         }
@@ -294,6 +346,7 @@ export async function deploymentWorkflow(input: DeploymentInput): Promise<Deploy
           return continueAsNew<typeof deploymentWorkflow>({ ...input, progress, control: gate.state() });
       }
       progress.failedTotal += failedOf(progress.current);
+      progress.attemptedTotal = (progress.attemptedTotal ?? 0) + progress.current.total;
       progress.rings.push(progress.current);
       const outcome = progress.current;
       progress.current = null;

@@ -149,7 +149,15 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
   const deployment: DeploymentResult = await control.controlled(
     await startChild(deploymentWorkflow, {
       workflowId: phaseWorkflowId(cycleId, 'deployment'),
-      args: [{ cycleId, timeouts, rings: scope.rings, policy: policy.deployment }],
+      args: [
+        {
+          cycleId,
+          timeouts,
+          rings: scope.rings,
+          policy: policy.deployment,
+          ...(approval.notAfter ? { notAfter: approval.notAfter } : {}),
+        },
+      ],
     }),
   );
   rings.push(...deployment.rings);

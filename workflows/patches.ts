@@ -39,4 +39,6 @@ export const patches = {
   cycleEndsOnRecord: 'cycle-ends-on-record',
   /** Pause, resume and cancel reach the rollout before they are recorded; earlier cycles recorded first. */
   controlBeforeRecord: 'cycle-control-before-record',
+  /** Thresholds and the budget count failures among the hosts attempted (with a minimum sample); earlier, among all targets. */
+  thresholdsOverAttempted: 'thresholds-over-attempted',
 } as const;

@@ -19,6 +19,27 @@ export function exceeds(limit: FailureLimit, failed: number, total: number): boo
   return total > 0 && (failed / total) * 100 > limit.percent;
 }
 
+/** How many hosts must have been tried before a percentage is judged against them alone. */
+export const DEFAULT_MIN_SAMPLE = 10;
+
+/**
+ * Whether the failures so far break a limit. A count is absolute. A percentage is of the hosts
+ * attempted, once at least `minSample` of them (or the whole population, if smaller) were tried;
+ * before that it is of the whole population, so that waiting for a sample never lets through what
+ * measuring against the ring would have stopped.
+ */
+export function breaksLimit(
+  limit: FailureLimit,
+  counts: { failed: number; attempted: number; population: number },
+  minSample: number,
+): boolean {
+  const { failed, attempted, population } = counts;
+  if ('count' in limit) return failed > limit.count;
+  return attempted >= Math.min(minSample, population)
+    ? exceeds(limit, failed, attempted)
+    : exceeds(limit, failed, population);
+}
+
 export function describeLimit(limit: FailureLimit): string {
   return 'count' in limit ? `${limit.count}-host` : `${limit.percent}%`;
 }

@@ -58,6 +58,12 @@ export interface DeploymentPolicy {
   maxFailedPercent: number;
   /** Least critical first; an asset whose criticality no ring lists goes to the last ring. */
   rings: RingPolicy[];
+  /**
+   * Percentages are judged against the hosts attempted once this many were tried (or the whole
+   * ring, if smaller); a batch this large whose own share is over the limit stops at once.
+   * Absent in cycles started before it existed.
+   */
+  minSample?: number | undefined;
   /** Failed hosts across all rings that halt the rollout; unset means no global budget. */
   failureBudget?: FailureLimit | undefined;
   /** Wait after a ring before the next one starts… */

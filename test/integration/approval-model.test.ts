@@ -235,6 +235,16 @@ describe('approval model on the real dev server', () => {
     expect(late.status).toBe(409);
   });
 
+  it('stops reminding after maxReminders, and still fails closed at the deadline', async () => {
+    const gate = await openApproval(stack, {
+      policy: { remindEvery: '1s', maxReminders: 2, escalateAfter: '1h', timeout: '6s' },
+    });
+    expect((await gate.result()).outcome).toBe('expired');
+    const actions = (await auditActions(stack, gate.cycleId)).map((e) => e.action);
+    expect(actions.filter((a) => a === 'change.reminder')).toHaveLength(2);
+    expect(actions.at(-1)).toBe('change.expired');
+  });
+
   it('takes the emergency path for a KEV on an internet-facing tier-1 asset: one emergency approver, review flagged', async () => {
     await stack.ctx
       .db('cves')

@@ -216,7 +216,9 @@ describe('failing hosts', () => {
     await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'bob');
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
-    expect(done.cycle.summary['reason']).toMatch(/ring pilot: 1 of 2 hosts failed, over the 20% threshold/);
+    expect(done.cycle.summary['reason']).toMatch(
+      /ring pilot: 1 of 2 hosts attempted failed \(2 in the ring\), over the 20% threshold/,
+    );
     expect(hosts(done)['app-01']?.status).toBe('pending');
     expect(versionOf(stack, 'db-01')).toBe('2.4.0');
   });

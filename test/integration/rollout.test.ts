@@ -51,12 +51,17 @@ const statuses = (d: CycleDetail, ring: string) =>
 const count = (list: string[], status: string) => list.filter((s) => s === status).length;
 const cycle = async (stack: TestStack, id: string) => (await api<CycleDetail>(stack, 'GET', `/api/cycles/${id}`)).body;
 
-async function approvedCycle(stack: TestStack, hosts: string[], deployment: Record<string, unknown>): Promise<string> {
+async function approvedCycle(
+  stack: TestStack,
+  hosts: string[],
+  deployment: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const res = await api<CycleDetail>(
     stack,
     'POST',
     '/api/cycles',
-    { patches: [DEMO_PATCH.id], hosts, policy: { deployment } },
+    { patches: [DEMO_PATCH.id], hosts, policy: { deployment }, ...extra },
     // Each test brings its own rings and limits, which for a coordinator would be a policy change.
     'admin',
   );
@@ -81,6 +86,8 @@ describe('rollout engine with the fleet simulator', () => {
           'bud-c3-003',
           'bud-c3-011',
           'bud-c3-015',
+          // The first batch of the sample ring fails whole.
+          ...Array.from({ length: 10 }, (_, i) => `smp-c4-${String(i + 1).padStart(3, '0')}`),
         ],
         brokenHosts: ['brk-c4-005'],
       },
@@ -99,7 +106,7 @@ describe('rollout engine with the fleet simulator', () => {
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
     expect(done.cycle.summary['reason']).toMatch(
-      /^ring pilot: 3 of 40 hosts failed, over the 2-host threshold; later rings were not touched; rolled back ring\(s\) pilot$/,
+      /^ring pilot: 3 of 35 hosts attempted failed \(40 in the ring\), over the 2-host threshold; later rings were not touched; rolled back ring pilot \(32 hosts\)$/,
     );
     const pilot = statuses(done, 'pilot');
     expect(count(pilot, 'failed')).toBe(3);
@@ -133,7 +140,7 @@ describe('rollout engine with the fleet simulator', () => {
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
     expect(done.cycle.summary['reason']).toMatch(
-      /^the global failure budget \(3-host of 45\) is spent: 4 hosts failed by ring pilot; rolled back ring\(s\) pilot, test$/,
+      /^the global failure budget \(3-host of 45\) is spent: 4 hosts failed by ring pilot; rolled back ring pilot \(\d+ hosts?\), ring test \(18 hosts\)$/,
     );
     expect(count(statuses(done, 'test'), 'failed')).toBe(2);
     expect(count(statuses(done, 'test'), 'rolled_back')).toBe(18);
@@ -190,9 +197,28 @@ describe('rollout engine with the fleet simulator', () => {
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
     expect(done.cycle.summary['reason']).toMatch(
-      /^ring test failed its health check after the soak: 3 of 10 hosts unhealthy \(soak-c4-001: .*; rolled back ring\(s\) test$/,
+      /^ring test failed its health check after the soak: 3 of 10 hosts unhealthy \(soak-c4-001: .*; rolled back ring test \(\d+ hosts\)$/,
     );
     expect(statuses(done, 'pilot').every((s) => s === 'pending')).toBe(true);
+  });
+
+  it('judges a percentage over the hosts attempted: a 100-host ring halts after its first failed batch, not after 21 failures', async () => {
+    const hosts = await addHosts(stack, 'smp', { 4: 100 });
+    const id = await approvedCycle(stack, hosts, {
+      rings: [{ name: 'test', criticality: [4], maxConcurrency: 10 }],
+      maxFailedPercent: 20,
+      minSample: 10,
+    });
+    const done = await waitForCycle(stack, id, finished);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toBe(
+      'ring test: 10 of 10 hosts attempted failed (100 in the ring), over the 20% threshold; later rings were not touched',
+    );
+    const deployed = await stack.ctx
+      .db('deployments')
+      .where({ cycle_id: id, phase: 'deployment' })
+      .count<{ n: string }[]>('* as n');
+    expect(Number(deployed[0]!.n)).toBe(10);
   });
 
   it('a ring whose deployer fails for good is rolled back, the cycle ends on record and its review starts', async () => {
@@ -205,7 +231,7 @@ describe('rollout engine with the fleet simulator', () => {
     const done = await waitForCycle(stack, id, finished);
     expect(done.cycle.status).toBe('halted');
     expect(done.cycle.summary['reason']).toBe(
-      'the rollout failed: simulated: the deployer lost its session to brk-c4-005 mid-install; rolled back ring(s) test',
+      'the rollout failed: simulated: the deployer lost its session to brk-c4-005 mid-install; rolled back ring test (6 hosts)',
     );
     // The first batch was patched and the second's outcome never came back: all six are undone.
     expect(done.cycle.summary['rollbacks']).toEqual([{ ring: 'test', rolledBack: 6, failed: 0 }]);
@@ -337,6 +363,36 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     await expect
       .poll(async () => (await stack.ctx.db('reviews').where({ cycle_id: id }).first()) as unknown, { timeout: 30_000 })
       .toMatchObject({ status: 'collecting' });
+  }, 90_000);
+
+  it('stops at the end of the approved change window: no batch starts that would not finish inside it', async () => {
+    const hosts = await addHosts(stack, 'appw', { 4: 30 });
+    const window = { start: new Date().toISOString(), end: new Date(Date.now() + 20_000).toISOString() };
+    const id = await approvedCycle(
+      stack,
+      hosts,
+      { rings: [{ name: 'test', criticality: [4], maxConcurrency: 1 }], batchDuration: '2s' },
+      { window },
+    );
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toMatch(
+      new RegExp(
+        `^the approved change window ends at ${window.end.replace(/\./g, '\\.')} and the next 2s batch would not finish inside it; \\d+ batch\\(es\\) of ring test and any later rings were not deployed`,
+      ),
+    );
+    const attempts = (await stack.ctx.db('deployments').where({ cycle_id: id, phase: 'deployment' })) as {
+      started_at: Date;
+      finished_at: Date;
+    }[];
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.length).toBeLessThan(30);
+    for (const a of attempts) {
+      expect(a.started_at.getTime()).toBeLessThanOrEqual(Date.parse(window.end) - 2000);
+      expect(a.finished_at.getTime()).toBeLessThanOrEqual(Date.parse(window.end));
+    }
+    // Nothing is undone: what was patched inside the window stays patched.
+    expect(count(statuses(done, 'test'), 'patched')).toBe(attempts.length);
   }, 90_000);
 
   it('pause holds the rollout between batches; resume finishes it', async () => {
@@ -569,7 +625,7 @@ describe('backup and rollback on the demo fleet with real ansible-playbook', () 
     const done = await waitForCycle(stack, id, finished, 90_000);
     expect(done.cycle.status).toBe('halted');
     expect(done.cycle.summary['reason']).toMatch(
-      /ring pilot: 1 of 2 hosts failed, over the 20% threshold; later rings were not touched; rolled back ring\(s\) pilot/,
+      /ring pilot: 1 of 2 hosts attempted failed \(2 in the ring\), over the 20% threshold; later rings were not touched; rolled back ring pilot \(1 host\)/,
     );
 
     // The backup holds the version from before the install, and was written before the install changed VERSION.
