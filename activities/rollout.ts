@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { appendAudit } from '../db/repositories/audit.ts';
 import {
+  claimCycleHosts,
   finishAttempts,
   markInterrupted,
   ringAssetIds,
@@ -9,6 +10,7 @@ import {
   setTargetStatuses,
   startAttempts,
   succeededKeys,
+  type HostHolder,
   type RingTarget,
 } from '../db/repositories/cycles.ts';
 import type { BackupProvider, HostResult } from '../integrations/contract/index.ts';
@@ -75,6 +77,11 @@ export function createRolloutActivities(deps: ActivityDeps) {
   }
 
   return {
+    /** Claims the cycle's host × patch pairs for its rollout; gives the cycle holding some of them instead. */
+    async claimHosts(input: { cycleId: string }): Promise<HostHolder | null> {
+      return claimCycleHosts(db, input.cycleId);
+    },
+
     async ringAssets(input: { cycleId: string; ring: string }): Promise<string[]> {
       return ringAssetIds(db, input.cycleId, input.ring);
     },

@@ -7,6 +7,8 @@ export const cycleStatuses = [
   'awaiting_approval',
   /** Approved; deployment waits for the approved not-before time. */
   'scheduled',
+  /** Approved; deployment waits for another running cycle to release hosts both target. */
+  'queued',
   'paused',
   'completed',
   'completed_with_failures',

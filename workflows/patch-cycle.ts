@@ -1,6 +1,7 @@
 import {
   CancellationScope,
   ParentClosePolicy,
+  condition,
   executeChild,
   isCancellation,
   patched,
@@ -24,6 +25,9 @@ import type { CyclePhase, CycleStatus, PatchCycleInput, RingOutcome, Verificatio
  * verification → report → review. Each phase is a child workflow so that its history stays
  * small and its state can be addressed on its own (the approval gate takes Updates).
  */
+/** How often a queued cycle asks again whether its hosts are free. */
+const HOST_QUEUE_POLL = '10s';
+
 export async function patchCycleWorkflow(input: PatchCycleInput): Promise<{ status: CycleStatus }> {
   const acts = recordActivities(input.timeouts);
   try {
@@ -108,6 +112,27 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
     return { status };
   };
 
+  /**
+   * One host × patch is rolled out by one cycle at a time. While another running cycle holds some
+   * of this one's pairs, the cycle waits queued (and says behind whom), checking again every
+   * HOST_QUEUE_POLL; a cancel ends the wait. True when it was cancelled.
+   */
+  const queueForHosts = async (): Promise<boolean> => {
+    let behind: string | null = null;
+    for (;;) {
+      const holder = await acts.claimHosts({ cycleId });
+      if (!holder) return false;
+      if (holder.cycleId !== behind)
+        await enter(
+          'deployment',
+          'queued',
+          `queued behind cycle ${holder.cycleId} (phase ${holder.phase}), which holds ${holder.pairs} of its host × patch pair(s): ${holder.hostnames.join(', ')}`,
+        );
+      behind = holder.cycleId;
+      if (await condition(() => control.cancelled(), HOST_QUEUE_POLL)) return true;
+    }
+  };
+
   await enter('scoping');
   const scope = await acts.scopeCycle({ cycleId });
 
@@ -142,6 +167,10 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
     patched(patches.approveNowRunInWindow) &&
     (await control.holdUntil(approval.notBefore, (note) => enter('approval', 'scheduled', note)))
   ) {
+    return finish('cancelled', { scope, approval, reason: control.cancelReason() });
+  }
+
+  if (patched(patches.hostsClaimedBeforeDeployment) && (await queueForHosts())) {
     return finish('cancelled', { scope, approval, reason: control.cancelReason() });
   }
 

@@ -41,4 +41,6 @@ export const patches = {
   controlBeforeRecord: 'cycle-control-before-record',
   /** Thresholds and the budget count failures among the hosts attempted (with a minimum sample); earlier, among all targets. */
   thresholdsOverAttempted: 'thresholds-over-attempted',
+  /** A cycle claims its hosts before deploying and queues behind a cycle that holds some; earlier ones did not. */
+  hostsClaimedBeforeDeployment: 'hosts-claimed-before-deployment',
 } as const;

@@ -1,7 +1,9 @@
 /**
  * Maintenance windows as pure functions of an instant, so that the deployment workflow (with its
- * deterministic Date) and the dry-run planner compute the same slots. Time zones come from Intl.
+ * deterministic Date) and the dry-run planner compute the same slots. Zone rules come from
+ * @date-fns/tz (the runtime's own tz database, through Intl), which works in workflow code.
  */
+import { TZDate } from '@date-fns/tz';
 import { durationToMs } from './time.ts';
 import type { MaintenanceWindows, Weekday } from './types.ts';
 
@@ -19,63 +21,48 @@ export interface WindowSlot {
   cutoffAt: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
+interface WallClock {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
 }
 
 /** The wall-clock fields of an instant in a zone. */
-function localParts(
-  ms: number,
-  timeZone: string,
-): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
-  const parts = Object.fromEntries(
-    formatter(timeZone)
-      .formatToParts(new Date(ms))
-      .map((p) => [p.type, p.value]),
-  );
+function localParts(ms: number, timeZone: string): WallClock {
+  const t = new TZDate(ms, timeZone);
   return {
-    y: Number(parts['year']),
-    mo: Number(parts['month']),
-    d: Number(parts['day']),
-    h: Number(parts['hour']),
-    mi: Number(parts['minute']),
-    s: Number(parts['second']),
+    y: t.getFullYear(),
+    mo: t.getMonth() + 1,
+    d: t.getDate(),
+    h: t.getHours(),
+    mi: t.getMinutes(),
+    s: t.getSeconds(),
   };
 }
 
-function zoneOffsetMs(ms: number, timeZone: string): number {
-  const p = localParts(ms, timeZone);
-  return Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s) - Math.floor(ms / 1000) * 1000;
-}
+const sameWallClock = (a: WallClock, b: WallClock) =>
+  a.y === b.y && a.mo === b.mo && a.d === b.d && a.h === b.h && a.mi === b.mi && a.s === b.s;
 
-/** The instant a local wall-clock time names in a zone; across a DST change the offset is re-read once. */
-export function zonedTimeToInstant(
-  local: { y: number; mo: number; d: number; h: number; mi: number; s: number },
-  timeZone: string,
-): number {
-  const asUtc = Date.UTC(local.y, local.mo - 1, local.d, local.h, local.mi, local.s);
-  const first = asUtc - zoneOffsetMs(asUtc, timeZone);
-  return asUtc - zoneOffsetMs(first, timeZone);
+/** Daylight-saving shifts in use (Lord Howe's 30 minutes, the usual hour, Troll's two hours), smallest first. */
+const DST_SHIFTS_MS = [30, 60, 120].map((m) => m * 60_000);
+
+/**
+ * The instant a local wall-clock time names in a zone. A time the clocks skip (02:30 on a spring-
+ * forward night) is the moment the clocks reach it (03:30 new time), never earlier; a time they
+ * pass twice (01:30 on a fall-back night) is its first occurrence.
+ */
+export function zonedTimeToInstant(local: WallClock, timeZone: string): number {
+  const at = +new TZDate(local.y, local.mo - 1, local.d, local.h, local.mi, local.s, timeZone);
+  const earlier = DST_SHIFTS_MS.map((shift) => at - shift).filter((t) => sameWallClock(localParts(t, timeZone), local));
+  return earlier.length ? Math.min(...earlier) : at;
 }
 
 export function isValidTimeZone(timeZone: string): boolean {
   try {
-    formatter(timeZone);
+    new Intl.DateTimeFormat('en-US', { timeZone });
     return true;
   } catch {
     return false;

@@ -6,6 +6,7 @@ import * as m004 from './004_change_approval.ts';
 import * as m005 from './005_change_records.ts';
 import * as m006 from './006_api_tokens.ts';
 import * as m007 from './007_first_post_claims.ts';
+import * as m008 from './008_host_claims.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '005_change_records': m005,
   '006_api_tokens': m006,
   '007_first_post_claims': m007,
+  '008_host_claims': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -542,3 +542,60 @@ export async function cycleDetail(db: Knex, id: string): Promise<CycleDetail> {
     rings: [...rings.values()],
   };
 }
+
+/** The running cycle that holds some of a cycle's host × patch pairs, and which. */
+export interface HostHolder {
+  cycleId: string;
+  phase: string;
+  status: string;
+  /** A few of the hostnames held, for the message. */
+  hostnames: string[];
+  pairs: number;
+}
+
+/**
+ * Claims the cycle's host × patch pairs for its deployment, unless another cycle that is not
+ * done holds one of them: then that cycle is returned and nothing is claimed. A cycle that is
+ * done holds nothing, so a claim never outlives its cycle. Claims are serialised by a lock, so
+ * two cycles cannot both pass the check.
+ */
+export async function claimCycleHosts(db: Knex, cycleId: string): Promise<HostHolder | null> {
+  return db.transaction(async (trx) => {
+    await trx.raw(`select pg_advisory_xact_lock(hashtext('patchflow:host-claims'))`);
+    const held = (await trx('cycle_targets as mine')
+      .join('cycle_targets as theirs', function () {
+        this.on('theirs.asset_id', 'mine.asset_id').andOn('theirs.patch_id', 'mine.patch_id');
+      })
+      .join('cycles as c', 'c.id', 'theirs.cycle_id')
+      .join('assets as a', 'a.id', 'mine.asset_id')
+      .where('mine.cycle_id', cycleId)
+      .whereNot('theirs.cycle_id', cycleId)
+      .whereNot('c.phase', 'done')
+      .whereNotNull('c.holds_hosts_since')
+      .groupBy('c.id', 'c.phase', 'c.status', 'c.holds_hosts_since')
+      .orderBy('c.holds_hosts_since')
+      .select('c.id', 'c.phase', 'c.status')
+      .select(trx.raw('count(*)::int as pairs'))
+      .select(trx.raw('(array_agg(distinct a.hostname order by a.hostname))[1:5] as hostnames'))) as {
+      id: string;
+      phase: string;
+      status: string;
+      pairs: number;
+      hostnames: string[];
+    }[];
+    const holder = held[0];
+    if (holder)
+      return {
+        cycleId: holder.id,
+        phase: holder.phase,
+        status: holder.status,
+        hostnames: holder.hostnames,
+        pairs: holder.pairs,
+      };
+    await trx('cycles')
+      .where({ id: cycleId })
+      .whereNull('holds_hosts_since')
+      .update({ holds_hosts_since: trx.fn.now() });
+    return null;
+  });
+}

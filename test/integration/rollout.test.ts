@@ -395,6 +395,45 @@ describe('maintenance windows, pause and resume (one second per simulated host)'
     expect(count(statuses(done, 'test'), 'patched')).toBe(attempts.length);
   }, 90_000);
 
+  it('two overlapping cycles never patch one host at once: the second queues behind the first and says so', async () => {
+    const hosts = await addHosts(stack, 'ovl', { 4: 4 });
+    const rings = [{ name: 'test', criticality: [4], maxConcurrency: 1 }];
+    const first = await approvedCycle(stack, hosts, { rings });
+    await waitForCycle(stack, first, inPhase('deployment'));
+    const second = await approvedCycle(stack, hosts.slice(1, 3), { rings });
+    const queued = await waitForCycle(stack, second, (d) => d.cycle.status === 'queued');
+    expect(queued.cycle.phase).toBe('deployment');
+    const status = await run(process.execPath, [cli, 'cycle', 'status', second, '--json'], {
+      env: { PATH: process.env['PATH'], PATCHFLOW_URL: stack.url, PATCHFLOW_DATA_DIR: stack.dataDir },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect((JSON.parse(status.stdout) as CycleDetail).cycle.status).toBe('queued');
+    const note = (await stack.ctx
+      .db('audit_events')
+      .where({ subject_id: second, action: 'cycle.deployment' })
+      .orderBy('seq', 'desc')
+      .first()) as { data: { status: string; note: string } };
+    expect(note.data).toEqual({
+      status: 'queued',
+      note: `queued behind cycle ${first} (phase deployment), which holds 2 of its host × patch pair(s): ovl-c4-002, ovl-c4-003`,
+    });
+
+    expect((await waitForCycle(stack, first, finished, 60_000)).cycle.status).toBe('completed');
+    const done = await waitForCycle(stack, second, finished, 60_000);
+    expect(done.cycle.status).toBe('completed');
+    const attempts = (await stack.ctx
+      .db('deployments')
+      .whereIn('cycle_id', [first, second])
+      .where({ phase: 'deployment' })
+      .select('cycle_id', 'started_at', 'finished_at')) as { cycle_id: string; started_at: Date; finished_at: Date }[];
+    const lastOfFirst = Math.max(...attempts.filter((a) => a.cycle_id === first).map((a) => a.finished_at.getTime()));
+    for (const a of attempts.filter((x) => x.cycle_id === second))
+      expect(a.started_at.getTime()).toBeGreaterThanOrEqual(lastOfFirst);
+    // The first cycle patched them; the second found nothing left to do.
+    expect(count(statuses(done, 'test'), 'already_compliant')).toBe(2);
+  }, 120_000);
+
   it('pause holds the rollout between batches; resume finishes it', async () => {
     const hosts = await addHosts(stack, 'pause', { 4: 12 });
     const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 2 }] });

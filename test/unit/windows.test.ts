@@ -55,4 +55,39 @@ describe('maintenance windows', () => {
     );
     expect(nextSlot(berlin, at('2026-11-23T10:00:00Z'), 5 * 60 * 60_000)).toBeNull();
   });
+
+  describe('across daylight-saving changes, a window never opens before its local time', () => {
+    const sunday = (timezone: string, start: string): MaintenanceWindows => ({
+      timezone,
+      weekly: [{ days: ['sun'], start, duration: '4h' }],
+      cutoff: '0s',
+      blackoutDates: [],
+    });
+    const opens = (w: MaintenanceWindows, from: string) =>
+      new Date(nextSlot(w, at(from), 60_000)!.windowStart).toISOString();
+
+    it.each([
+      // Spring forward: the local time is skipped, so the window opens when the clocks reach it.
+      ['America/New_York', '02:00', '2026-03-07T12:00:00Z', '2026-03-08T07:00:00.000Z'], // 03:00 EDT, not 01:00 EST
+      ['America/New_York', '02:30', '2026-03-07T12:00:00Z', '2026-03-08T07:30:00.000Z'], // 03:30 EDT
+      ['Europe/Berlin', '02:30', '2026-03-28T12:00:00Z', '2026-03-29T01:30:00.000Z'], // 03:30 CEST
+      ['Australia/Lord_Howe', '02:15', '2026-10-03T00:00:00Z', '2026-10-03T15:45:00.000Z'], // 02:45 (+11), a 30-minute shift
+      // Fall back: the local time comes twice; the window opens at the first.
+      ['America/New_York', '01:30', '2026-10-31T12:00:00Z', '2026-11-01T05:30:00.000Z'], // 01:30 EDT
+      ['Europe/Berlin', '02:30', '2026-10-24T12:00:00Z', '2026-10-25T00:30:00.000Z'], // 02:30 CEST
+      ['Australia/Sydney', '02:30', '2026-04-04T00:00:00Z', '2026-04-04T15:30:00.000Z'], // 02:30 AEDT
+      // Ordinary days either side keep their offsets.
+      ['America/New_York', '02:00', '2026-03-14T12:00:00Z', '2026-03-15T06:00:00.000Z'],
+      ['Europe/Berlin', '02:30', '2026-03-21T12:00:00Z', '2026-03-22T01:30:00.000Z'],
+    ])('%s sun %s, looking from %s, opens at %s', (zone, start, from, expected) => {
+      expect(opens(sunday(zone, start), from)).toBe(expected);
+    });
+
+    it('reads the opening back as the local time it names (or the first moment after a gap)', () => {
+      const slot = nextSlot(sunday('America/New_York', '02:00'), at('2026-03-07T12:00:00Z'), 60_000)!;
+      expect(describeSlot(slot, 'America/New_York')).toBe(
+        '2026-03-08 03:00:00–07:00:00 America/New_York (cutoff 07:00:00)',
+      );
+    });
+  });
 });

@@ -26,6 +26,7 @@ const statusText: Record<CycleStatus, string> = {
   running: 'Running',
   awaiting_approval: 'Awaiting CAB approval',
   scheduled: 'Approved, scheduled',
+  queued: 'Approved, queued behind another cycle that holds some of its hosts',
   paused: 'Paused',
   completed: 'Completed',
   completed_with_failures: 'Completed with failures',
@@ -39,7 +40,7 @@ const statusText: Record<CycleStatus, string> = {
 const toneOf = (status: CycleStatus): CardTone =>
   status === 'completed' || status === 'scheduled'
     ? 'good'
-    : status === 'awaiting_approval' || status === 'paused'
+    : status === 'awaiting_approval' || status === 'paused' || status === 'queued'
       ? 'warning'
       : status === 'running'
         ? 'neutral'

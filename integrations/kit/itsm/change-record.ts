@@ -119,7 +119,8 @@ function stageOf(source: CardSource, closure: ChangeClosure | null): ChangeStage
       if (approval?.outcome === 'rejected' || approval?.outcome === 'expired') return 'canceled';
       return 'authorize';
     case 'deployment':
-      return 'implement';
+      // Queued behind another cycle, nothing has been touched yet.
+      return cycle.status === 'queued' ? 'scheduled' : 'implement';
     case 'verification':
     case 'reporting':
     case 'review':
