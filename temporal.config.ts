@@ -12,6 +12,19 @@ export const temporalSettingsSchema = z
     address: z.string().min(1).default('127.0.0.1:7233'),
     namespace: z.string().min(1).default('default'),
     taskQueue: z.string().min(1).default('patchflow'),
+    /**
+     * Activities that touch hosts (deploy, verify, roll back, health checks) run on the task queue
+     * `<taskQueue>-hosts`, in a worker pool of their own: long installs never take the slots that
+     * approvals and bookkeeping of other cycles need.
+     */
+    hostActivities: z
+      .object({
+        /** Host activities one worker process runs at once (each is a batch of hosts). */
+        concurrency: z.coerce.number().int().min(1).max(1000).default(20),
+        /** Host activities started per second across every worker on the queue; unset means no limit. */
+        perSecond: z.coerce.number().positive().optional(),
+      })
+      .prefault({}),
     apiKey: secret().optional(),
     tls: z
       .object({

@@ -10,11 +10,21 @@ import {
   setTargetStatuses,
   startAttempts,
   succeededKeys,
+  STAGING_RING,
   type HostHolder,
   type RingTarget,
 } from '../db/repositories/cycles.ts';
+import { saveStagingChecks } from '../db/repositories/staging-checks.ts';
+import { measureBaseline, runStagingChecks, type StagingHost } from '../app/staging-checks.ts';
+import { describeStagingChecks } from '../workflows/staging.ts';
 import type { BackupProvider, HostResult } from '../integrations/contract/index.ts';
-import type { RebootPolicy, RingOutcome } from '../workflows/types.ts';
+import type {
+  PerformanceBaseline,
+  RebootPolicy,
+  RingOutcome,
+  StagingCheckReport,
+  StagingChecks,
+} from '../workflows/types.ts';
 import type { ActivityDeps } from './index.ts';
 import { byPatch, deployTargets, resultFor } from './targets.ts';
 
@@ -77,6 +87,29 @@ export function createRolloutActivities(deps: ActivityDeps) {
   }
 
   return {
+    /** Response times of the staging checks' endpoints before the patch goes on. */
+    async measureStagingBaseline(input: { cycleId: string; checks: StagingChecks }): Promise<PerformanceBaseline> {
+      return measureBaseline(input.checks, await stagingHosts(input.cycleId));
+    },
+
+    /** Runs the staging checks after the staging deployment (and its soak) and records what each saw. */
+    async runStagingChecks(input: {
+      cycleId: string;
+      checks: StagingChecks;
+      baseline: PerformanceBaseline;
+    }): Promise<StagingCheckReport> {
+      const report = await runStagingChecks(input.checks, await stagingHosts(input.cycleId), input.baseline);
+      await saveStagingChecks(db, input.cycleId, report.results);
+      await appendAudit(db, {
+        actor: system,
+        action: 'staging.checked',
+        subjectType: 'cycle',
+        subjectId: input.cycleId,
+        data: { passed: report.passed, summary: describeStagingChecks(report.results) },
+      });
+      return report;
+    },
+
     /** Claims the cycle's host × patch pairs for its rollout; gives the cycle holding some of them instead. */
     async claimHosts(input: { cycleId: string }): Promise<HostHolder | null> {
       return claimCycleHosts(db, input.cycleId);
@@ -243,6 +276,14 @@ export function createRolloutActivities(deps: ActivityDeps) {
    * never reported (the deployer failed or the worker died mid-batch): they may be patched, and
    * undoing a patch that is not there changes nothing.
    */
+  /** The cycle's staging hosts, once each, as the checks address them. */
+  async function stagingHosts(cycleId: string): Promise<StagingHost[]> {
+    const hosts = new Map<string, StagingHost>();
+    for (const t of await ringTargets(db, cycleId, STAGING_RING))
+      hosts.set(t.hostname, { hostname: t.hostname, address: t.address });
+    return [...hosts.values()];
+  }
+
   async function patchedTargets(
     cycleId: string,
     ring: string,

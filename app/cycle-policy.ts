@@ -60,6 +60,54 @@ const maintenanceWindowsSchema = z
   })
   .strict();
 
+const checkName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a check name (lower-case letters, digits, _ and -)');
+/** `{hostname}` and `{address}` in a URL or command are the staging host's. */
+const httpProbeSchema = z
+  .object({
+    url: z.string().url(),
+    /** Answers with any of these statuses pass; default any 2xx. */
+    expectStatus: z.array(z.number().int().min(100).max(599)).min(1).optional(),
+    /** The body must contain this text. */
+    contains: z.string().min(1).optional(),
+  })
+  .strict();
+const functionalCheckSchema = z.union([
+  z.object({ name: checkName, http: httpProbeSchema, timeout: durationSchema.default(d('10s')) }).strict(),
+  z
+    .object({
+      name: checkName,
+      /** Run on the worker's machine, per staging host; exit 0 passes (e.g. `ansible-playbook --check --limit {hostname} app-check.yml`). */
+      command: z.array(z.string().min(1)).min(1),
+      timeout: durationSchema.default(d('5m')),
+    })
+    .strict(),
+]);
+const performanceCheckSchema = z
+  .object({
+    name: checkName,
+    http: httpProbeSchema.pick({ url: true }),
+    /** Requests per measurement; the median is compared. */
+    samples: z.number().int().min(1).max(50).default(5),
+    /** Slower than this share over the baseline measured before the patch fails the check. */
+    maxSlowdownPercent: z.number().min(0).max(1000).default(20),
+    timeout: durationSchema.default(d('10s')),
+  })
+  .strict();
+/** What the staging group must pass before the CAB is asked: functional and performance checks after a soak. */
+export const stagingChecksSchema = z
+  .object({
+    soak: durationSchema.default(d('0s')),
+    functional: z.array(functionalCheckSchema).default([]),
+    performance: z.array(performanceCheckSchema).default([]),
+  })
+  .strict()
+  .refine(
+    (c) =>
+      new Set([...c.functional, ...c.performance].map((x) => x.name)).size ===
+      c.functional.length + c.performance.length,
+    'check names must be unique',
+  );
+
 export const deploymentPolicySchema = z
   .object({
     maxFailedPercent: z.coerce.number().min(0).max(100).default(20),
@@ -80,6 +128,7 @@ export const deploymentPolicySchema = z
       .strict()
       .prefault({}),
     reboot: z.enum(['never', 'if-required', 'always']).default('if-required'),
+    stagingChecks: stagingChecksSchema.optional(),
   })
   .strict();
 

@@ -120,6 +120,13 @@ export function policyChanges(configured: CyclePolicy, effective: CyclePolicy): 
     () => (d.windows ? 'loosens' : 'tightens'),
     'replacing the configured maintenance windows is a policy change',
   );
+  compare(
+    ['deployment', 'stagingChecks'],
+    d.stagingChecks,
+    e.stagingChecks,
+    () => (d.stagingChecks ? 'loosens' : 'tightens'),
+    'replacing the configured staging checks is a policy change',
+  );
   compare(['deployment', 'batchDuration'], d.batchDuration, e.batchDuration, () =>
     higherIsSafer(durationMs(d.batchDuration), durationMs(e.batchDuration)),
   );

@@ -101,7 +101,7 @@ export const p1Cycle: Benchmark = {
         };
         const worker = await createPatchflowWorker(ctx);
         const bare = await Worker.create({
-          connection: worker.options.connection!,
+          connection: worker.main.options.connection!,
           taskQueue: 'bench-p1-bare',
           workflowsPath: bareWorkflows,
           activities: { noop: async () => undefined },

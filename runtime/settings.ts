@@ -147,6 +147,13 @@ function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSet
       taskQueue: env['TEMPORAL_TASK_QUEUE'],
       apiKey: env['TEMPORAL_API_KEY'],
     }),
+    hostActivities: {
+      ...((fromFile['hostActivities'] as Record<string, unknown> | undefined) ?? {}),
+      ...definedOnly({
+        concurrency: env['PATCHFLOW_HOST_ACTIVITY_CONCURRENCY'],
+        perSecond: env['PATCHFLOW_HOST_ACTIVITIES_PER_SECOND'],
+      }),
+    },
     timeouts: {
       ...((fromFile['timeouts'] as Record<string, unknown> | undefined) ?? {}),
       ...definedOnly({

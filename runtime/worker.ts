@@ -3,13 +3,48 @@ import { IllegalStateError } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { AppContext } from '../app/context.ts';
+import { hostTaskQueue } from '../workflows/activity-options.ts';
 import { connectionOptions } from './context.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 let runtimeInstalled = false;
 
-export async function createPatchflowWorker(ctx: AppContext, overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
+/**
+ * A Patchflow worker process: the workflows and their bookkeeping on the main task queue, and the
+ * activities that touch hosts on their own queue, with their own concurrency and rate limit, so
+ * that a fleet's long installs never starve approvals or bookkeeping of other cycles.
+ */
+export class PatchflowWorkers {
+  constructor(
+    readonly main: Worker,
+    readonly hosts: Worker,
+  ) {}
+
+  async run(): Promise<void> {
+    await Promise.all([this.main.run(), this.hosts.run()]);
+  }
+
+  /** Runs until `fn` settles, then shuts both pools down. */
+  async runUntil<R>(fn: () => Promise<R>): Promise<R> {
+    const running = this.run();
+    try {
+      return await fn();
+    } finally {
+      this.shutdown();
+      await running;
+    }
+  }
+
+  shutdown(): void {
+    for (const w of [this.main, this.hosts]) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}
+
+export async function createPatchflowWorker(
+  ctx: AppContext,
+  overrides: Partial<WorkerOptions> = {},
+): Promise<PatchflowWorkers> {
   if (!runtimeInstalled) {
     // The SDK logs every webpack module at INFO; warnings and errors are what operators need.
     // No SDK signal handlers: the CLI shuts the worker, server, database and dev server down in order.
@@ -21,17 +56,19 @@ export async function createPatchflowWorker(ctx: AppContext, overrides: Partial<
     }
     runtimeInstalled = true;
   }
-  const connection = await NativeConnection.connect(connectionOptions(ctx.settings.temporal));
-  return Worker.create({
+  const { temporal } = ctx.settings;
+  const connection = await NativeConnection.connect(connectionOptions(temporal));
+  const activities = createActivities({
+    db: ctx.db,
+    registry: ctx.registry,
+    logger: ctx.logger,
+    deployerId: ctx.settings.deployer,
+  });
+  const main = await Worker.create({
     connection,
-    namespace: ctx.settings.temporal.namespace,
-    taskQueue: ctx.settings.temporal.taskQueue,
-    activities: createActivities({
-      db: ctx.db,
-      registry: ctx.registry,
-      logger: ctx.logger,
-      deployerId: ctx.settings.deployer,
-    }),
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
+    activities,
     // A prebuilt bundle (`npm run bundle:workflows`) starts workers without webpack and pins the code they replay.
     ...(overrides.workflowBundle
       ? {}
@@ -45,4 +82,15 @@ export async function createPatchflowWorker(ctx: AppContext, overrides: Partial<
     maxConcurrentWorkflowTaskPolls: 50,
     ...overrides,
   });
+  const hosts = await Worker.create({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: hostTaskQueue(temporal.taskQueue),
+    activities,
+    maxConcurrentActivityTaskExecutions: temporal.hostActivities.concurrency,
+    ...(temporal.hostActivities.perSecond !== undefined
+      ? { maxTaskQueueActivitiesPerSecond: temporal.hostActivities.perSecond }
+      : {}),
+  });
+  return new PatchflowWorkers(main, hosts);
 }

@@ -1,6 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { nonRetryableErrorTypes } from '../kernel/error-kinds.ts';
+import { patches } from './patches.ts';
 import { asDuration } from './time.ts';
 import type { ActivityTimeouts } from './types.ts';
 
@@ -18,6 +19,8 @@ export function recordActivities(timeouts: ActivityTimeouts) {
  */
 export function hostActivities(timeouts: ActivityTimeouts) {
   return proxyActivities<Activities>({
+    // Their own queue and worker pool (runtime/worker.ts); workflows from before it ran them on the main queue.
+    ...(patched(patches.hostActivitiesOwnQueue) ? { taskQueue: hostTaskQueue(workflowInfo().taskQueue) } : {}),
     startToCloseTimeout: asDuration(timeouts.deploymentStartToClose),
     heartbeatTimeout: asDuration(timeouts.deploymentHeartbeat),
     retry: {
@@ -29,3 +32,6 @@ export function hostActivities(timeouts: ActivityTimeouts) {
     },
   });
 }
+
+/** The task queue of the activities that touch hosts, beside the workflows' own. */
+export const hostTaskQueue = (taskQueue: string): string => `${taskQueue}-hosts`;

@@ -3,7 +3,7 @@
  * answer (the policy and the approver pools), and what it answered. Chat-agnostic: Slack, Teams,
  * the CLI and REST all render and decide on these same values.
  */
-import type { DurationText, RingOutcome } from './types.ts';
+import type { DurationText, RingOutcome, StagingCheckResult } from './types.ts';
 
 export interface EmergencyPolicy {
   /** Groups whose members may approve an emergency change on their own. */
@@ -78,7 +78,8 @@ export interface ChangeRequest {
     /** Internet-facing tier-1 hosts in scope: the assets the emergency rule looks at. */
     exposedCritical: string[];
   };
-  staging: (RingOutcome & { hosts: string[] }) | null;
+  /** The staging run and, when the policy has staging checks, what each saw. */
+  staging: (RingOutcome & { hosts: string[]; checks?: StagingCheckResult[] | undefined }) | null;
   window: MaintenanceWindow | null;
   rollbackPlan: string;
   /** Unset for changes requested before policy notes were recorded. */

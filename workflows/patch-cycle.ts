@@ -17,6 +17,7 @@ import { approvalWorkflow } from './approval.ts';
 import { installCycleControl } from './cycle-control.ts';
 import { deploymentWorkflow, type DeploymentResult } from './deployment.ts';
 import { patches } from './patches.ts';
+import { describeStagingChecks } from './staging.ts';
 import { reviewWorkflow, testingWorkflow, verificationWorkflow } from './phases.ts';
 import type { CyclePhase, CycleStatus, PatchCycleInput, RingOutcome, VerificationOutcome } from './types.ts';
 
@@ -147,7 +148,11 @@ async function runCycle(input: PatchCycleInput): Promise<{ status: CycleStatus }
       return finish('halted', {
         scope,
         testing: testing.outcome,
-        reason: 'the patch failed on the staging group; no approval was requested',
+        ...(testing.checks ? { stagingChecks: testing.checks.results } : {}),
+        reason:
+          testing.checks && !testing.checks.passed
+            ? `the staging group failed its checks (${describeStagingChecks(testing.checks.results)}); no approval was requested`
+            : 'the patch failed on the staging group; no approval was requested',
       });
   }
 

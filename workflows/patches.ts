@@ -43,4 +43,8 @@ export const patches = {
   thresholdsOverAttempted: 'thresholds-over-attempted',
   /** A cycle claims its hosts before deploying and queues behind a cycle that holds some; earlier ones did not. */
   hostsClaimedBeforeDeployment: 'hosts-claimed-before-deployment',
+  /** Host activities run on `<taskQueue>-hosts`; earlier workflows scheduled them on the main queue. */
+  hostActivitiesOwnQueue: 'host-activities-own-queue',
+  /** Testing runs the policy's staging checks (baseline, soak, functional and performance); earlier testing deployed only. */
+  stagingChecks: 'staging-checks',
 } as const;

@@ -1,5 +1,14 @@
+import { patched, sleep } from '@temporalio/workflow';
 import { hostActivities, recordActivities } from './activity-options.ts';
-import type { ActivityTimeouts, DeploymentPolicy, RingOutcome, VerificationOutcome } from './types.ts';
+import { patches } from './patches.ts';
+import { asDuration, durationToMs } from './time.ts';
+import type {
+  ActivityTimeouts,
+  DeploymentPolicy,
+  RingOutcome,
+  StagingCheckReport,
+  VerificationOutcome,
+} from './types.ts';
 
 export interface PhaseInput {
   cycleId: string;
@@ -12,13 +21,32 @@ export function ringBreachesThreshold(outcome: RingOutcome, policy: DeploymentPo
   return ((outcome.failed + outcome.unreachable) / outcome.total) * 100 > policy.maxFailedPercent;
 }
 
-/** Testing: the patch goes to the staging group first; its health checks are the functional test. */
-export async function testingWorkflow(
-  input: PhaseInput & { policy: DeploymentPolicy },
-): Promise<{ outcome: RingOutcome; passed: boolean }> {
+export interface TestingResult {
+  outcome: RingOutcome;
+  passed: boolean;
+  /** The staging checks' report, when the policy has any and the deployment itself passed. */
+  checks?: StagingCheckReport | undefined;
+}
+
+/**
+ * Testing: the patch goes to the staging group first. With staging checks in the policy, their
+ * endpoints are timed before the patch, and after the deployment and a soak every functional
+ * and performance check runs on every staging host; a failed one stops the cycle before the CAB
+ * is asked, and the approvers see every result on the card.
+ */
+export async function testingWorkflow(input: PhaseInput & { policy: DeploymentPolicy }): Promise<TestingResult> {
   const hosts = hostActivities(input.timeouts);
-  const outcome = await hosts.deployRing({ cycleId: input.cycleId, ring: 'staging', phase: 'testing' });
-  return { outcome, passed: !ringBreachesThreshold(outcome, input.policy) };
+  const { cycleId } = input;
+  const checks = input.policy.stagingChecks;
+  const withChecks = checks !== undefined && patched(patches.stagingChecks);
+  const baseline =
+    withChecks && checks.performance.length ? await hosts.measureStagingBaseline({ cycleId, checks }) : {};
+  const outcome = await hosts.deployRing({ cycleId, ring: 'staging', phase: 'testing' });
+  if (ringBreachesThreshold(outcome, input.policy)) return { outcome, passed: false };
+  if (!withChecks) return { outcome, passed: true };
+  if (durationToMs(checks.soak) > 0) await sleep(asDuration(checks.soak));
+  const report = await hosts.runStagingChecks({ cycleId, checks, baseline });
+  return { outcome, passed: report.passed, checks: report };
 }
 
 /** Verification: ask every target whether it is now at the patch's target state. */

@@ -83,7 +83,50 @@ export interface DeploymentPolicy {
     completedRings: boolean;
   };
   reboot: RebootPolicy;
+  /** Checks the staging group must pass, after a soak, before the CAB is asked; unset means the deployment's own result decides. */
+  stagingChecks?: StagingChecks | undefined;
 }
+
+export interface HttpProbe {
+  url: string;
+  expectStatus?: number[] | undefined;
+  contains?: string | undefined;
+}
+
+export type FunctionalCheck =
+  { name: string; http: HttpProbe; timeout: DurationText } | { name: string; command: string[]; timeout: DurationText };
+
+export interface PerformanceCheck {
+  name: string;
+  http: { url: string };
+  samples: number;
+  maxSlowdownPercent: number;
+  timeout: DurationText;
+}
+
+export interface StagingChecks {
+  soak: DurationText;
+  functional: FunctionalCheck[];
+  performance: PerformanceCheck[];
+}
+
+/** One check on one staging host, as approvers read it. */
+export interface StagingCheckResult {
+  name: string;
+  kind: 'functional' | 'performance';
+  hostname: string;
+  passed: boolean;
+  /** What was seen: `HTTP 200 in 12 ms`, `exit 0`, `median 48 ms vs 40 ms before (+20%)`. */
+  detail: string;
+}
+
+export interface StagingCheckReport {
+  passed: boolean;
+  results: StagingCheckResult[];
+}
+
+/** Median response times per performance check and host, measured before the patch. */
+export type PerformanceBaseline = Record<string, Record<string, number>>;
 
 export interface CyclePolicy {
   approval: ApprovalPolicy;

@@ -23,6 +23,13 @@ export function renderCycle(d: CycleDetail): string {
     lines.push(
       `  ${a.by} ${a.decision === 'approve' ? 'approved' : 'rejected'} via ${a.channel}${a.reason ? `: ${a.reason}` : ''}`,
     );
+  if (d.stagingChecks.length) {
+    lines.push(
+      `  staging checks: ${d.stagingChecks.filter((x) => x.passed).length} of ${d.stagingChecks.length} passed`,
+    );
+    for (const x of d.stagingChecks)
+      lines.push(`    ${x.passed ? 'passed' : 'FAILED'}  ${x.name} (${x.kind}) on ${x.hostname}: ${x.detail}`);
+  }
   for (const r of d.rings) {
     lines.push(`  ring ${r.ring}`);
     for (const h of r.hosts) {

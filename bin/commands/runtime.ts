@@ -5,12 +5,11 @@ import { chatStatusLine } from '../../app/publish/chat.ts';
 import { startDevServer, type DevServer } from '../../runtime/dev-server.ts';
 import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
 import { buildContext, openSettingsDatabase } from '../../runtime/context.ts';
-import { createPatchflowWorker, workflowsPath } from '../../runtime/worker.ts';
+import { createPatchflowWorker, workflowsPath, type PatchflowWorkers } from '../../runtime/worker.ts';
 import { loadSettings, type Settings } from '../../runtime/settings.ts';
 import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { describeDatabase, migrateToLatest } from '../../db/knex.ts';
 import { createLogger } from '../../kernel/logger.ts';
-import type { Worker } from '@temporalio/worker';
 import { findUser, upsertUser } from '../../db/repositories/users.ts';
 import { demoUsers } from '../../demo/seed.ts';
 import { ensureLocalTokens, localTokensPath } from '../../security/index.ts';
@@ -56,7 +55,7 @@ export async function prepareLocalAccess(ctx: Pick<AppContext, 'db' | 'settings'
 async function startWorkerAndServer(settings: Settings, parts: { worker: boolean; server: boolean }) {
   const ctx = await buildContext(settings);
   const stops: (() => Promise<void>)[] = [async () => ctx.db.destroy(), async () => ctx.temporal.connection.close()];
-  let worker: Worker | undefined;
+  let worker: PatchflowWorkers | undefined;
   let http: RunningHttpServer | undefined;
   if (parts.worker) {
     worker = await createPatchflowWorker(ctx);

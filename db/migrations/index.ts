@@ -7,6 +7,7 @@ import * as m005 from './005_change_records.ts';
 import * as m006 from './006_api_tokens.ts';
 import * as m007 from './007_first_post_claims.ts';
 import * as m008 from './008_host_claims.ts';
+import * as m009 from './009_staging_checks.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '006_api_tokens': m006,
   '007_first_post_claims': m007,
   '008_host_claims': m008,
+  '009_staging_checks': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

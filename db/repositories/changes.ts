@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { stagingChecks } from './staging-checks.ts';
 import { z } from 'zod';
 import type {
   ApprovalPolicy,
@@ -125,6 +126,7 @@ export async function buildChangeRequest(
       ? {
           ...(await ringOutcome(db, cycleId, STAGING_RING, 'testing')),
           hosts: [...new Set(targets.filter((t) => t.ring === STAGING_RING).map((t) => t.hostname))],
+          checks: await stagingChecks(db, cycleId),
         }
       : null,
     window: extras.window ?? null,

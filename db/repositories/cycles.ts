@@ -1,9 +1,17 @@
 import type { Knex } from 'knex';
+import { stagingChecks } from './staging-checks.ts';
 import type { HostOutcome, HostResult } from '../../integrations/contract/index.ts';
 import { ConflictError, InputError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
 import type { PolicyNotes } from '../../workflows/approval-types.ts';
 import { placeAsset } from '../../workflows/rings.ts';
-import type { CyclePhase, CyclePolicy, CycleScope, CycleStatus, RingOutcome } from '../../workflows/types.ts';
+import type {
+  CyclePhase,
+  CyclePolicy,
+  CycleScope,
+  CycleStatus,
+  RingOutcome,
+  StagingCheckResult,
+} from '../../workflows/types.ts';
 
 /** Staging is tested before any ring; the rings themselves come from the cycle's deployment policy. */
 export const STAGING_RING = 'staging';
@@ -458,6 +466,8 @@ export interface CycleDetail {
     policyNotes: PolicyNotes | null;
   };
   approvals: { decision: string; by: string; reason: string | null; channel: string; at: string }[];
+  /** What each staging check saw on each staging host (empty without checks in the policy). */
+  stagingChecks: StagingCheckResult[];
   rings: {
     ring: string;
     order: number;
@@ -540,6 +550,7 @@ export async function cycleDetail(db: Knex, id: string): Promise<CycleDetail> {
       at: new Date(a.decided_at).toISOString(),
     })),
     rings: [...rings.values()],
+    stagingChecks: await stagingChecks(db, id),
   };
 }
 

@@ -3,14 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { AppContext } from '../../app/context.ts';
 import { demoUsers, writeDemoFleet, seedDemoRecords, type DemoFleet } from '../../demo/seed.ts';
 import { ensureLocalTokens } from '../../security/index.ts';
 import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
 import { configureRegistry, connectTemporalClient } from '../../runtime/context.ts';
-import { createPatchflowWorker } from '../../runtime/worker.ts';
+import { createPatchflowWorker, type PatchflowWorkers } from '../../runtime/worker.ts';
 import { loadSettings, type Settings } from '../../runtime/settings.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
 import { createLogger } from '../../kernel/logger.ts';
@@ -27,7 +26,7 @@ export interface TestStack {
   fleet: DemoFleet;
   database: TestDatabase;
   env: NodeJS.ProcessEnv;
-  worker?: Worker;
+  worker?: PatchflowWorkers;
   stop(): Promise<void>;
 }
 
@@ -72,7 +71,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     registry: configureRegistry(settings, logger),
     temporal: await connectTemporalClient(settings.temporal),
   };
-  let worker: Worker | undefined;
+  let worker: PatchflowWorkers | undefined;
   let running: Promise<void> | undefined;
   if (opts.worker !== false) {
     worker = await createPatchflowWorker(ctx, { workflowBundle: { codePath: inject('workflowBundlePath') } });

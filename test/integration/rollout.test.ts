@@ -529,6 +529,39 @@ describe('pause in a large ring, whose batches run in a child workflow (0.3 s pe
   }, 90_000);
 });
 
+describe('host activities have their own task queue and worker pool (one slot, 3 s per host)', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await simulatorStack(
+      { minLatencyMs: 3000, maxLatencyMs: 3000 },
+      { PATCHFLOW_HOST_ACTIVITY_CONCURRENCY: '1' },
+    );
+  });
+  afterAll(async () => stack?.stop());
+
+  it('a long rollout holding every host slot does not hold up another cycle’s approval and bookkeeping', async () => {
+    const rings = [{ name: 'test', criticality: [4], maxConcurrency: 1 }];
+    const busy = await approvedCycle(stack, await addHosts(stack, 'busy', { 4: 6 }), { rings });
+    await waitForCycle(stack, busy, inPhase('deployment'));
+    const other = await approvedCycle(stack, await addHosts(stack, 'other', { 4: 1 }), { rings });
+    const approved = await waitForCycle(stack, other, (d) => d.approvals.length === 1);
+    expect(approved.approvals[0]).toMatchObject({ by: 'alice', decision: 'approve' });
+    // Scoped, asked for, approved and recorded while the first rollout still holds the only host slot.
+    expect((await cycle(stack, busy)).cycle.phase).toBe('deployment');
+
+    const history = await stack.ctx.temporal.workflow.getHandle(phaseWorkflowId(busy, 'deployment')).fetchHistory();
+    const queues = new Set(
+      history
+        .events!.map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'deployRing')
+        .map((a) => a!.taskQueue!.name),
+    );
+    expect([...queues]).toEqual([`${stack.ctx.settings.temporal.taskQueue}-hosts`]);
+    expect((await waitForCycle(stack, other, finished, 60_000)).cycle.status).toBe('completed');
+    expect((await waitForCycle(stack, busy, finished, 60_000)).cycle.status).toBe('completed');
+  }, 120_000);
+});
+
 describe('a slow host is not mistaken for a dead worker (4 s per host, 1 s heartbeat timeout)', () => {
   let stack: TestStack;
   beforeAll(async () => {

@@ -3,6 +3,7 @@
  * chat connector (Block Kit for Slack, an Adaptive Card for Teams). Renderers only lay out what
  * is here; every wording and decision about what to show lives in this file.
  */
+import { describeStagingChecks } from '../../../workflows/staging.ts';
 import type { ApprovalState, ChangeNotice, ChangeRequest, ApproverPools } from '../../../workflows/approval-types.ts';
 import type { CyclePhase, CycleStatus, RingOutcome, VerificationOutcome } from '../../../workflows/types.ts';
 import type { CardFact, CardSection, CardTone, ChangeCard, ChatNotice, ChatPerson } from '../../contract/chat.ts';
@@ -79,7 +80,7 @@ export function buildChangeCard(
       {
         label: 'Staging',
         value: change.staging
-          ? `${change.staging.hosts.join(', ')}: ${ringSummary(change.staging)}`
+          ? `${change.staging.hosts.join(', ')}: ${ringSummary(change.staging)}${change.staging.checks?.length ? `; ${describeStagingChecks(change.staging.checks)}` : ''}`
           : 'no staging group in scope',
       },
       {
