@@ -11,7 +11,7 @@ import { loadChangeView } from '../../db/repositories/changes.ts';
 import type { CycleDetail } from '../../db/repositories/cycles.ts';
 import { buildChangeCard } from '../../integrations/kit/chat/card.ts';
 import type { SimulatedFleet } from '../../integrations/simulator/fleet.ts';
-import { api, finished, inPhase, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
+import { api, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
 
 /**
  * The staging group's application as checks see it: `/health` answers 200 "ok" (or 500 for the
