@@ -120,8 +120,11 @@ describe('staging checks: the staging group is tested before the CAB is asked', 
         detail: expect.stringMatching(/^HTTP 200 in \d+ ms$/),
       },
     ]);
-    const card = buildChangeCard(await loadChangeView(stack.ctx.db, id), new Map());
-    expect(card.facts.find((f) => f.label === 'Staging')?.value).toMatch(/; 2 of 2 staging check\(s\) passed$/);
+    // The gate gathers the change request as it opens; the card is built from it.
+    const stagingFact = async () =>
+      buildChangeCard(await loadChangeView(stack.ctx.db, id), new Map()).facts.find((f) => f.label === 'Staging')
+        ?.value;
+    await expect.poll(stagingFact, { timeout: 30_000 }).toMatch(/; 2 of 2 staging check\(s\) passed$/);
     expect(renderCycle(after)).toContain('staging checks: 2 of 2 passed');
     expect((await api(stack, 'POST', `/api/cycles/${id}/reject`, { reason: 'test done' }, 'alice')).status).toBe(200);
   });
