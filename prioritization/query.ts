@@ -61,6 +61,8 @@ const floatArray = (xs: readonly number[]) => `array[${xs.map(num).join(',')}]::
 const intervalArray = (secs: readonly (number | null)[]) =>
   `array[${secs.map((x) => (x === null ? 'null' : `'${num(x)} seconds'`)).join(',')}]::interval[]`;
 const textArray = (xs: readonly string[]) => `array[${xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(',')}]::text[]`;
+/** The rule named when CISA's KEV due date sets the deadline (it is earlier than the policy's). */
+export const KEV_DUE_RULE = 'CISA KEV due date';
 const severityRank = { low: 1, medium: 2, high: 3, critical: 4 } as const;
 
 interface SlaPlan {
@@ -122,7 +124,7 @@ export function scoredFindingsSql(policy: PrioritizationPolicy, opts: { onlyFind
   // All arithmetic is float8 (cves.score_* columns): numeric math and casts cost seconds at 1M findings.
   return `
 with cve_facts as (
-  select c.id, c.kev, c.kev_ransomware as ransomware, c.exploit_evidence, c.score_epss as epss, c.score_epss_percentile as epss_percentile,
+  select c.id, c.kev, c.kev_date_added, c.kev_due_date, c.kev_ransomware as ransomware, c.exploit_evidence, c.score_epss as epss, c.score_epss_percentile as epss_percentile,
          coalesce(c.cvss_v4_vector, c.cvss_v3_vector) as vector,
          c.score_cvss as cvss_stated,
          case when c.kev or c.exploit_evidence = 'active' then 2
@@ -143,6 +145,10 @@ with cve_facts as (
   from assets a
 ), base as (
   select f.id as finding_id, f.asset_id, af.hostname, nullif(f.cve_id, '') as cve_id, f.title, f.first_seen,
+         -- The policy's clock starts when the finding was first seen or, for a KEV, when CISA listed it, whichever is later.
+         greatest(f.first_seen, (cf.kev_date_added::timestamp at time zone 'UTC')) as clock_start,
+         -- CISA's due date is met by the end of that day (UTC).
+         case when coalesce(cf.kev, false) then ((cf.kev_due_date + 1)::timestamp at time zone 'UTC') end as kev_due_at,
          af.exposure, af.tier, af.context_points, af.mission,
          coalesce(cf.kev, false) as kev, coalesce(cf.ransomware, false) as ransomware, cf.exploit_evidence, cf.epss, cf.epss_percentile, cf.vector,
          cf.cvss_stated is null as cvss_from_scanner,
@@ -165,7 +171,9 @@ with cve_facts as (
   select p.*, round(least(100, cvss_points + threat_points + context_points) * 10) / 10 as score, ${sla.index} as sla_index
   from pointed p
 )
-select r.*, r.first_seen + (${intervalArray(sla.seconds)})[r.sla_index] as due_at
+select r.*,
+  least(r.clock_start + (${intervalArray(sla.seconds)})[r.sla_index], r.kev_due_at) as due_at,
+  r.kev_due_at is not null and (r.sla_index is null or r.kev_due_at < r.clock_start + (${intervalArray(sla.seconds)})[r.sla_index]) as kev_due_wins
 from ruled r`;
 }
 
@@ -196,6 +204,8 @@ interface Row {
   score: number;
   sla_index: number | null;
   due_at: Date | null;
+  /** CISA's KEV due date comes before the policy's deadline, so it is the deadline. */
+  kev_due_wins: boolean;
 }
 
 /** The view's filter and order over `scored`; `params.now` is the one bound value (plus the limit). */
@@ -255,7 +265,7 @@ function toFinding(r: Row, sla: SlaPlan, now: Date): PrioritizedFinding {
       missionImpact: missionLevels[r.mission] ?? 'low',
     },
     sla: {
-      rule: r.sla_index === null ? null : (sla.names[r.sla_index - 1] ?? null),
+      rule: r.kev_due_wins ? KEV_DUE_RULE : r.sla_index === null ? null : (sla.names[r.sla_index - 1] ?? null),
       dueAt: dueAt?.toISOString() ?? null,
       overdue: dueAt !== null && dueAt < now,
       forensicTriage: r.sla_index !== null && (sla.forensic[r.sla_index - 1] ?? false),

@@ -97,15 +97,17 @@ describe('feeds and prioritisation through the CLI and REST API', () => {
     expect(rest.status).toBe(200);
     expect(rest.body.items[0]).toMatchObject({ hostname: 'weblogic-01', decision: 'Act' });
     expect(rest.body.items[0]?.explanation).toMatch(
-      /^KEV (\(ransomware\) )?· CVSS 9\.8 AV:N · internet-facing tier-1 → Act, due in 72h$/,
+      // The KEV entry's CISA due date is in the past: it, not the policy's 72 h, sets the deadline.
+      /^KEV (\(ransomware\) )?· CVSS 9\.8 AV:N · internet-facing tier-1 → Act, overdue by \d+d$/,
     );
 
-    const out = await patchflow('findings', 'prioritize', '--view', 'due-soon', '--policy', 'bod-26-04', '--json');
+    // Under BOD 26-04 it is still the urgent tier with forensic triage; CISA's passed due date makes it overdue.
+    const out = await patchflow('findings', 'prioritize', '--view', 'overdue', '--policy', 'bod-26-04', '--json');
     expect(out.code, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual([
       expect.objectContaining({
         hostname: 'weblogic-01',
-        sla: expect.objectContaining({ rule: 'bod-26-04 urgent-forensic', forensicTriage: true }),
+        sla: expect.objectContaining({ rule: 'CISA KEV due date', forensicTriage: true, overdue: true }),
       }),
     ]);
 

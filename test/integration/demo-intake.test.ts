@@ -36,7 +36,8 @@ describe('demo intake: the prioritised list a coordinator sees first', () => {
     expect(rows).toHaveLength(8);
     expect(rows[0]).toMatchObject({ hostname: 'web-01', cveId: 'CVE-2021-44228', decision: 'Act' });
     expect(rows[0]!.explanation).toMatch(
-      /^KEV \(ransomware\) · EPSS 0\.94 \(p99\) · CVSS 10\.0 AV:N · internet-facing tier-3 → Act, due in/,
+      // Log4Shell's CISA due date (2021-12-24) passed long ago: CISA's date is the deadline, so it is overdue.
+      /^KEV \(ransomware\) · EPSS 0\.94 \(p99\) · CVSS 10\.0 AV:N · internet-facing tier-3 → Act, overdue by \d+d$/,
     );
     // Every known-exploited finding outranks every finding nobody has seen exploited.
     const lastKev = rows.map((r) => r.components.kev).lastIndexOf(true);

@@ -34,12 +34,18 @@ describe('cycle scope from prioritised findings and baselines', () => {
     expect(Object.keys(byHost).sort()).toEqual(['staging-01', 'web-01', 'web-02']);
     expect(byHost['web-01']).toMatchObject({ patchId: 'DEMO-APP-2.4.1', ring: 'pilot' });
     expect(byHost['web-01']!.why).toMatch(
-      /fixes CVE-2023-44487: KEV · EPSS .* internet-facing tier-3 → \w+, due in 14d/,
+      /fixes CVE-2023-44487: KEV · EPSS .* internet-facing tier-3 → \w+, overdue by \d+d/,
     );
-    // KEV → the 14-day rule; the findings were first seen at import, moments ago.
-    const due = Date.parse(byHost['web-01']!.dueAt!);
-    expect(due - Date.now()).toBeGreaterThan(13.9 * 86_400_000);
-    expect(due - Date.now()).toBeLessThanOrEqual(14 * 86_400_000);
+    // Seen moments ago, but CISA's due date for Rapid Reset passed long since: that is the deadline, not 14 days from now.
+    const kev = (await stack.ctx.db('cves').where({ id: 'CVE-2023-44487' }).first('kev_due_date')) as {
+      kev_due_date: Date;
+    };
+    expect(Date.parse(byHost['web-01']!.dueAt!)).toBeLessThan(Date.now());
+    // pg reads a date as local midnight; CISA's date is met by the end of that day, UTC.
+    const due = kev.kev_due_date;
+    expect(byHost['web-01']!.dueAt).toBe(
+      new Date(Date.UTC(due.getFullYear(), due.getMonth(), due.getDate() + 1)).toISOString(),
+    );
     expect(byHost['staging-01']).toMatchObject({ ring: 'staging', dueAt: null });
     expect(plan.findings!.approvedBy['DEMO-APP-2.4.1']).toMatch(
       /^approved by rule 1 \(Security Updates, important or worse, 3d after release\)/,

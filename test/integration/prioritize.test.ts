@@ -218,3 +218,57 @@ describe('risk-based prioritisation in SQL', () => {
     );
   });
 });
+
+describe('deadlines follow CISA: the KEV due date and listing date', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(async () => t.drop());
+
+  async function kevFinding(cve: string, kev: { dateAdded: string; dueDate: string }, firstSeen: string) {
+    const assets = await upsertAssets(t.db, [
+      assetInputSchema.parse({ hostname: `kev-${cve.toLowerCase()}`, exposure: 'internal', criticality: 3 }),
+    ]);
+    await upsertCves(t.db, [{ id: cve, cvssV3Vector: critical, cvssV3Score: 9.8, kev: { ...kev, ransomware: false } }]);
+    const [row] = (await t
+      .db('findings')
+      .insert({
+        asset_id: assets.get(`kev-${cve.toLowerCase()}`),
+        source: 'nessus',
+        plugin_id: cve,
+        cve_id: cve,
+        severity: 4,
+        title: cve,
+        status: 'open',
+        first_seen: firstSeen,
+        last_seen: now.toISOString(),
+      })
+      .returning('id')) as { id: number }[];
+    const items = await prioritizeFindings(t.db, policyPresets.default, { view: 'all', limit: 50, now });
+    return items.find((i) => i.findingId === row!.id)!;
+  }
+
+  it('a KEV CVE first seen after its CISA due date is overdue, by CISA’s date', async () => {
+    const f = await kevFinding(
+      'CVE-2099-1001',
+      { dateAdded: '2026-01-20', dueDate: '2026-02-10' },
+      '2026-11-20T08:00:00Z',
+    );
+    expect(f.sla).toMatchObject({ rule: 'CISA KEV due date', dueAt: '2026-02-11T00:00:00.000Z', overdue: true });
+    expect(f.explanation).toMatch(/overdue by \d+d$/);
+  });
+
+  it('the policy’s clock starts when CISA listed the CVE, if that is after the finding was first seen', async () => {
+    const f = await kevFinding(
+      'CVE-2099-1002',
+      { dateAdded: '2026-11-22', dueDate: '2026-12-13' },
+      '2026-10-01T00:00:00Z',
+    );
+    // Listed yesterday: the policy's KEV rule (72 h for an internal tier-3 host, say) runs from the listing, not from October.
+    expect(f.sla.overdue).toBe(false);
+    expect(f.sla.rule).not.toBe('CISA KEV due date');
+    expect(Date.parse(f.sla.dueAt!)).toBeGreaterThan(Date.parse('2026-11-22T00:00:00Z'));
+    expect(Date.parse(f.sla.dueAt!)).toBeLessThanOrEqual(Date.parse('2026-12-14T00:00:00Z'));
+  });
+});
