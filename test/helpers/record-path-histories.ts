@@ -21,6 +21,7 @@ import type { AppContext } from '../../app/context.ts';
 import { DEMO_PATCH, seedDemoRecords } from '../../demo/seed.ts';
 import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts';
 import { getCycle } from '../../db/repositories/cycles.ts';
+import { upsertUser } from '../../db/repositories/users.ts';
 import { migrateToLatest, openDatabase } from '../../db/knex.ts';
 import { createLogger } from '../../kernel/logger.ts';
 import { configureRegistry, connectTemporalClient } from '../../runtime/context.ts';
@@ -46,6 +47,8 @@ const db = openDatabase({ url: withDatabase(adminUrl, dbName), dataDir: '' });
 try {
   await migrateToLatest(db);
   await seedDemoRecords(db);
+  // Each scenario brings its own rings and limits: a policy change only an admin may make.
+  await upsertUser(db, { id: 'admin', roles: ['admin'] });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'patchflow-record-paths-'));
   const config = path.join(dataDir, 'config.json');
   writeFileSync(
@@ -161,9 +164,9 @@ try {
     );
     const now = Date.now();
     cycles['approved-window-end'] = await approved(
-      await hosts('awe', { 4: 30 }),
+      await hosts('awe', { 4: 60 }),
       { rings: test(1), batchDuration: '1s' },
-      { window: { start: new Date(now).toISOString(), end: new Date(now + 8000).toISOString() } },
+      { window: { start: new Date(now).toISOString(), end: new Date(now + 6000).toISOString() } },
     );
     for (const id of Object.values(cycles)) await waitFor(id, (phase) => phase === 'done');
     await sleep(2000); // review children record their facts after the parent finishes

@@ -13,6 +13,10 @@ const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));
  * v1: before the rollout engine and the richer approval model; v2: with them; v3: with decisions
  * recorded and shown by two local activities; v4: decisions recorded by a local activity and the
  * cards refreshed afterwards by the gate. (Recorded with test/helpers/record-histories.ts.)
+ * `paths.*`: the rollout's and the gate's other paths — rollback at a threshold, batch children,
+ * soak and health check, reminders and escalation, pause/resume/cancel Updates, a batch failed
+ * for good, a cancel from Temporal, a queued cycle, failed staging checks, the approved window's
+ * end (recorded with test/helpers/record-path-histories.ts).
  */
 describe('replay of saved workflow histories', () => {
   it('has histories of each workflow generation for the approved, rejected and expired paths', () => {
@@ -22,6 +26,26 @@ describe('replay of saved workflow histories', () => {
         ['approved', 'expired', 'rejected'].map((s) => `${generation}.${s}.patchCycleWorkflow.json`),
       );
     }
+  });
+
+  it('has histories of every rollout and gate path', () => {
+    const paths = new Set(histories.filter((f) => f.startsWith('paths.')).map((f) => f.split('.')[1]));
+    expect([...paths].sort()).toEqual(
+      [
+        'approved-window-end',
+        'batch-children',
+        'escalation-expired',
+        'failed-compensated',
+        'pause-resume-cancel',
+        'queue-holder',
+        'queued',
+        'soak-health',
+        'staging-checks-failed',
+        'temporal-cancel',
+        'threshold-rollback',
+      ].sort(),
+    );
+    expect(histories).toContain('paths.batch-children.ringBatchesWorkflow.deployment-test-0.json');
   });
 
   it.each(histories)('replays %s with the current workflow code', async (file) => {
