@@ -5,6 +5,7 @@ import {
   lockFindingsForImport,
   matchHostsToAssets,
   writeScanBatch,
+  closeUnreportedFindings,
   type AssetMatch,
   type FindingUpsert,
   type ScannedCve,
@@ -32,6 +33,8 @@ export interface ScanImportSummary {
   bySeverity: Record<SeverityName, number>;
   /** Hosts the report names that match no asset (by hostname, FQDN or IP); their findings are not stored. */
   unmatchedHosts: string[];
+  /** Open findings on the scanned hosts that this report no longer lists, now closed as fixed. */
+  closed: number;
 }
 
 /**
@@ -89,6 +92,7 @@ class FindingWriter implements ScanReportSink {
     cves: 0,
     bySeverity: { critical: 0, high: 0, medium: 0, low: 0 },
     unmatchedHosts: [],
+    closed: 0,
   };
 
   constructor(
@@ -230,6 +234,11 @@ class FindingWriter implements ScanReportSink {
     return this.summary;
   }
 
+  /** The assets the report covered: their findings from this source that it no longer lists are fixed. */
+  scannedAssetIds(): string[] {
+    return [...this.hosts.values()].flatMap((h) => (h.assetId ? [h.assetId] : []));
+  }
+
   /** Waits for writes still running, so that a failed import rolls back only after them. */
   async settle(): Promise<void> {
     await Promise.allSettled(this.writes);
@@ -253,7 +262,8 @@ export async function importScanReport(
 ): Promise<ScanImportSummary> {
   return db.transaction(async (trx) => {
     await lockFindingsForImport(trx);
-    const writer = new FindingWriter(trx, new Date().toISOString());
+    const seenAt = new Date().toISOString();
+    const writer = new FindingWriter(trx, seenAt);
     let summary: ScanImportSummary;
     let format: ScanFormat;
     try {
@@ -262,6 +272,7 @@ export async function importScanReport(
     } finally {
       await writer.settle();
     }
+    summary.closed = await closeUnreportedFindings(trx, format, writer.scannedAssetIds(), seenAt);
     if (summary.unmatchedHosts.length > 0) {
       options.logger?.warn('scan report names hosts that are not in the inventory; their findings were not stored', {
         count: summary.unmatchedHosts.length,

@@ -8,6 +8,7 @@ import * as m006 from './006_api_tokens.ts';
 import * as m007 from './007_first_post_claims.ts';
 import * as m008 from './008_host_claims.ts';
 import * as m009 from './009_staging_checks.ts';
+import * as m010 from './010_finding_closure.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '007_first_post_claims': m007,
   '008_host_claims': m008,
   '009_staging_checks': m009,
+  '010_finding_closure': m010,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

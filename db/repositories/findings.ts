@@ -60,7 +60,7 @@ const findingRowsSql = `
  * A report's CVSS only fills a gap: the CVE feeds own these facts, and a scanner plugin's vector
  * describes the plugin, not necessarily each CVE it lists.
  *
- * A finding seen again keeps its first_seen; a fixed one reopens, an accepted one stays accepted
+ * A finding seen again keeps its first_seen; a fixed one reopens (its closure cleared), an accepted one stays accepted
  * (accepting a risk is a decision a rescan must not undo). Callers send each asset × plugin once
  * per batch: Postgres refuses to update the same row twice in one statement.
  */
@@ -85,7 +85,9 @@ const writeScanBatchSql = `
     protocol = excluded.protocol,
     evidence = excluded.evidence,
     last_seen = greatest(f.last_seen, excluded.last_seen),
-    status = case when f.status = 'fixed' then 'open' else f.status end`;
+    status = case when f.status = 'fixed' then 'open' else f.status end,
+    fixed_at = case when f.status = 'fixed' then null else f.fixed_at end,
+    fixed_by = case when f.status = 'fixed' then null else f.fixed_by end`;
 
 export async function writeScanBatch(
   trx: Knex.Transaction,
@@ -170,4 +172,23 @@ export async function matchHostsToAssets(
       return [h.key, r ? { id: r.id, hasFindings: r.has_findings } : null];
     }),
   );
+}
+
+/**
+ * Closes the open findings of `source` on the scanned assets that this scan no longer reports
+ * (their last_seen is older than the scan), as DefectDojo's close_old_findings does: the scan of
+ * the host is the fresh evidence. Hosts the scan did not cover keep theirs. Returns how many closed.
+ */
+export async function closeUnreportedFindings(
+  trx: Knex.Transaction,
+  source: string,
+  scannedAssetIds: string[],
+  seenAt: string,
+): Promise<number> {
+  if (scannedAssetIds.length === 0) return 0;
+  return trx('findings')
+    .where({ source, status: 'open' })
+    .whereRaw('asset_id = any(?::uuid[])', [scannedAssetIds])
+    .where('last_seen', '<', seenAt)
+    .update({ status: 'fixed', fixed_at: seenAt, fixed_by: `${source} scan` });
 }

@@ -72,6 +72,7 @@ describe('scanner report import', () => {
       cves: 1,
       bySeverity: { critical: 2, high: 1, medium: 1, low: 0 },
       unmatchedHosts: ['stranger', 'quiet-stranger'],
+      closed: 0,
     });
     const rows = await t
       .db('findings as f')
@@ -121,6 +122,52 @@ describe('scanner report import', () => {
       cvss_v3_vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
       cvss_v3_score: 9.8,
     });
+  });
+
+  it('a later scan of a host closes its findings that scan no longer reports, and a host it did not cover keeps its own', async () => {
+    const host = (name: string, plugins: number[]) =>
+      `<ReportHost name="${name}"><HostProperties></HostProperties>${plugins
+        .map(
+          (p) =>
+            `<ReportItem severity="3" pluginID="${p}" pluginName="Plugin ${p}" port="443" protocol="tcp"><cve>CVE-2025-${p}</cve></ReportItem>`,
+        )
+        .join('')}</ReportHost>`;
+    const report = (...hosts: string[]) =>
+      `<NessusClientData_v2><Report name="r">${hosts.join('')}</Report></NessusClientData_v2>`;
+    const state = async (hostname: string) =>
+      Object.fromEntries(
+        (
+          (await t
+            .db('findings as f')
+            .join('assets as a', 'a.id', 'f.asset_id')
+            .where('a.hostname', hostname)
+            .whereIn('f.plugin_id', ['91001', '91002'])
+            .select('f.plugin_id', 'f.status', 'f.fixed_by', 'f.fixed_at')) as {
+            plugin_id: string;
+            status: string;
+            fixed_by: string | null;
+            fixed_at: Date | null;
+          }[]
+        ).map((r) => [
+          r.plugin_id,
+          `${r.status}${r.fixed_by ? ` by ${r.fixed_by}` : ''}${r.fixed_at ? ' (dated)' : ''}`,
+        ]),
+      );
+    await importScanReport(t.db, body(report(host('adam', [91001, 91002]), host('dc01', [91001]))), {
+      format: 'nessus',
+      actor: 'test',
+    });
+    // The patch fixed 91002 on adam; dc01 was not scanned this time.
+    const rescan = await importScanReport(t.db, body(report(host('adam', [91001]))), {
+      format: 'nessus',
+      actor: 'test',
+    });
+    expect(rescan.closed).toBe(1);
+    expect(await state('adam')).toEqual({ '91001': 'open', '91002': 'fixed by nessus scan (dated)' });
+    expect(await state('dc01')).toEqual({ '91001': 'open' });
+    // It came back: reopened, its closure cleared.
+    await importScanReport(t.db, body(report(host('adam', [91001, 91002]))), { format: 'nessus', actor: 'test' });
+    expect(await state('adam')).toEqual({ '91001': 'open', '91002': 'open' });
   });
 
   it('imports two reports of the same hosts at once, one after the other', async () => {
