@@ -42,6 +42,8 @@ export const temporalSettingsSchema = z
         deploymentStartToClose: durationSchema.default('2h' as z.infer<typeof durationSchema>),
         /** How soon a dead worker's deployment is noticed and retried elsewhere. */
         deploymentHeartbeat: durationSchema.default('30s' as z.infer<typeof durationSchema>),
+        /** How long a deployer call may show no progress (a host done, a job status) before it is given up as hung. */
+        hostTimeout: durationSchema.default('30m' as z.infer<typeof durationSchema>),
         /** How many times a batch is tried before the rollout counts it failed for good and compensates. */
         deploymentAttempts: z.coerce.number().int().min(1).max(100).default(10),
       })

@@ -24,6 +24,7 @@ import type {
 } from '../workflows/types.ts';
 import { publishChangeEverywhere } from '../app/publish/index.ts';
 import { createApprovalActivities } from './approval.ts';
+import { hostDeployer } from './liveness.ts';
 import { wrapActivities } from './wrapper.ts';
 import { createRolloutActivities } from './rollout.ts';
 import { byPatch, deployTargets, resultFor } from './targets.ts';
@@ -34,6 +35,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Connector id of the deployer used for staging, rings and verification. */
   deployerId: string;
+  /** How long a deployer call may show no progress before it is given up as hung (default 30 minutes). */
+  hostTimeoutMs?: number | undefined;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface ActivityDeps {
  * recorded (key cycle × asset × patch) is never handed to the deployer again.
  */
 export function createActivities(deps: ActivityDeps) {
-  const { db, registry } = deps;
+  const { db } = deps;
   const system = 'patchflow';
   const approval = createApprovalActivities(deps);
 
@@ -129,7 +132,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async verifyCycle(input: { cycleId: string }): Promise<VerificationOutcome> {
       const ctx = Context.current();
-      const deployer = registry.role(deps.deployerId, 'deployer');
+      const deployer = hostDeployer(deps, ctx);
       const cycle = await getCycle(db, input.cycleId);
       const rings = (await db('cycle_targets')
         .where({ cycle_id: input.cycleId })
@@ -143,8 +146,6 @@ export function createActivities(deps: ActivityDeps) {
           ring: 'verification',
           patch: group.patch,
           targets: deployTargets(group.targets),
-          onProgress: (n) => ctx.heartbeat(n),
-          signal: ctx.cancellationSignal,
         });
         for (const t of group.targets) {
           const r = resultFor(results, t.hostname);

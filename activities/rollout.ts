@@ -1,8 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { appendAudit } from '../db/repositories/audit.ts';
+import { UpstreamError } from '../kernel/errors.ts';
 import {
+  abandonAttempts,
   claimCycleHosts,
   finishAttempts,
+  liveEarlierAttempts,
+  touchAttempts,
   markInterrupted,
   ringAssetIds,
   ringOutcome,
@@ -26,6 +30,7 @@ import type {
   StagingChecks,
 } from '../workflows/types.ts';
 import type { ActivityDeps } from './index.ts';
+import { hostDeployer } from './liveness.ts';
 import { byPatch, deployTargets, resultFor } from './targets.ts';
 
 export interface DeployRingInput {
@@ -53,6 +58,13 @@ export interface RingRollback {
 }
 
 const system = 'patchflow';
+
+/**
+ * How long an attempt may go unheard before a retry takes its hosts over: the activity's heartbeat
+ * timeout (30 s without one), the silence after which Temporal itself gave up on it. The attempt
+ * beats three times within it, so a live worker is never taken for dead.
+ */
+const attemptLeaseMs = (heartbeatTimeoutMs: number | undefined) => heartbeatTimeoutMs ?? 30_000;
 
 /**
  * The host-touching side of the rollout. Thin and idempotent: what was done is read back from
@@ -121,7 +133,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
 
     async deployRing(input: DeployRingInput): Promise<RingOutcome> {
       const ctx = Context.current();
-      const deployer = registry.role(deps.deployerId, 'deployer');
+      const deployer = hostDeployer(deps, ctx);
       const provider = input.backup ? backupProvider() : undefined;
       const targets = await ringTargets(db, input.cycleId, input.ring, input.assetIds);
       const done = await succeededKeys(
@@ -129,7 +141,19 @@ export function createRolloutActivities(deps: ActivityDeps) {
         targets.map((t) => t.key),
       );
       const pending = targets.filter((t) => !done.has(t.key));
-      await markInterrupted(
+      const leaseMs = attemptLeaseMs(ctx.info.heartbeatTimeoutMs);
+      const live = await liveEarlierAttempts(
+        db,
+        pending.map((t) => t.key),
+        input.phase,
+        ctx.info.attempt,
+        leaseMs,
+      );
+      if (live)
+        throw new UpstreamError(
+          `attempt ${live.attempt} is still working on ${live.hostnames.slice(0, 5).join(', ')}${live.hostnames.length > 5 ? ` and ${live.hostnames.length - 5} more` : ''} (heard from ${live.silentFor}s ago); this attempt waits until it finishes or falls silent for ${leaseMs / 1000}s`,
+        );
+      const lost = await markInterrupted(
         db,
         pending.map((t) => t.key),
         input.phase,
@@ -144,35 +168,65 @@ export function createRolloutActivities(deps: ActivityDeps) {
       let backedUp = 0;
       for (const group of byPatch(pending)) {
         const attempts = await startAttempts(db, input.cycleId, group.targets, input.phase, ctx.info.attempt);
-        const backup = provider
-          ? await backUp(input.cycleId, group, provider)
-          : { failed: new Map<string, HostResult>(), backedUp: 0 };
-        backedUp += backup.backedUp;
-        const toPatch = group.targets.filter((t) => !backup.failed.has(t.key));
-        const results = toPatch.length
-          ? await deployer.deploy({
-              cycleId: input.cycleId,
-              ring: input.ring,
-              patch: group.patch,
-              targets: deployTargets(toPatch),
-              reboot: input.reboot,
-              onProgress: (note) => ctx.heartbeat(note),
-              signal: ctx.cancellationSignal,
-            })
-          : [];
-        const rows = group.targets.map((t) => ({
-          target: t,
-          attemptId: attempts.get(t.key)!,
-          result: backup.failed.get(t.key) ?? resultFor(results, t.hostname),
-        }));
-        const recorded = await finishAttempts(db, rows);
-        await setTargetStatuses(
-          db,
-          input.cycleId,
-          rows
-            .filter((_, i) => recorded[i] !== 'duplicate')
-            .map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: r.result.outcome })),
+        // The rows say this attempt is alive for as long as it works on them (see liveEarlierAttempts).
+        const beat = setInterval(
+          () => void touchAttempts(db, [...attempts.values()]).catch(() => undefined),
+          leaseMs / 3,
         );
+        /** Records results as they are known, so that a batch failing later keeps what it settled. */
+        const record = async (results: Map<string, HostResult>) => {
+          const rows = group.targets
+            .filter((t) => results.has(t.key))
+            .map((t) => ({ target: t, attemptId: attempts.get(t.key)!, result: results.get(t.key)! }));
+          const recorded = await finishAttempts(db, rows);
+          await setTargetStatuses(
+            db,
+            input.cycleId,
+            rows
+              .filter((_, i) => recorded[i] !== 'duplicate')
+              .map((r) => ({ assetId: r.target.assetId, patchId: r.target.patchId, status: r.result.outcome })),
+          );
+        };
+        try {
+          const request = {
+            cycleId: input.cycleId,
+            ring: input.ring,
+            patch: group.patch,
+            reboot: input.reboot,
+          };
+          // A host whose earlier attempt's result was lost may be patched already: the deployer is asked before any re-deploy.
+          const uncertain = group.targets.filter((t) => lost.has(t.key));
+          const confirmed = new Map<string, HostResult>();
+          if (uncertain.length) {
+            const verified = await deployer.verify({ ...request, targets: deployTargets(uncertain) });
+            for (const t of uncertain) {
+              const r = resultFor(verified, t.hostname);
+              if (r.outcome === 'already_compliant')
+                confirmed.set(t.key, {
+                  hostname: t.hostname,
+                  outcome: 'patched',
+                  message: `patched by an earlier attempt whose result was lost; ${deps.deployerId} confirms it before any re-deploy (${r.message})`,
+                  evidence: { reconciled: true, ...(r.evidence ?? {}) },
+                });
+            }
+            await record(confirmed);
+          }
+          const unsettled = group.targets.filter((t) => !confirmed.has(t.key));
+          const backup = provider
+            ? await backUp(input.cycleId, { ...group, targets: unsettled }, provider)
+            : { failed: new Map<string, HostResult>(), backedUp: 0 };
+          backedUp += backup.backedUp;
+          const toPatch = unsettled.filter((t) => !backup.failed.has(t.key));
+          const results = toPatch.length ? await deployer.deploy({ ...request, targets: deployTargets(toPatch) }) : [];
+          await record(
+            new Map(unsettled.map((t) => [t.key, backup.failed.get(t.key) ?? resultFor(results, t.hostname)])),
+          );
+        } catch (err) {
+          await abandonAttempts(db, [...attempts.values()], (err as Error).message);
+          throw err;
+        } finally {
+          clearInterval(beat);
+        }
         ctx.heartbeat(`ring ${input.ring}: ${group.patch.patchId} done`);
       }
       const outcome = await ringOutcome(db, input.cycleId, input.ring, input.phase, input.assetIds);
@@ -194,7 +248,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
     /** After the soak: are the ring's patched hosts still at the patch's target state? */
     async checkRingHealth(input: { cycleId: string; ring: string }): Promise<RingHealth> {
       const ctx = Context.current();
-      const deployer = registry.role(deps.deployerId, 'deployer');
+      const deployer = hostDeployer(deps, ctx);
       const targets = await patchedTargets(input.cycleId, input.ring, ['patched', 'already_compliant']);
       const unhealthy: string[] = [];
       for (const group of byPatch(targets)) {
@@ -203,8 +257,6 @@ export function createRolloutActivities(deps: ActivityDeps) {
           ring: input.ring,
           patch: group.patch,
           targets: deployTargets(group.targets),
-          onProgress: (n) => ctx.heartbeat(n),
-          signal: ctx.cancellationSignal,
         });
         for (const t of group.targets) {
           const r = resultFor(results, t.hostname);
@@ -230,7 +282,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
     /** Compensation: puts the ring's patched hosts back as they were. Hosts already rolled back are left alone on a retry. */
     async rollbackRing(input: { cycleId: string; ring: string; reason: string }): Promise<RingRollback> {
       const ctx = Context.current();
-      const deployer = registry.role(deps.deployerId, 'deployer');
+      const deployer = hostDeployer(deps, ctx);
       const targets = await patchedTargets(input.cycleId, input.ring, ['patched'], { uncertain: true });
       let rolledBack = 0;
       let failed = 0;
@@ -241,8 +293,6 @@ export function createRolloutActivities(deps: ActivityDeps) {
           ring: input.ring,
           patch: group.patch,
           targets: deployTargets(group.targets),
-          onProgress: (n) => ctx.heartbeat(n),
-          signal: ctx.cancellationSignal,
         });
         const rows = group.targets.map((t) => ({
           target: t,

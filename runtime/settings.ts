@@ -161,6 +161,7 @@ function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSet
         deploymentStartToClose: env['PATCHFLOW_DEPLOYMENT_TIMEOUT'],
         deploymentHeartbeat: env['PATCHFLOW_DEPLOYMENT_HEARTBEAT'],
         deploymentAttempts: env['PATCHFLOW_DEPLOYMENT_ATTEMPTS'],
+        hostTimeout: env['PATCHFLOW_HOST_TIMEOUT'],
       }),
     },
   };

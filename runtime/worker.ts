@@ -3,6 +3,7 @@ import { IllegalStateError } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { AppContext } from '../app/context.ts';
+import { durationMs } from '../kernel/duration.ts';
 import { hostTaskQueue } from '../workflows/activity-options.ts';
 import { connectionOptions } from './context.ts';
 
@@ -63,6 +64,7 @@ export async function createPatchflowWorker(
     registry: ctx.registry,
     logger: ctx.logger,
     deployerId: ctx.settings.deployer,
+    hostTimeoutMs: durationMs(temporal.timeouts.hostTimeout),
   });
   const main = await Worker.create({
     connection,

@@ -9,6 +9,7 @@ import * as m007 from './007_first_post_claims.ts';
 import * as m008 from './008_host_claims.ts';
 import * as m009 from './009_staging_checks.ts';
 import * as m010 from './010_finding_closure.ts';
+import * as m011 from './011_attempt_heartbeats.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '008_host_claims': m008,
   '009_staging_checks': m009,
   '010_finding_closure': m010,
+  '011_attempt_heartbeats': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -213,24 +213,93 @@ export async function succeededKeys(db: Knex, keys: string[]): Promise<Set<strin
   return new Set(rows.map((r) => r.idempotency_key));
 }
 
+/** An earlier attempt still heard from on some of a batch's hosts. */
+export interface LiveAttempt {
+  attempt: number;
+  hostnames: string[];
+  /** Seconds since that attempt last said it was alive. */
+  silentFor: number;
+}
+
+/**
+ * Earlier attempts still `running` on these keys that were heard from within `leaseMs`: a worker
+ * Temporal gave up on may still be installing there, so the current attempt must not start too.
+ */
+export async function liveEarlierAttempts(
+  db: Knex,
+  keys: string[],
+  phase: string,
+  currentAttempt: number,
+  leaseMs: number,
+): Promise<LiveAttempt | null> {
+  if (keys.length === 0) return null;
+  const rows = (await db('deployments as d')
+    .join('assets as a', 'a.id', 'd.asset_id')
+    .whereIn('d.idempotency_key', keys)
+    .where({ 'd.phase': phase, 'd.outcome': 'running' })
+    .where('d.attempt', '<', currentAttempt)
+    .whereRaw(`d.heartbeat_at > now() - make_interval(secs => ?)`, [leaseMs / 1000])
+    .select('d.attempt', 'a.hostname')
+    .select(db.raw('extract(epoch from now() - d.heartbeat_at)::float8 as silent_for'))) as {
+    attempt: number;
+    hostname: string;
+    silent_for: number;
+  }[];
+  const first = rows[0];
+  if (!first) return null;
+  return {
+    attempt: first.attempt,
+    hostnames: [...new Set(rows.map((r) => r.hostname))],
+    silentFor: Math.round(Math.min(...rows.map((r) => r.silent_for))),
+  };
+}
+
+/** Says the current attempt's running rows are alive. */
+export async function touchAttempts(db: Knex, attemptIds: number[]): Promise<void> {
+  if (attemptIds.length === 0) return;
+  await db('deployments').whereIn('id', attemptIds).where({ outcome: 'running' }).update({ heartbeat_at: db.fn.now() });
+}
+
 /**
  * Attempts left `running` by an earlier activity attempt whose worker died: recorded as
  * interrupted so that the history shows what happened, then retried by the current attempt.
+ * Returns the keys whose outcome an earlier attempt lost, this way or by failing (abandonAttempts):
+ * their hosts may be patched already.
  */
 export async function markInterrupted(
   db: Knex,
   keys: string[],
   phase: string,
   currentAttempt: number,
-): Promise<number> {
-  if (keys.length === 0) return 0;
-  return db('deployments')
+): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = (await db('deployments')
     .whereIn('idempotency_key', keys)
     .where({ phase, outcome: 'running' })
     .where('attempt', '<', currentAttempt)
     .update({
       outcome: 'interrupted',
       message: 'the worker running this attempt was lost; the host was handed to the next attempt',
+      finished_at: db.fn.now(),
+    })
+    .returning('idempotency_key')) as { idempotency_key: string }[];
+  const interrupted = (await db('deployments')
+    .whereIn('idempotency_key', keys)
+    .where({ phase, outcome: 'interrupted' })
+    .where('attempt', '<', currentAttempt)
+    .distinct('idempotency_key')) as { idempotency_key: string }[];
+  return new Set([...rows, ...interrupted].map((r) => r.idempotency_key));
+}
+
+/** An attempt that failed before its deployer reported: its hosts' outcome is unknown, for the next attempt to settle. */
+export async function abandonAttempts(db: Knex, attemptIds: number[], reason: string): Promise<void> {
+  if (attemptIds.length === 0) return;
+  await db('deployments')
+    .whereIn('id', attemptIds)
+    .where({ outcome: 'running' })
+    .update({
+      outcome: 'interrupted',
+      message: `this attempt failed before the deployer reported (${reason.slice(0, 500)}); the next attempt checks the host first`,
       finished_at: db.fn.now(),
     });
 }

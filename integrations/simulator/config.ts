@@ -17,6 +17,8 @@ export const simulatorConfigSchema = z
      * session that drops or an AWX that answers 500 does, instead of reporting the host failed.
      */
     brokenHosts: z.array(z.string().min(1)).default([]),
+    /** Hosts whose install never returns, as a hung WinRM session does: only an abort ends it. */
+    hangHosts: z.array(z.string().min(1)).default([]),
     /** When set, the fleet is exactly these hosts and any other name is unreachable. */
     knownHosts: z.array(z.string().min(1)).optional(),
     /** How many hosts are worked on at once. */

@@ -29,6 +29,7 @@ export class SimulatedFleet implements PatchDeployer {
   private readonly installed = new Map<string, Set<string>>();
   private readonly failHosts: Set<string>;
   private readonly brokenHosts: Set<string>;
+  private readonly hangHosts: Set<string>;
   private readonly knownHosts: Set<string> | undefined;
   /** Installs and uninstalls performed; a no-op deployment leaves it unchanged. */
   changes = 0;
@@ -36,6 +37,7 @@ export class SimulatedFleet implements PatchDeployer {
   constructor(private readonly config: SimulatorConfig) {
     this.failHosts = new Set(config.failHosts.map(hostKey));
     this.brokenHosts = new Set(config.brokenHosts.map(hostKey));
+    this.hangHosts = new Set(config.hangHosts.map(hostKey));
     this.knownHosts = config.knownHosts && new Set(config.knownHosts.map(hostKey));
   }
 
@@ -67,7 +69,8 @@ export class SimulatedFleet implements PatchDeployer {
         const i = next++;
         req.signal?.throwIfAborted();
         results[i] = await this.one(action, req, targets[i]!);
-        if (++done % 1000 === 0) req.onProgress?.(`${done}/${targets.length} simulated hosts done`);
+        // Each host done is progress, as an Ansible callback or a WSUS client report is.
+        req.onProgress?.(`${++done}/${targets.length} simulated hosts done`);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.config.concurrency, targets.length) }, worker));
@@ -106,6 +109,11 @@ export class SimulatedFleet implements PatchDeployer {
     ) {
       return result('failed', `simulated: installing ${req.patch.vendorRef} failed with exit code 1603`);
     }
+    if (action === 'deploy' && this.hangHosts.has(key))
+      await new Promise((_, reject) => {
+        if (req.signal?.aborted) reject(req.signal.reason);
+        req.signal?.addEventListener('abort', () => reject(req.signal!.reason), { once: true });
+      });
     if (action === 'deploy' && this.brokenHosts.has(key))
       throw new UpstreamError(`simulated: the deployer lost its session to ${target.hostname} mid-install`);
     if (action === 'deploy') patches.add(req.patch.vendorRef);

@@ -90,8 +90,9 @@ describe('rollout engine with the fleet simulator', () => {
           ...Array.from({ length: 10 }, (_, i) => `smp-c4-${String(i + 1).padStart(3, '0')}`),
         ],
         brokenHosts: ['brk-c4-005'],
+        hangHosts: ['hng-c4-002'],
       },
-      { PATCHFLOW_DEPLOYMENT_ATTEMPTS: '2' },
+      { PATCHFLOW_DEPLOYMENT_ATTEMPTS: '2', PATCHFLOW_HOST_TIMEOUT: '2s' },
     );
   });
   afterAll(async () => stack?.stop());
@@ -219,6 +220,87 @@ describe('rollout engine with the fleet simulator', () => {
       .where({ cycle_id: id, phase: 'deployment' })
       .count<{ n: string }[]>('* as n');
     expect(Number(deployed[0]!.n)).toBe(10);
+  });
+
+  it('a retry leaves hosts to an earlier attempt still heard from, and asks the deployer before re-deploying a host whose result was lost', async () => {
+    const hosts = await addHosts(stack, 'zmb', { 4: 3 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 3 }] });
+    await waitForCycle(stack, id, finished);
+    const fleet = fleetOf(stack);
+    const changesBefore = fleet.changes;
+    // zmb-c4-001 was patched, but the write that recorded it was lost, and its attempt still looks alive.
+    const [asset] = (await stack.ctx.db('assets').where({ hostname: 'zmb-c4-001' }).select('id')) as { id: string }[];
+    const row = { cycle_id: id, asset_id: asset!.id, phase: 'deployment' };
+    const [target] = (await stack.ctx.db('cycle_targets').where({ cycle_id: id, asset_id: asset!.id })) as {
+      patch_id: string;
+    }[];
+    await stack.ctx.db('deployments').where(row).delete();
+    await stack.ctx.db('cycle_targets').where({ cycle_id: id, asset_id: asset!.id }).update({ status: 'pending' });
+    await stack.ctx.db('deployments').insert({
+      ...row,
+      patch_id: target!.patch_id,
+      idempotency_key: `${id}:${asset!.id}:${target!.patch_id}`,
+      attempt: 1,
+      outcome: 'running',
+    });
+    const acts = createActivities({
+      db: stack.ctx.db,
+      registry: stack.ctx.registry,
+      logger: stack.ctx.logger,
+      deployerId: 'simulator',
+    });
+    const retry = () =>
+      new MockActivityEnvironment({ attempt: 2, heartbeatTimeoutMs: 30_000 }).run(acts.deployRing, {
+        cycleId: id,
+        ring: 'test',
+        phase: 'deployment' as const,
+        assetIds: [asset!.id],
+      });
+    await expect(retry()).rejects.toThrow(/^attempt 1 is still working on zmb-c4-001 \(heard from \d+s ago\)/);
+    expect(fleet.changes).toBe(changesBefore);
+
+    // Silent for longer than the heartbeat timeout: the retry takes over, and the deployer confirms the patch is there.
+    await stack.ctx
+      .db('deployments')
+      .where(row)
+      .update({ heartbeat_at: stack.ctx.db.raw(`now() - interval '5 minutes'`) });
+    expect(await retry()).toMatchObject({ total: 1, patched: 1, failed: 0 });
+    expect(fleet.changes).toBe(changesBefore);
+    const attempts = (await stack.ctx.db('deployments').where(row).orderBy('attempt')) as {
+      attempt: number;
+      outcome: string;
+      message: string;
+    }[];
+    expect(attempts.map((a) => `${a.attempt} ${a.outcome}`)).toEqual(['1 interrupted', '2 patched']);
+    expect(attempts[1]!.message).toMatch(
+      /^patched by an earlier attempt whose result was lost; simulator confirms it before any re-deploy/,
+    );
+  });
+
+  it('a deployer call that hangs is given up on its own silence, not the 2 h activity timeout, and the ring rolled back', async () => {
+    const hosts = await addHosts(stack, 'hng', { 4: 3 });
+    const id = await approvedCycle(stack, hosts, { rings: [{ name: 'test', criticality: [4], maxConcurrency: 3 }] });
+    const done = await waitForCycle(stack, id, finished, 60_000);
+    expect(done.cycle.status).toBe('halted');
+    expect(done.cycle.summary['reason']).toMatch(
+      /^the rollout failed: no progress from simulator \(deploy DEMO-APP-2\.4\.1 on hng-c4-002\) for 2s: given up as hung; rolled back ring test \(3 hosts\)$/,
+    );
+    // The second attempt asked the deployer about the first's hosts and re-deployed only the silent one, which hung again.
+    const reconciled = (await stack.ctx
+      .db('deployments as d')
+      .join('assets as a', 'a.id', 'd.asset_id')
+      .where({ 'd.cycle_id': id, 'd.attempt': 2 })
+      .whereRaw(`d.evidence->>'reconciled' = 'true'`)
+      .pluck('a.hostname')) as string[];
+    expect(reconciled.sort()).toEqual(['hng-c4-001', 'hng-c4-003']);
+    const tries = (await stack.ctx
+      .db('deployments as d')
+      .join('assets as a', 'a.id', 'd.asset_id')
+      .where({ 'd.cycle_id': id, 'd.phase': 'deployment', 'a.hostname': 'hng-c4-002' })
+      .orderBy('d.attempt')
+      .pluck('d.outcome')) as string[];
+    expect(tries).toEqual(['interrupted', 'interrupted']);
+    for (const h of hosts) expect(fleetOf(stack).isInstalled(h, DEMO_PATCH.vendorRef), h).toBe(false);
   });
 
   it('a ring whose deployer fails for good is rolled back, the cycle ends on record and its review starts', async () => {
