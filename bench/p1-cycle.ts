@@ -8,7 +8,7 @@ import type { AppContext } from '../app/context.ts';
 import { approveCycle, startCycle } from '../app/cycles.ts';
 import { principalOfUser } from '../security/index.ts';
 import { DEMO_PATCH, demoUsers } from '../demo/seed.ts';
-import { configureRegistry, connectTemporalClient } from '../runtime/context.ts';
+import { connectContext } from '../runtime/context.ts';
 import { createPatchflowWorker } from '../runtime/worker.ts';
 import { loadSettings } from '../runtime/settings.ts';
 import { resolveTemporalCli } from '../runtime/temporal-cli.ts';
@@ -92,13 +92,7 @@ export const p1Cycle: Benchmark = {
           TEMPORAL_TASK_QUEUE: 'bench-p1',
         });
         const logger = createLogger({}, 'warn');
-        const ctx: AppContext = {
-          settings,
-          db,
-          logger,
-          registry: configureRegistry(settings, logger),
-          temporal: await connectTemporalClient(settings.temporal),
-        };
+        const ctx = await connectContext(settings, db, logger);
         const worker = await createPatchflowWorker(ctx);
         const bare = await Worker.create({
           connection: worker.main.options.connection!,

@@ -48,7 +48,16 @@ export async function buildContext(settings: Settings, logger: Logger = createLo
     database: describeDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir }),
     migrationsApplied: applied.length,
   });
-  const registry = configureRegistry(settings, logger);
-  const temporal = await connectTemporalClient(settings.temporal);
-  return { settings, db, logger, registry, temporal };
+  return connectContext(settings, db, logger);
+}
+
+/** The context around a database that is open and migrated already: connectors configured, Temporal connected. */
+export async function connectContext(settings: Settings, db: Db, logger: Logger): Promise<AppContext> {
+  return {
+    settings,
+    db,
+    logger,
+    registry: configureRegistry(settings, logger),
+    temporal: await connectTemporalClient(settings.temporal),
+  };
 }

@@ -23,7 +23,10 @@ export const scanCommands: CliCommand[] = [
         const unmatched = s.unmatchedHosts.length
           ? `\nnot in the inventory (findings not stored): ${s.unmatchedHosts.join(', ')}`
           : '';
-        return `${s.hosts} host(s), ${s.findings} finding(s) (${severities}), ${s.cves} CVE(s)${unmatched}`;
+        const closed = s.closed
+          ? `\n${s.closed} finding(s) this scan no longer reports on its hosts closed as fixed`
+          : '';
+        return `${s.hosts} host(s), ${s.findings} finding(s) (${severities}), ${s.cves} CVE(s)${unmatched}${closed}`;
       });
       return 0;
     },

@@ -8,44 +8,28 @@
  *
  *   node --import tsx test/helpers/record-path-histories.ts [outDir]
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import pg from 'pg';
 import { approveCycle, startCycle } from '../../app/cycles.ts';
 import { controlCycle } from '../../app/cycle-control.ts';
-import type { AppContext } from '../../app/context.ts';
 import { DEMO_PATCH, seedDemoRecords } from '../../demo/seed.ts';
 import { assetInputSchema, upsertAssets } from '../../db/repositories/assets.ts';
 import { getCycle } from '../../db/repositories/cycles.ts';
 import { upsertUser } from '../../db/repositories/users.ts';
-import { migrateToLatest, openDatabase } from '../../db/knex.ts';
 import { createLogger } from '../../kernel/logger.ts';
-import { configureRegistry, connectTemporalClient } from '../../runtime/context.ts';
+import { connectContext } from '../../runtime/context.ts';
 import { loadSettings } from '../../runtime/settings.ts';
-import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
 import { createPatchflowWorker } from '../../runtime/worker.ts';
 import { principalOfUser } from '../../security/index.ts';
 import { cycleWorkflowId } from '../../workflows/ids.ts';
-import { withDatabase } from './global-setup.ts';
+import { onScratchStack, saveCycleHistories } from './recording.ts';
 
 const outDir = path.resolve(process.argv[2] ?? 'test/fixtures/histories');
-const adminUrl = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `patchflow_recpaths_${process.pid}`;
 
-const cli = resolveTemporalCli({ build: false });
-const env = await TestWorkflowEnvironment.createLocal({
-  server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', ui: false },
-});
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const db = openDatabase({ url: withDatabase(adminUrl, dbName), dataDir: '' });
-try {
-  await migrateToLatest(db);
+await onScratchStack('recpaths', async (stack) => {
+  const { db } = stack;
   await seedDemoRecords(db);
   // Each scenario brings its own rings and limits: a policy change only an admin may make.
   await upsertUser(db, { id: 'admin', roles: ['admin'] });
@@ -69,17 +53,10 @@ try {
     PATCHFLOW_DATA_DIR: dataDir,
     PATCHFLOW_DEPLOYER: 'simulator',
     PATCHFLOW_DEPLOYMENT_ATTEMPTS: '1',
-    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_ADDRESS: stack.address,
     TEMPORAL_TASK_QUEUE: 'record-paths',
   });
-  const logger = createLogger({}, 'warn');
-  const ctx: AppContext = {
-    settings,
-    db,
-    logger,
-    registry: configureRegistry(settings, logger),
-    temporal: await connectTemporalClient(settings.temporal),
-  };
+  const ctx = await connectContext(settings, db, createLogger({}, 'warn'));
   const as = (user: string) => principalOfUser(db, user);
   const phaseOf = async (id: string) => (await getCycle(db, id)).phase;
   const waitFor = async (id: string, done: (phase: string, status: string) => boolean) => {
@@ -172,30 +149,13 @@ try {
     await sleep(2000); // review children record their facts after the parent finishes
   });
 
-  mkdirSync(outDir, { recursive: true });
-  for (const [scenario, id] of Object.entries(cycles)) {
-    for await (const wf of ctx.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "patch-cycle-${id}"` })) {
-      const history: unknown = JSON.parse(
-        execFileSync(
-          cli,
-          ['workflow', 'show', '--address', env.address, '--workflow-id', wf.workflowId, '--output', 'json'],
-          {
-            encoding: 'utf8',
-            maxBuffer: 64 * 1024 * 1024,
-          },
-        ),
-      );
-      // Batch children of one ring differ by their id's tail (`…-deployment-test-0`); the name keeps it.
-      const part = wf.workflowId.slice(`patch-cycle-${id}`.length).replace(/^-/, '') || 'cycle';
-      const file = path.join(outDir, `paths.${scenario}.${wf.type}.${part}.json`);
-      writeFileSync(file, JSON.stringify({ workflowId: wf.workflowId, workflowType: wf.type, history }, null, 1));
-      console.log(`recorded ${file}`);
-    }
-  }
+  // Batch children of one ring differ by their id's tail (`deployment-test-0`); the name keeps it.
+  await saveCycleHistories(
+    stack,
+    ctx.temporal,
+    cycles,
+    outDir,
+    (scenario, wf) => `paths.${scenario}.${wf.type}.${wf.idTail}.json`,
+  );
   await ctx.temporal.connection.close();
-} finally {
-  await db.destroy();
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
-  await env.teardown();
-}
+});

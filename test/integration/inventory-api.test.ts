@@ -175,7 +175,7 @@ describe('inventory, groups and scan intake over REST and the CLI', () => {
       const r = await cli('scan', 'import', file, '--json');
       expect(r.stderr).toBe('');
       const summary = JSON.parse(r.stdout);
-      expect(Object.keys(summary)).toEqual(['hosts', 'findings', 'cves', 'bySeverity', 'unmatchedHosts']);
+      expect(Object.keys(summary)).toEqual(['hosts', 'findings', 'cves', 'bySeverity', 'unmatchedHosts', 'closed']);
       expect(summary).toMatchObject(expected);
     },
   );
