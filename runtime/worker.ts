@@ -1,6 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { IllegalStateError } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type LogMetadata,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
 import type { AppContext } from '../app/context.ts';
 import { durationMs } from '../kernel/duration.ts';
@@ -10,6 +18,17 @@ import { connectionOptions } from './context.ts';
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 let runtimeInstalled = false;
+
+/**
+ * The SDK's logger, less one warning that is by design here: the host-activity pool registers
+ * activities only, and the SDK warns at start-up that it polls no workflow tasks.
+ */
+class WorkerLogger extends DefaultLogger {
+  override log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    if (message.startsWith('No workflows registered')) return;
+    super.log(level, message, meta);
+  }
+}
 
 /**
  * A Patchflow worker process: the workflows and their bookkeeping on the main task queue, and the
@@ -50,7 +69,7 @@ export async function createPatchflowWorker(
     // The SDK logs every webpack module at INFO; warnings and errors are what operators need.
     // No SDK signal handlers: the CLI shuts the worker, server, database and dev server down in order.
     try {
-      Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+      Runtime.install({ logger: new WorkerLogger('WARN'), shutdownSignals: [] });
     } catch (err) {
       // A process that embeds Patchflow (a test environment, a benchmark) set the runtime up first.
       if (!(err instanceof IllegalStateError)) throw err;
