@@ -119,6 +119,53 @@ describe('feed sync against emulated sources', () => {
     expect(Date.now() - Date.parse(cursor)).toBeLessThan(60_000);
   });
 
+  it('NVD: a sync that runs out of pages finishes over two runs, nothing missed and nothing fetched twice', async () => {
+    const budget = createConnectorRegistry().configure(
+      {
+        nvd: {
+          url: `${emu.url}/nvd/rest/json/cves/2.0`,
+          resultsPerPage: 10,
+          requestInterval: '0s',
+          maxPages: 2,
+          retry: fast,
+        },
+      },
+      env.deps,
+    );
+    const small = { ...env, registry: budget };
+    await t.db('cves').delete();
+    await saveFeedState(t.db, 'nvd', { cursor: '2023-10-01T00:00:00.000Z' });
+    const first = await syncFeed(small, 'nvd');
+    expect(first.cves.inserted).toBe(20);
+    const cursor = ((await t.db('feed_state').where({ feed: 'nvd' }).first()) as { cursor: string }).cursor;
+    expect(JSON.parse(cursor)).toMatchObject({ windowStart: '2023-10-01T00:00:00.000Z', startIndex: 20 });
+    // Runs until it is done: each run fetches two pages more and carries on where the last stopped.
+    let runs = 1;
+    while (
+      ((await t.db('feed_state').where({ feed: 'nvd' }).first()) as { cursor: string }).cursor.startsWith('{') &&
+      runs < 20
+    ) {
+      await syncFeed(small, 'nvd');
+      runs++;
+    }
+    const pages = emu.requests
+      .filter((r) => r.path.startsWith('/nvd'))
+      .map((r) => `${r.query['lastModStartDate']} ${r.query['lastModEndDate']} ${r.query['startIndex']}`);
+    expect(new Set(pages).size).toBe(pages.length);
+    expect(pages.slice(0, 4).map((p) => p.split(' ')[2])).toEqual(['0', '10', '20', '30']);
+    const stored = Number((await t.db('cves').count<{ n: string }[]>('* as n'))[0]!.n);
+    const expected = ['full-page.json', 'single-entry.json']
+      .map(
+        (f) =>
+          JSON.parse(readFileSync(path.join(fixtures, 'cve/nvd-api-2.0', f), 'utf8')) as {
+            vulnerabilities: { cve: { vulnStatus?: string } }[];
+          },
+      )
+      .flatMap((p) => p.vulnerabilities)
+      .filter((v) => v.cve.vulnStatus !== 'Rejected').length;
+    expect(stored).toBe(expected);
+  });
+
   it('NVD: a 403 rate limit with Retry-After is waited out and retried', async () => {
     await saveFeedState(t.db, 'nvd', { cursor: '2023-10-18T00:00:00.000Z' });
     emu.rateLimit(2, { status: 403, retryAfterSeconds: 1 });

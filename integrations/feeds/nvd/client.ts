@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { FeedSyncState } from '../../contract/index.ts';
 import { durationMs } from '../../../kernel/duration.ts';
 import type { Logger } from '../../../kernel/logger.ts';
@@ -22,9 +23,28 @@ function nvdDate(ms: number): string {
 }
 
 /**
+ * Where a sync stopped: an instant up to which everything was fetched, or, when the page budget ran
+ * out mid-window, that window (its end fixed, so its paging stays stable) and the next startIndex.
+ */
+const resumeSchema = z.object({
+  windowStart: z.iso.datetime({ offset: true }),
+  windowEnd: z.iso.datetime({ offset: true }),
+  startIndex: z.number().int().min(0),
+});
+type Resume = z.output<typeof resumeSchema>;
+
+function readCursor(cursor: string | undefined): { from: number | undefined; resume: Resume | undefined } {
+  if (!cursor) return { from: undefined, resume: undefined };
+  if (!cursor.startsWith('{')) return { from: Date.parse(cursor), resume: undefined };
+  const resume = parseInput(resumeSchema, parseJsonText(cursor, 'NVD sync cursor'), 'NVD sync cursor');
+  return { from: Date.parse(resume.windowStart), resume };
+}
+
+/**
  * Incremental sync: every CVE modified since the cursor, fetched in windows of at most 120 days and
  * pages of `resultsPerPage`. The page budget bounds a sync; when it runs out mid-window the cursor
- * stays at that window's start, so the next sync fetches the rest (upserts make overlap harmless).
+ * keeps the window and the next startIndex, so the next sync carries on with the very next page:
+ * nothing is missed and nothing fetched twice.
  */
 export async function syncNvd(
   config: NvdConfig,
@@ -39,20 +59,28 @@ export async function syncNvd(
     signal,
     onWait: (note: string) => logger.warn(note),
   };
-  let windowStart = state.cursor ? Date.parse(state.cursor) : now - durationMs(config.initialLookback);
+  const { from, resume } = readCursor(state.cursor);
+  let windowStart = from ?? now - durationMs(config.initialLookback);
   const batch: FeedBatch = { cves: [], advisories: [] };
   let pages = 0;
+  let resumeAt = resume;
   while (windowStart < now) {
-    const windowEnd = Math.min(windowStart + maxWindowMs, now);
-    let startIndex = 0;
+    const windowEnd = resumeAt ? Date.parse(resumeAt.windowEnd) : Math.min(windowStart + maxWindowMs, now);
+    let startIndex = resumeAt?.startIndex ?? 0;
+    resumeAt = undefined;
     let total = Infinity;
     while (startIndex < total) {
       if (pages >= config.maxPages) {
-        logger.warn('NVD page budget spent; the next sync resumes here', {
-          windowStart: nvdDate(windowStart),
+        const stop: Resume = {
+          windowStart: new Date(windowStart).toISOString(),
+          windowEnd: new Date(windowEnd).toISOString(),
+          startIndex,
+        };
+        logger.warn('NVD page budget spent; the next sync resumes with the next page', {
+          ...stop,
           maxPages: config.maxPages,
         });
-        return { notModified: false, state: { cursor: new Date(windowStart).toISOString() }, batch };
+        return { notModified: false, state: { cursor: JSON.stringify(stop) }, batch };
       }
       if (pages > 0) await new Promise((r) => setTimeout(r, durationMs(config.requestInterval)));
       const url = new URL(config.url);

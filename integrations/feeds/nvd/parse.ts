@@ -62,8 +62,12 @@ function nvdCveFacts(cve: z.output<typeof nvdCveSchema>): CveFacts {
   };
 }
 
+/** A page's CVEs, less the Rejected ones: NVD keeps them listed, but they describe no vulnerability. */
 export function nvdPageBatch(page: NvdPage): FeedBatch {
-  return { cves: page.vulnerabilities.map((v) => nvdCveFacts(v.cve)), advisories: [] };
+  return {
+    cves: page.vulnerabilities.filter((v) => v.cve.vulnStatus !== 'Rejected').map((v) => nvdCveFacts(v.cve)),
+    advisories: [],
+  };
 }
 
 const cvss = z.object({ vectorString: z.string(), baseScore: z.number().min(0).max(10) });
