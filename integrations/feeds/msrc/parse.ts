@@ -42,6 +42,7 @@ interface PatchAccumulator {
 /**
  * An MSRC CVRF 1.1 document (one monthly release, prefixed or default-namespaced) → one advisory,
  * its KBs as patches linked to exactly the CVEs each KB fixes, and the CVSS MSRC states per CVE.
+ * A patch's release date is the earliest own release of the CVEs it fixes, not the document's.
  */
 export function parseCvrf(body: Buffer | string): {
   documentId: string;
@@ -107,6 +108,12 @@ export function parseCvrf(body: Buffer | string): {
       exploitStatus,
     };
 
+    // Each CVE has its own release (Edge and Chromium fixes come out between Patch Tuesdays): its first revision.
+    const revisionDates = children(child(vuln, 'RevisionHistory'), 'Revision')
+      .map((r) => utcTimestamp(childText(r, 'Date')))
+      .filter((d): d is string => d !== undefined)
+      .sort();
+    const releasedOn = (revisionDates[0] ?? published)?.slice(0, 10);
     const scoreSet = child(child(vuln, 'CVSSScoreSets') ?? vuln, 'ScoreSet');
     const vector = childText(scoreSet, 'Vector');
     const baseScore = Number(childText(scoreSet, 'BaseScore'));
@@ -139,12 +146,14 @@ export function parseCvrf(body: Buffer | string): {
             url: childText(rem, 'URL'),
             classification: childText(rem, 'SubType'),
             targetVersion: fixedBuild,
-            releasedAt: published?.slice(0, 10),
+            releasedAt: releasedOn,
           },
           products: new Set<string>(),
           families: new Set<string>(),
         };
         if (!acc.fix.cves.includes(cve)) acc.fix.cves.push(cve);
+        // An update is out as soon as the earliest CVE it fixes was released.
+        if (releasedOn && (!acc.fix.releasedAt || releasedOn < acc.fix.releasedAt)) acc.fix.releasedAt = releasedOn;
         for (const id of refIds) {
           const p = products.get(id);
           acc.products.add(p?.name ?? id);
