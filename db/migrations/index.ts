@@ -10,6 +10,7 @@ import * as m008 from './008_host_claims.ts';
 import * as m009 from './009_staging_checks.ts';
 import * as m010 from './010_finding_closure.ts';
 import * as m011 from './011_attempt_heartbeats.ts';
+import * as m012 from './012_cisa_ssvc.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   '009_staging_checks': m009,
   '010_finding_closure': m010,
   '011_attempt_heartbeats': m011,
+  '012_cisa_ssvc': m012,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,7 +5,11 @@ import type { CveUpsert } from '../../integrations/contract/index.ts';
 export type ExploitEvidence = 'poc' | 'active';
 
 /** A CVE as our feeds report it: the role contract's fields plus the exploitation evidence some feeds carry. */
-export type CveFacts = CveUpsert & { exploitEvidence?: ExploitEvidence | undefined };
+export type CveFacts = CveUpsert & {
+  exploitEvidence?: ExploitEvidence | undefined;
+  /** SSVC as CISA's ADP container states it; absent when the record carries no such values. */
+  cisaSsvc?: { automatable?: boolean | undefined; totalImpact?: boolean | undefined } | undefined;
+};
 
 export interface UpsertCounts {
   inserted: number;
@@ -38,12 +42,15 @@ const upsertSql = `
       id text, description text, published timestamptz, last_modified timestamptz,
       cvss_v3_vector text, cvss_v3_score numeric, cvss_v4_vector text, cvss_v4_score numeric,
       epss numeric, epss_percentile numeric, epss_date date,
-      kev_date_added date, kev_due_date date, kev_ransomware boolean, kev_notes text, exploit_evidence text)
+      kev_date_added date, kev_due_date date, kev_ransomware boolean, kev_notes text, exploit_evidence text,
+      cisa_automatable boolean, cisa_total_impact boolean)
   )
   insert into cves as c (id, description, published, last_modified, cvss_v3_vector, cvss_v3_score, cvss_v4_vector, cvss_v4_score,
-                         epss, epss_percentile, epss_date, kev, kev_date_added, kev_due_date, kev_ransomware, kev_notes, exploit_evidence, updated_at)
+                         epss, epss_percentile, epss_date, kev, kev_date_added, kev_due_date, kev_ransomware, kev_notes, exploit_evidence,
+                         cisa_automatable, cisa_total_impact, updated_at)
   select id, description, published, last_modified, cvss_v3_vector, cvss_v3_score, cvss_v4_vector, cvss_v4_score,
-         epss, epss_percentile, epss_date, kev_date_added is not null, kev_date_added, kev_due_date, coalesce(kev_ransomware, false), kev_notes, exploit_evidence, now()
+         epss, epss_percentile, epss_date, kev_date_added is not null, kev_date_added, kev_due_date, coalesce(kev_ransomware, false), kev_notes, exploit_evidence,
+         cisa_automatable, cisa_total_impact, now()
   from src
   on conflict (id) do update set
     ${['description', 'published', 'cvss_v3_vector', 'cvss_v3_score', 'cvss_v4_vector', 'cvss_v4_score'].map(recordOwned).join(',\n    ')},
@@ -53,6 +60,9 @@ const upsertSql = `
     ${['kev_date_added', 'kev_due_date', 'kev_ransomware', 'kev_notes'].map(kevOwned).join(',\n    ')},
     exploit_evidence = case when 'active' in (c.exploit_evidence, excluded.exploit_evidence) then 'active'
                             else coalesce(excluded.exploit_evidence, c.exploit_evidence) end,
+    -- CISA's values come only with its ADP container; a record without them keeps what CISA stated before.
+    cisa_automatable = coalesce(excluded.cisa_automatable, c.cisa_automatable),
+    cisa_total_impact = coalesce(excluded.cisa_total_impact, c.cisa_total_impact),
     updated_at = now()
   returning (xmax = 0) as inserted`;
 
@@ -116,6 +126,8 @@ function toRow(c: CveFacts) {
     kev_ransomware: c.kev?.ransomware ?? null,
     kev_notes: c.kev?.notes ?? null,
     exploit_evidence: c.exploitEvidence ?? null,
+    cisa_automatable: c.cisaSsvc?.automatable ?? null,
+    cisa_total_impact: c.cisaSsvc?.totalImpact ?? null,
   };
 }
 

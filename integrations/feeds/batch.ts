@@ -59,6 +59,7 @@ export const cveFactsSchema = z
       })
       .optional(),
     exploitEvidence: z.enum(['poc', 'active']).optional(),
+    cisaSsvc: z.object({ automatable: z.boolean().optional(), totalImpact: z.boolean().optional() }).optional(),
   })
   .transform(withCvssV4Score) satisfies z.ZodType<CveFacts>;
 

@@ -153,6 +153,41 @@ describe('feed file imports', () => {
     });
   });
 
+  it('SSVC: CISA’s stated Automatable and Technical Impact win over values derived from the vector, whatever their case', async () => {
+    for (const id of ['CVE-2022-2586', 'CVE-2023-20273'])
+      await importFeedFile(t.db, registry, 'nvd', file(`cve/cve-json5/${id}.json`));
+    const ssvc = async (id: string) =>
+      (await t.db('cves').where({ id }).first('cvss_v3_vector', 'automatable', 'total_impact')) as {
+        cvss_v3_vector: string;
+        automatable: boolean;
+        total_impact: boolean;
+      };
+    // C:N/I:L/A:H alone would read "partial"; CISA says "total".
+    expect(await ssvc('CVE-2022-2586')).toEqual({
+      cvss_v3_vector: 'CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:N/I:L/A:H',
+      automatable: false,
+      total_impact: true,
+    });
+    // CISA wrote "No" and "Total" here.
+    expect(await ssvc('CVE-2023-20273')).toMatchObject({ automatable: false, total_impact: true });
+    // A later record without CISA's container keeps what CISA stated.
+    await t.db('cves').where({ id: 'CVE-2022-2586' }).update({ last_modified: null });
+    await importFeedFile(
+      t.db,
+      registry,
+      'nvd',
+      Buffer.from(
+        JSON.stringify({
+          dataType: 'CVE_RECORD',
+          dataVersion: '5.1',
+          cveMetadata: { cveId: 'CVE-2022-2586', state: 'PUBLISHED', dateUpdated: '2030-01-01T00:00:00' },
+          containers: { cna: { descriptions: [{ lang: 'en', value: 'nft_object use-after-free' }] } },
+        }),
+      ),
+    );
+    expect(await ssvc('CVE-2022-2586')).toMatchObject({ total_impact: true });
+  });
+
   it('imports MSRC CVRF documents (BOM, prefixed and default namespaces): KBs linked to the CVEs they fix', async () => {
     for (const f of ['cvrfDocument-2017-May-B.xml', 'cvrfDocument-2023-Dec.xml']) {
       const xml = file(`advisories/msrc-cvrf/${f}`).toString('utf8');

@@ -22,7 +22,7 @@ describe('MSRC: a patch is released when the CVEs it fixes were, not when the mo
   const remediations = batch.advisories[0]!.remediations;
 
   it('dates an update between Patch Tuesdays by its own CVEs (Edge, 16 January)', () => {
-    const edge = remediations.filter((r) => r.cves.includes('CVE-2026-0907'));
+    const edge = remediations.filter((r) => (r.cves ?? []).includes('CVE-2026-0907'));
     expect(edge.length).toBeGreaterThan(0);
     for (const r of edge) expect(r.releasedAt).toBe('2026-01-16');
   });
@@ -30,7 +30,7 @@ describe('MSRC: a patch is released when the CVEs it fixes were, not when the mo
   it('every update carries the earliest release of the CVEs it fixes', () => {
     const dates = new Set<string>();
     for (const r of remediations) {
-      const expected = r.cves
+      const expected = (r.cves ?? [])
         .map((c) => releasedOn.get(c))
         .filter((d): d is string => d !== undefined)
         .sort()[0];

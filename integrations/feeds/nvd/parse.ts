@@ -102,11 +102,16 @@ function cve5Facts(record: z.output<typeof cve5RecordSchema>): CveFacts {
   const v3 = metrics.find((m) => m.cvssV3_1)?.cvssV3_1 ?? metrics.find((m) => m.cvssV3_0)?.cvssV3_0;
   const v4 = metrics.find((m) => m.cvssV4_0)?.cvssV4_0;
   const others = metrics.flatMap((m) => (m.other ? [m.other] : []));
-  const ssvcExploitation = others
+  // CISA writes the decision points as [{"Exploitation": "none"}, {"Automatable": "yes"}, {"Technical Impact": "total"}];
+  // names and values are compared case-insensitively, as its records vary.
+  const ssvcOptions = others
     .filter((o) => o.type === 'ssvc')
     .flatMap((o) => ssvcContent.safeParse(o.content).data?.options ?? [])
-    .map((opt) => opt['Exploitation'])
-    .find((e) => e !== undefined);
+    .flatMap((opt) => Object.entries(opt).map(([k, v]) => [k.toLowerCase(), v.toLowerCase()] as const));
+  const ssvc = (name: string) => ssvcOptions.find(([k]) => k === name)?.[1];
+  const ssvcExploitation = ssvc('exploitation');
+  const automatable = ssvc('automatable');
+  const technicalImpact = ssvc('technical impact');
   const inKev = others.some((o) => o.type === 'kev');
   return {
     id: record.cveMetadata.cveId,
@@ -118,6 +123,14 @@ function cve5Facts(record: z.output<typeof cve5RecordSchema>): CveFacts {
     cvssV4Vector: v4?.vectorString,
     cvssV4Score: v4?.baseScore,
     exploitEvidence: inKev || ssvcExploitation === 'active' ? 'active' : ssvcExploitation === 'poc' ? 'poc' : undefined,
+    ...(automatable || technicalImpact
+      ? {
+          cisaSsvc: {
+            ...(automatable ? { automatable: automatable === 'yes' } : {}),
+            ...(technicalImpact ? { totalImpact: technicalImpact === 'total' } : {}),
+          },
+        }
+      : {}),
   };
 }
 
