@@ -90,6 +90,8 @@ const performanceCheckSchema = z
     samples: z.number().int().min(1).max(50).default(5),
     /** Slower than this share over the baseline measured before the patch fails the check. */
     maxSlowdownPercent: z.number().min(0).max(1000).default(20),
+    /** A slowdown of no more than this many milliseconds is measurement noise, whatever its share. */
+    toleranceMs: z.number().min(0).max(60_000).default(5),
     timeout: durationSchema.default(d('10s')),
   })
   .strict();

@@ -110,7 +110,7 @@ export async function measureBaseline(checks: StagingChecks, hosts: StagingHost[
 /**
  * Every functional check on every staging host, then every performance check against its
  * baseline. The staging group passes when every result passed; each result says what was seen.
- * A slowdown within a millisecond of the baseline is measurement noise, not a regression.
+ * A slowdown within the check's `toleranceMs` of the baseline is measurement noise, not a regression.
  */
 export async function runStagingChecks(
   checks: StagingChecks,
@@ -141,7 +141,7 @@ export async function runStagingChecks(
         continue;
       }
       const slowdown = before > 0 ? ((after - before) / before) * 100 : 0;
-      const passed = after - before <= 1 || slowdown <= check.maxSlowdownPercent;
+      const passed = after - before <= (check.toleranceMs ?? 1) || slowdown <= check.maxSlowdownPercent;
       const sign = slowdown >= 0 ? '+' : '';
       results.push({
         ...base,

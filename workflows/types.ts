@@ -101,6 +101,8 @@ export interface PerformanceCheck {
   http: { url: string };
   samples: number;
   maxSlowdownPercent: number;
+  /** Absent in cycles started before it existed (then 1 ms). */
+  toleranceMs?: number | undefined;
   timeout: DurationText;
 }
 

@@ -96,8 +96,15 @@ describe('staging checks: the staging group is tested before the CAB is asked', 
 
   const checks = () => ({
     functional: [{ name: 'health', http: { url: `${app.url}/health?host={hostname}`, contains: 'ok' } }],
+    // Loopback answers in about a millisecond, give or take what a busy machine adds: 100 ms is noise here.
     performance: [
-      { name: 'checkout', http: { url: `${app.url}/work?host={hostname}` }, samples: 3, maxSlowdownPercent: 50 },
+      {
+        name: 'checkout',
+        http: { url: `${app.url}/work?host={hostname}` },
+        samples: 3,
+        maxSlowdownPercent: 50,
+        toleranceMs: 100,
+      },
     ],
   });
 
@@ -141,7 +148,7 @@ describe('staging checks: the staging group is tested before the CAB is asked', 
   });
 
   it('a patch that slows the staging host beyond the allowed share fails its performance check', async () => {
-    app.slowMs = 150;
+    app.slowMs = 400;
     try {
       const { after } = await cycleWithChecks(checks());
       expect(after.cycle.status).toBe('halted');
