@@ -28,7 +28,13 @@ const csvColumns: Record<string, keyof ValidAsset> = {
   ipaddress: 'ips',
   ipaddresses: 'ips',
   platform: 'platform',
+  os: 'osName',
+  osname: 'osName',
+  operatingsystem: 'osName',
   osversion: 'osVersion',
+  mac: 'mac',
+  macaddress: 'mac',
+  hotpatch: 'hotpatch',
   owner: 'owner',
   businessservice: 'businessService',
   service: 'businessService',
@@ -42,6 +48,9 @@ const csvColumns: Record<string, keyof ValidAsset> = {
 };
 /** Inside one CSV cell, lists are separated by `;` or `|` (the comma already separates cells); IPs also by spaces. */
 const listSplitters: Partial<Record<keyof ValidAsset, RegExp>> = { ips: /[;|\s]+/, tags: /[;|]/ };
+/** Yes/no cells as spreadsheets write them; anything else is left for the schema to refuse by name. */
+const csvBoolean = (text: string): boolean | string =>
+  /^(true|yes|y|1)$/i.test(text) ? true : /^(false|no|n|0)$/i.test(text) ? false : text;
 /** Enough problems to fix a file in one go without an unbounded error body. */
 const MAX_REPORTED_PROBLEMS = 200;
 
@@ -126,12 +135,15 @@ function rowsFromCsv(text: string): RawRow[] {
       const text = cell.trim();
       if (text === '') return;
       const splitter = listSplitters[field];
-      value[field] = splitter
-        ? text
-            .split(splitter)
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        : text;
+      value[field] =
+        field === 'hotpatch'
+          ? csvBoolean(text)
+          : splitter
+            ? text
+                .split(splitter)
+                .map((s) => s.trim())
+                .filter((s) => s !== '')
+            : text;
     });
     return { row: line, value };
   });

@@ -5,7 +5,7 @@ import { STAGING_PATCH_GROUP } from '../db/repositories/cycles.ts';
 import { InputError } from '../kernel/errors.ts';
 import { decidePatch } from '../prioritization/baselines.ts';
 import { loadPrioritizationPolicy } from '../prioritization/policy.ts';
-import { prioritizeAssetPatches } from '../prioritization/query.ts';
+import { prioritizeAssetPatches, unmappedAssets, type UnmappedAsset } from '../prioritization/query.ts';
 
 /** `fromFindings` in a cycle request: scope the cycle by what the prioritised findings need. */
 export const findingsScopeSchema = z
@@ -36,6 +36,8 @@ export interface FindingsScope {
   heldBack: { patchId: string; hosts: number; reason: string }[];
   /** Each included patch's baseline verdict. */
   approvedBy: Record<string, string>;
+  /** Assets with open findings whose OS maps to no product: no product-specific patch is proposed for them. */
+  unmapped: UnmappedAsset[];
 }
 
 /**
@@ -60,7 +62,10 @@ export async function scopeFromFindings(
   const baselines = await listBaselines(db);
   const facts = await baselinePatches(db, { ids: [...new Set(ranked.map((p) => p.patchId))] });
   const verdicts = new Map(facts.map((p) => [p.id, decidePatch(p, baselines, now)]));
-  const scope: FindingsScope = { targets: [], heldBack: [], approvedBy: {} };
+  const unmapped = (await unmappedAssets(db)).filter(
+    (a) => narrow.hostnames.length === 0 || narrow.hostnames.includes(a.hostname),
+  );
+  const scope: FindingsScope = { targets: [], heldBack: [], approvedBy: {}, unmapped };
   const held = new Map<string, { patchId: string; hosts: number; reason: string }>();
   for (const p of ranked) {
     const verdict = verdicts.get(p.patchId)!;
@@ -103,7 +108,12 @@ export async function scopeFromFindings(
   if (scope.targets.length === 0) {
     const why = scope.heldBack.length
       ? `the patches that fix them are held back: ${scope.heldBack.map((h) => `${h.patchId} (${h.reason})`).join('; ')}`
-      : 'no open finding in this view is fixed by a known patch';
+      : unmapped.length
+        ? `the assets with open findings have an OS Patchflow cannot map to a product (${unmapped
+            .slice(0, 5)
+            .map((a) => `${a.hostname}: ${a.osName ?? 'no OS name'}`)
+            .join('; ')}); set their osName`
+        : 'no open finding in this view is fixed by a known patch';
     throw new InputError(`nothing to patch from the findings: ${why}`, [
       { path: ['fromFindings'], message: 'no asset × patch in scope' },
     ]);

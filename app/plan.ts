@@ -44,6 +44,7 @@ export interface CyclePlan {
     targets: (ScopedTarget & { ring: string })[];
     heldBack: FindingsScope['heldBack'];
     approvedBy: FindingsScope['approvedBy'];
+    unmapped: FindingsScope['unmapped'];
   };
 }
 
@@ -196,6 +197,7 @@ export async function planCycle(
             targets: findings.targets.map((t) => ({ ...t, ring: ringOf.get(t.hostname) ?? 'unknown' })),
             heldBack: findings.heldBack,
             approvedBy: findings.approvedBy,
+            unmapped: findings.unmapped,
           },
         }
       : {}),

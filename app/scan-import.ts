@@ -18,8 +18,10 @@ import {
   type ScanFormat,
   type ScannedFinding,
   type ScannedHost,
+  type ScannedHostFacts,
   type ScanReportSink,
 } from '../integrations/kit/scanners/types.ts';
+import { updateScannedAssets, type ScannedAssetFacts } from '../db/repositories/assets.ts';
 
 type SeverityName = Exclude<(typeof severityNames)[number], 'info'>;
 
@@ -71,7 +73,10 @@ const emptyBatch = (): Batch => ({ hosts: [], findings: [], cves: new Map(), row
  */
 class FindingWriter implements ScanReportSink {
   /** Every host of the report by key; assetId is undefined until matched, null when no asset matches. */
-  private readonly hosts = new Map<string, { label: string; assetId: string | null | undefined }>();
+  private readonly hosts = new Map<
+    string,
+    { label: string; assetId: string | null | undefined; facts?: ScannedHostFacts }
+  >();
   private batch = emptyBatch();
   /** CVE ids already sent in this import, each with the one copy that findings share, and whether it went with a CVSS vector (a later item may supply one). */
   private readonly cvesSent = new Map<string, { id: string; withVector: boolean }>();
@@ -104,6 +109,11 @@ class FindingWriter implements ScanReportSink {
     if (this.hosts.has(host.key)) return;
     this.hosts.set(host.key, { label: host.label, assetId: undefined });
     this.batch.hosts.push(host);
+  }
+
+  hostFacts(key: string, facts: ScannedHostFacts): void {
+    const host = this.hosts.get(key);
+    if (host) host.facts = { ...host.facts, ...facts };
   }
 
   finding(finding: ScannedFinding): void {
@@ -239,6 +249,13 @@ class FindingWriter implements ScanReportSink {
     return [...this.hosts.values()].flatMap((h) => (h.assetId ? [h.assetId] : []));
   }
 
+  /** What the report says of each covered asset's system. */
+  scannedAssets(): ScannedAssetFacts[] {
+    return [...this.hosts.values()].flatMap((h) =>
+      h.assetId ? [{ assetId: h.assetId, os: h.facts?.os, osCpe: h.facts?.osCpe, mac: h.facts?.mac }] : [],
+    );
+  }
+
   /** Waits for writes still running, so that a failed import rolls back only after them. */
   async settle(): Promise<void> {
     await Promise.allSettled(this.writes);
@@ -273,6 +290,7 @@ export async function importScanReport(
       await writer.settle();
     }
     summary.closed = await closeUnreportedFindings(trx, format, writer.scannedAssetIds(), seenAt);
+    await updateScannedAssets(trx, writer.scannedAssets(), seenAt);
     if (summary.unmatchedHosts.length > 0) {
       options.logger?.warn('scan report names hosts that are not in the inventory; their findings were not stored', {
         count: summary.unmatchedHosts.length,

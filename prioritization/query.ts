@@ -302,7 +302,31 @@ export interface PrioritizedAssetPatch {
   explanation: string;
 }
 
-/** Asset × patch: which patch to install where first, scored by the worst open finding it fixes. */
+/**
+ * Whether patch `p` applies to the asset whose columns `c` carries (asset_product, asset_build_key,
+ * asset_platform, asset_hotpatch, asset_id), as SQL. A patch that lists its products (MSRC, CSAF)
+ * applies where the asset's product is one of them and the asset is below the fixed build or has
+ * the package installed below the fixed version; a hotpatch only where the asset is enrolled. A
+ * patch known only by name (WSUS, a baseline typed in) applies by platform.
+ */
+const appliesSql = (p: string, c: string) => `(
+  (not ${p}.hotpatch or ${c}.asset_hotpatch) and case
+  when exists (select 1 from patch_products pp where pp.patch_id = ${p}.id) then ${c}.asset_product is not null and exists (
+    select 1 from patch_products pp where pp.patch_id = ${p}.id and pp.product = ${c}.asset_product and (
+      (pp.package = '' and (${c}.asset_build_key is null or pp.fixed_key is null or ${c}.asset_build_key < pp.fixed_key collate "C"))
+      or (pp.package <> '' and exists (
+        select 1 from asset_packages ap where ap.asset_id = ${c}.asset_id and ap.name = pp.package
+          and (pp.arch = '' or ap.arch in ('', 'noarch', pp.arch))
+          and (pp.fixed_key is null or ap.version_key < pp.fixed_key collate "C")))))
+  else ${p}.platform is null or ${c}.asset_platform is null or lower(${p}.platform) = lower(${c}.asset_platform) end)`;
+
+/**
+ * Asset × patch: which patch to install where first, scored by the worst open finding it fixes.
+ * A finding is fixed by the patches linked to its CVE that apply to its asset (`appliesSql`), or
+ * by the KBs the scanner itself named for it (Nessus `mskb`); a patch is replaced by the newest
+ * applicable patch that supersedes it (cumulative updates fix what the ones they replace fixed);
+ * a hotpatch-enrolled asset takes the hotpatch where one fixes the finding.
+ */
 export async function prioritizeAssetPatches(
   db: Knex,
   policy: PrioritizationPolicy,
@@ -311,16 +335,50 @@ export async function prioritizeAssetPatches(
   const now = opts.now ?? new Date();
   const { where } = viewClauses(policy, opts.view);
   const sql = `
-  with params as (select cast(? as timestamptz) as now), scored as (${scoredFindingsSql(policy)}),
-  fixes as (
-    select s.*, pc.patch_id, p.title as patch_title,
-      count(*) over (partition by s.asset_id, pc.patch_id) as fixes_findings,
-      min(s.due_at) over (partition by s.asset_id, pc.patch_id) as earliest_due,
-      row_number() over (partition by s.asset_id, pc.patch_id order by s.score desc, s.due_at asc nulls last, s.finding_id) as rank_in_pair
-    from scored s
-    join patch_cves pc on pc.cve_id = s.cve_id
-    join patches p on p.id = pc.patch_id
+  with recursive params as (select cast(? as timestamptz) as now), scored as (${scoredFindingsSql(policy)}),
+  supersession(old_id, new_id) as (
+    select unnest(p.supersedes), p.id from patches p where cardinality(p.supersedes) > 0
+    union
+    select ss.old_id, p.id from supersession ss join patches p on ss.new_id = any(p.supersedes)
+  ),
+  in_view as (
+    select s.*, a.product as asset_product, a.os_build_key as asset_build_key, a.platform as asset_platform,
+      a.hotpatch as asset_hotpatch, s.asset_id as asset_ref, f.evidence->>'mskb' as scanner_kbs
+    from scored s join assets a on a.id = s.asset_id join findings f on f.id = s.finding_id
     where ${where}
+  ),
+  links as (
+    select c.finding_id, pc.patch_id, false as from_scanner from in_view c join patch_cves pc on pc.cve_id = c.cve_id
+    union all
+    select c.finding_id, kb, true from in_view c cross join unnest(string_to_array(c.scanner_kbs, ' ')) kb
+    where c.scanner_kbs is not null
+  ),
+  candidates as (
+    select distinct on (c.finding_id, p.id) c.*, p.id as candidate_id, p.hotpatch as candidate_hotpatch
+    from in_view c
+    join links l on l.finding_id = c.finding_id
+    join patches p on p.id = l.patch_id
+    where l.from_scanner or ${appliesSql('p', 'c')}
+  ),
+  preferred as (
+    select c.*, bool_or(c.candidate_hotpatch) over (partition by c.finding_id) as hotpatch_offered from candidates c
+  ),
+  chosen as (
+    select c.*, coalesce((
+      select n.id from supersession ss join patches n on n.id = ss.new_id
+      where ss.old_id = c.candidate_id and ${appliesSql('n', 'c')}
+      order by n.released_at desc nulls last, n.id desc limit 1), c.candidate_id) as patch_id
+    from preferred c
+    where not (c.asset_hotpatch and c.hotpatch_offered and not c.candidate_hotpatch)
+  ),
+  pairs as (select distinct on (finding_id, patch_id) * from chosen),
+  fixes as (
+    select s.*, p.title as patch_title,
+      count(*) over (partition by s.asset_id, s.patch_id) as fixes_findings,
+      min(s.due_at) over (partition by s.asset_id, s.patch_id) as earliest_due,
+      row_number() over (partition by s.asset_id, s.patch_id order by s.score desc, s.due_at asc nulls last, s.finding_id) as rank_in_pair
+    from pairs s
+    join patches p on p.id = s.patch_id
   )
   select * from fixes where rank_in_pair = 1 order by score desc, earliest_due asc nulls last, hostname, patch_id limit ?`;
   const result = (await db.raw(sql, [now.toISOString(), opts.limit])) as {
@@ -342,4 +400,38 @@ export async function prioritizeAssetPatches(
       explanation: `${r.patch_id} on ${r.hostname} fixes ${worst.cveId ?? worst.title}${others > 0 ? ` and ${others} more` : ''}: ${worst.explanation}`,
     };
   });
+}
+
+export interface UnmappedAsset {
+  assetId: string;
+  hostname: string;
+  osName: string | null;
+  osVersion: string | null;
+  /** Open findings on the asset that a patch with known products fixes: none of those can be proposed for it. */
+  findings: number;
+}
+
+/**
+ * Assets whose OS name maps to no product, with open findings that product-specific patches fix:
+ * Patchflow proposes none of those patches for them rather than guess. Fix their OS name (an
+ * import, an inventory sync or a scan that reports it) and they are in scope again.
+ */
+export async function unmappedAssets(db: Knex, limit = 1000): Promise<UnmappedAsset[]> {
+  const rows = (await db.raw(
+    `select a.id, a.hostname, a.os_name, a.os_version, count(distinct f.id)::int as findings
+     from assets a join findings f on f.asset_id = a.id and f.status = 'open'
+     where a.product is null and exists (
+       select 1 from patch_cves pc join patch_products pp on pp.patch_id = pc.patch_id where pc.cve_id = f.cve_id)
+     group by a.id order by findings desc, a.hostname limit ?`,
+    [limit],
+  )) as {
+    rows: { id: string; hostname: string; os_name: string | null; os_version: string | null; findings: number }[];
+  };
+  return rows.rows.map((r) => ({
+    assetId: r.id,
+    hostname: r.hostname,
+    osName: r.os_name,
+    osVersion: r.os_version,
+    findings: r.findings,
+  }));
 }

@@ -253,6 +253,10 @@ export function renderPlan(p: CyclePlan): string {
       lines.push(`    … ${p.findings.targets.length - PLAN_PAIRS_SHOWN} more (--json lists them all)`);
     for (const [patchId, reason] of Object.entries(p.findings.approvedBy)) lines.push(`    ${patchId}: ${reason}`);
     for (const h of p.findings.heldBack) lines.push(`  held back: ${h.patchId} on ${h.hosts} host(s): ${h.reason}`);
+    for (const a of p.findings.unmapped)
+      lines.push(
+        `  not patched: ${a.hostname} (${a.osName ?? 'no OS name'}) maps to no product; ${a.findings} open finding(s) wait for its OS name`,
+      );
   }
   return lines.join('\n');
 }

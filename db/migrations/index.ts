@@ -11,6 +11,7 @@ import * as m009 from './009_staging_checks.ts';
 import * as m010 from './010_finding_closure.ts';
 import * as m011 from './011_attempt_heartbeats.ts';
 import * as m012 from './012_cisa_ssvc.ts';
+import * as m013 from './013_applicability.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '010_finding_closure': m010,
   '011_attempt_heartbeats': m011,
   '012_cisa_ssvc': m012,
+  '013_applicability': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

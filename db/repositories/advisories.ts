@@ -1,8 +1,28 @@
 import type { Knex } from 'knex';
 import type { AdvisoryUpsert } from '../../integrations/contract/index.ts';
+import { versionKey } from '../../prioritization/versions.ts';
+
+/**
+ * One product a patch covers: the product key (prioritization/products.ts) and the vendor's own
+ * name for it, the package when the patch is a package update, and the version that fixes it (a
+ * Windows build, a package's epoch:version-release).
+ */
+export interface PatchApplicability {
+  product: string;
+  productName: string;
+  package?: string | undefined;
+  arch?: string | undefined;
+  fixedVersion?: string | undefined;
+}
 
 /** A remediation as our feeds report it: the role contract's fields plus what the patches table can hold. */
 export type RemediationFacts = AdvisoryUpsert['remediations'][number] & {
+  /** Which products, packages and versions it fixes; absent for a patch known only by name (it then applies by platform). */
+  applies?: PatchApplicability[] | undefined;
+  /** The vendor references of the patches it replaces (MSRC Supercedence): those are not proposed where this one applies. */
+  supersedes?: string[] | undefined;
+  /** A Windows hotpatch: installs without a restart, only on hotpatch-enrolled assets. */
+  hotpatch?: boolean | undefined;
   /** The CVEs this remediation fixes; absent means every CVE of the advisory. */
   cves?: string[] | undefined;
   classification?: string | undefined;
@@ -73,9 +93,19 @@ export async function upsertAdvisories(db: Knex, advisories: AdvisoryFacts[]): P
         target_version: db.raw('coalesce(excluded.target_version, patches.target_version)'),
         released_at: db.raw('coalesce(patches.released_at, excluded.released_at)'),
         advisory_id: db.raw('coalesce(patches.advisory_id, excluded.advisory_id)'),
+        supersedes: db.raw(
+          'array(select distinct s from unnest(patches.supersedes || excluded.supersedes) s order by s)',
+        ),
+        hotpatch: db.raw('patches.hotpatch or excluded.hotpatch'),
       });
     counts.patches += 1;
   }
+  const products = [...patches.values()].flatMap((p) => [...p.applies.values()]);
+  for (let i = 0; i < products.length; i += chunkSize)
+    await db('patch_products')
+      .insert(products.slice(i, i + chunkSize))
+      .onConflict(['patch_id', 'product', 'package', 'arch'])
+      .merge(['product_name', 'fixed_version', 'fixed_key']);
   counts.patchCves += await insertLinks(
     db,
     'patch_cves',
@@ -104,8 +134,39 @@ interface PatchRow {
     target_version: string | null;
     released_at: string | null;
     advisory_id: string;
+    supersedes: string[];
+    hotpatch: boolean;
   };
   cves: Set<string>;
+  applies: Map<string, PatchProductRow>;
+}
+
+interface PatchProductRow {
+  patch_id: string;
+  product: string;
+  product_name: string;
+  package: string;
+  arch: string;
+  fixed_version: string | null;
+  fixed_key: string | null;
+}
+
+function addApplicability(row: PatchRow, applies: PatchApplicability[] | undefined): void {
+  for (const a of applies ?? []) {
+    const pkg = a.package ?? '';
+    const arch = a.arch ?? '';
+    const key = `${a.product}\u0000${pkg}\u0000${arch}`;
+    if (row.applies.has(key)) continue;
+    row.applies.set(key, {
+      patch_id: row.row.id,
+      product: a.product,
+      product_name: a.productName,
+      package: pkg,
+      arch,
+      fixed_version: a.fixedVersion ?? null,
+      fixed_key: a.fixedVersion ? versionKey(a.fixedVersion) : null,
+    });
+  }
 }
 
 /** One row per patch id: MSRC names the same KB under several products, and several advisories may name one patch. */
@@ -118,9 +179,12 @@ function patchRows(advisories: AdvisoryFacts[]): Map<string, PatchRow> {
       if (prev) {
         for (const c of cves) prev.cves.add(c);
         prev.row.target_version ??= r.targetVersion ?? null;
+        prev.row.supersedes = [...new Set([...prev.row.supersedes, ...(r.supersedes ?? [])])].sort();
+        prev.row.hotpatch ||= r.hotpatch ?? false;
+        addApplicability(prev, r.applies);
         continue;
       }
-      byId.set(r.vendorRef, {
+      const row: PatchRow = {
         row: {
           id: r.vendorRef,
           title: r.title,
@@ -132,9 +196,14 @@ function patchRows(advisories: AdvisoryFacts[]): Map<string, PatchRow> {
           target_version: r.targetVersion ?? null,
           released_at: r.releasedAt ?? a.published?.slice(0, 10) ?? null,
           advisory_id: a.id,
+          supersedes: [...new Set(r.supersedes ?? [])].sort(),
+          hotpatch: r.hotpatch ?? false,
         },
         cves: new Set(cves),
-      });
+        applies: new Map(),
+      };
+      addApplicability(row, r.applies);
+      byId.set(r.vendorRef, row);
     }
   }
   return byId;

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { ConflictError, isUniqueViolation, NotFoundError } from '../../kernel/errors.ts';
 import { applyAssetQuery, type AssetQuery } from './asset-query.ts';
+import { productKey, windowsBuild } from '../../prioritization/products.ts';
+import { versionKey } from '../../prioritization/versions.ts';
 
 export const criticalitySchema = z.coerce
   .number()
@@ -27,6 +29,18 @@ const ipsSchema = z.array(z.union([z.ipv4(), z.ipv6()], 'an IPv4 or IPv6 address
 const textSchema = (max: number) => z.string().trim().max(max);
 const tagsSchema = z.array(z.string().trim().min(1).max(100));
 const varsSchema = z.record(z.string(), z.unknown());
+const macSchema = z
+  .string()
+  .trim()
+  .regex(/^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/, 'a MAC address such as 00:50:56:aa:bb:cc')
+  .transform((m) => m.toLowerCase().replace(/-/g, ':'));
+/** Installed packages, for advisories that name packages and fixed versions (CSAF, RHSA). */
+export const installedPackageSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  version: z.string().trim().min(1).max(200).regex(/\d/, 'a version such as 1:0.17-64.el7'),
+  arch: z.string().trim().max(50).default(''),
+});
+export type InstalledPackage = z.output<typeof installedPackageSchema>;
 
 /** An asset as people and importers describe it. Hostnames are matched case-insensitively, so stored lower-case. */
 export const assetInputSchema = z.object({
@@ -34,7 +48,12 @@ export const assetInputSchema = z.object({
   fqdn: fqdnSchema.optional(),
   ips: ipsSchema.default([]),
   platform: textSchema(100).optional(),
+  /** The OS as the inventory or scanner names it: "Microsoft Windows Server 2022 Standard", "Red Hat Enterprise Linux 9.2". */
+  osName: textSchema(200).optional(),
   osVersion: textSchema(100).optional(),
+  mac: macSchema.optional(),
+  /** Enrolled in Windows hotpatching: gets hotpatch updates instead of the monthly cumulative update where one exists. */
+  hotpatch: z.boolean().default(false),
   owner: textSchema(200).optional(),
   businessService: textSchema(200).optional(),
   criticality: criticalitySchema.default(3),
@@ -43,9 +62,16 @@ export const assetInputSchema = z.object({
   tags: tagsSchema.default([]),
   source: z.string().min(1).default('manual'),
   vars: varsSchema.default({}),
+  /** When given, the asset's installed packages as this source sees them now (replacing what it said before). */
+  packages: z.array(installedPackageSchema).max(20_000).optional(),
 });
 export type AssetInput = z.input<typeof assetInputSchema>;
-export type Asset = z.output<typeof assetInputSchema> & { id: string; lastSeen: string | null };
+export type Asset = Omit<z.output<typeof assetInputSchema>, 'packages'> & {
+  id: string;
+  lastSeen: string | null;
+  /** The product the OS name maps to ("windows server 2022"); null when it maps to none and patches with products cannot be chosen for it. */
+  product: string | null;
+};
 
 interface AssetRow {
   id: string;
@@ -53,7 +79,11 @@ interface AssetRow {
   fqdn: string | null;
   ips: string[];
   platform: string | null;
+  os_name: string | null;
   os_version: string | null;
+  mac: string | null;
+  hotpatch: boolean;
+  product: string | null;
   owner: string | null;
   business_service: string | null;
   criticality: number;
@@ -72,7 +102,11 @@ export function assetFromRow(r: AssetRow): Asset {
     fqdn: r.fqdn ?? undefined,
     ips: r.ips,
     platform: r.platform ?? undefined,
+    osName: r.os_name ?? undefined,
     osVersion: r.os_version ?? undefined,
+    mac: r.mac ?? undefined,
+    hotpatch: r.hotpatch,
+    product: r.product,
     owner: r.owner ?? undefined,
     businessService: r.business_service ?? undefined,
     criticality: r.criticality,
@@ -90,7 +124,10 @@ const columnByField = {
   fqdn: 'fqdn',
   ips: 'ips',
   platform: 'platform',
+  osName: 'os_name',
   osVersion: 'os_version',
+  mac: 'mac',
+  hotpatch: 'hotpatch',
   owner: 'owner',
   businessService: 'business_service',
   criticality: 'criticality',
@@ -99,7 +136,7 @@ const columnByField = {
   tags: 'tags',
   source: 'source',
   vars: 'vars',
-} as const satisfies Record<keyof z.output<typeof assetInputSchema>, string>;
+} as const satisfies Record<Exclude<keyof z.output<typeof assetInputSchema>, 'packages'>, string>;
 type AssetField = keyof typeof columnByField;
 
 /** A change to some fields of an asset; `null` clears an optional field. */
@@ -109,7 +146,10 @@ export const assetPatchSchema = z
     fqdn: fqdnSchema.nullable(),
     ips: ipsSchema,
     platform: textSchema(100).nullable(),
+    osName: textSchema(200).nullable(),
     osVersion: textSchema(100).nullable(),
+    mac: macSchema.nullable(),
+    hotpatch: z.boolean(),
     owner: textSchema(200).nullable(),
     businessService: textSchema(200).nullable(),
     criticality: criticalitySchema,
@@ -126,13 +166,36 @@ export type AssetPatch = z.output<typeof assetPatchSchema>;
 function toColumns(fields: Partial<Record<AssetField, unknown>>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(fields)
-      .filter(([, v]) => v !== undefined)
+      // Packages live in their own table (replaceInstalledPackages).
+      .filter(([k, v]) => v !== undefined && k in columnByField)
       .map(([k, v]) => [columnByField[k as AssetField], v]),
   );
 }
 
+/**
+ * The columns derived from what an asset says of its OS: its product and, for Windows, its build's
+ * comparable key. Written with every change of those fields, so that queries only compare.
+ */
+export function derivedOsColumns(a: {
+  platform?: string | null | undefined;
+  osName?: string | null | undefined;
+  osVersion?: string | null | undefined;
+}): { product: string | null; os_build_key: string | null } {
+  const build = windowsBuild(a.osVersion ?? undefined);
+  return {
+    product: productKey({ name: a.osName, version: a.osVersion, platform: a.platform }) ?? null,
+    os_build_key: build && a.osVersion ? versionKey(a.osVersion) : null,
+  };
+}
+
 const allColumnsNull = Object.fromEntries(Object.values(columnByField).map((c) => [c, null]));
-const mergedOnUpsert = [...Object.values(columnByField).filter((c) => c !== 'hostname'), 'last_seen', 'updated_at'];
+const mergedOnUpsert = [
+  ...Object.values(columnByField).filter((c) => c !== 'hostname'),
+  'product',
+  'os_build_key',
+  'last_seen',
+  'updated_at',
+];
 /** Rows per INSERT: large imports stay well under Postgres' 65535 bind parameters. */
 const UPSERT_CHUNK = 500;
 
@@ -149,6 +212,7 @@ export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInp
   const rows = [...new Map(assets.map((a) => [a.hostname, a])).values()].map((a) => ({
     ...allColumnsNull,
     ...toColumns(a),
+    ...derivedOsColumns(a),
     last_seen: now,
     updated_at: now,
   }));
@@ -161,7 +225,35 @@ export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInp
       .returning(['id', 'hostname', db.raw('(xmax = 0) as inserted')])) as UpsertedAsset[];
     upserted.push(...result);
   }
+  const ids = new Map(upserted.map((u) => [u.hostname, u.id]));
+  for (const a of assets)
+    if (a.packages) await replaceInstalledPackages(db, ids.get(a.hostname)!, a.source, a.packages, now);
   return upserted;
+}
+
+/** What one source says is installed on an asset now; what it said before is replaced, other sources' lists are kept. */
+export async function replaceInstalledPackages(
+  db: Knex,
+  assetId: string,
+  source: string,
+  packages: InstalledPackage[],
+  seenAt: string,
+): Promise<void> {
+  await db('asset_packages').where({ asset_id: assetId, source }).delete();
+  const rows = [...new Map(packages.map((p) => [`${p.name} ${p.arch}`, p])).values()].map((p) => ({
+    asset_id: assetId,
+    name: p.name,
+    arch: p.arch,
+    version: p.version,
+    version_key: versionKey(p.version),
+    source,
+    seen_at: seenAt,
+  }));
+  for (let i = 0; i < rows.length; i += UPSERT_CHUNK)
+    await db('asset_packages')
+      .insert(rows.slice(i, i + UPSERT_CHUNK))
+      .onConflict(['asset_id', 'name', 'arch'])
+      .merge(['version', 'version_key', 'source', 'seen_at']);
 }
 
 /** Inserts or updates by hostname; callers validate with assetInputSchema first. Returns ids by hostname. */
@@ -218,8 +310,13 @@ export async function patchAsset(db: Knex, ref: string, patch: AssetPatch): Prom
       .returning('*'),
     `cannot rename asset "${ref}" to "${patch.hostname}": that hostname is taken`,
   );
-  if (!rows[0]) throw new NotFoundError(`no asset "${ref}"`);
-  return assetFromRow(rows[0]);
+  const row = rows[0];
+  if (!row) throw new NotFoundError(`no asset "${ref}"`);
+  if (patch.platform === undefined && patch.osName === undefined && patch.osVersion === undefined)
+    return assetFromRow(row);
+  const derived = derivedOsColumns({ platform: row.platform, osName: row.os_name, osVersion: row.os_version });
+  await db('assets').where({ id: row.id }).update(derived);
+  return assetFromRow({ ...row, ...derived });
 }
 
 export async function deleteAsset(db: Knex, ref: string): Promise<Asset> {
@@ -229,6 +326,53 @@ export async function deleteAsset(db: Knex, ref: string): Promise<Asset> {
   );
   if (!rows[0]) throw new NotFoundError(`no asset "${ref}"`);
   return assetFromRow(rows[0]);
+}
+
+export interface ScannedAssetFacts {
+  assetId: string;
+  os?: string | undefined;
+  osCpe?: string | undefined;
+  mac?: string | undefined;
+}
+
+/**
+ * A scan saw these assets: they were last seen then, and where the scanner detected their OS or MAC
+ * those replace what was known (a scanner reads the system itself; an inventory may be stale). The
+ * product is mapped again from the new OS name, or from its CPE when the name maps to none.
+ */
+export async function updateScannedAssets(db: Knex, scanned: ScannedAssetFacts[], seenAt: string): Promise<void> {
+  for (let i = 0; i < scanned.length; i += UPSERT_CHUNK) {
+    const chunk = scanned.slice(i, i + UPSERT_CHUNK);
+    await db('assets')
+      .whereIn(
+        'id',
+        chunk.map((s) => s.assetId),
+      )
+      .update({ last_seen: seenAt });
+    const described = chunk.filter((s) => s.os || s.osCpe || s.mac);
+    if (described.length === 0) continue;
+    const rows = (await db('assets')
+      .whereIn(
+        'id',
+        described.map((s) => s.assetId),
+      )
+      .select('id', 'platform', 'os_name', 'os_version', 'mac')) as Pick<
+      AssetRow,
+      'id' | 'platform' | 'os_name' | 'os_version' | 'mac'
+    >[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const s of described) {
+      const row = byId.get(s.assetId);
+      if (!row) continue;
+      const osName = s.os ?? row.os_name;
+      let derived = derivedOsColumns({ platform: row.platform, osName, osVersion: row.os_version });
+      if (!derived.product && s.osCpe)
+        derived = { ...derived, product: derivedOsColumns({ osName: s.osCpe, osVersion: row.os_version }).product };
+      await db('assets')
+        .where({ id: s.assetId })
+        .update({ os_name: osName, mac: s.mac ?? row.mac, ...derived });
+    }
+  }
 }
 
 /** A unique or foreign-key violation is the caller's conflict with existing data, not a server fault. */

@@ -74,6 +74,19 @@ const remediationFactsSchema = z.object({
   platform: z.string().optional(),
   targetVersion: z.string().optional(),
   releasedAt: isoDate.optional(),
+  applies: z
+    .array(
+      z.object({
+        product: z.string().min(1).max(200),
+        productName: z.string().min(1).max(500),
+        package: z.string().min(1).max(200).optional(),
+        arch: z.string().max(50).optional(),
+        fixedVersion: z.string().min(1).max(200).regex(/\d/, 'a version or build').optional(),
+      }),
+    )
+    .optional(),
+  supersedes: z.array(z.string().min(1).max(200)).optional(),
+  hotpatch: z.boolean().optional(),
 }) satisfies z.ZodType<RemediationFacts>;
 
 export const advisoryFactsSchema = z.object({

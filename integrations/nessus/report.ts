@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   cveIds,
   cvssScore,
+  firstMac,
   hostIdentifiers,
   type ScannedFinding,
   type ScanReportSink,
@@ -18,8 +19,10 @@ export const nessusRootElement = 'NessusClientData_v2';
 
 /** HostProperties tags that identify a host. */
 const identifyingTags = new Set(['host-ip', 'host-fqdn', 'hostname', 'netbios-name', 'host-rdns']);
+/** HostProperties tags that describe the host's system; the importer updates the asset with them. */
+const factTags = new Set(['operating-system', 'mac-address']);
 /** ReportItem children worth their text; everything else (descriptions, plugin output) is skipped unread. */
-const itemTextElements = new Set(['cve', 'cvss3_vector', 'cvss3_base_score']);
+const itemTextElements = new Set(['cve', 'cvss3_vector', 'cvss3_base_score', 'mskb']);
 
 /** The longest value, once trimmed, of each ReportItem attribute read. */
 const attributeLimits = {
@@ -76,10 +79,14 @@ interface HostState {
   name: string;
   identifiers: string[];
   announced: boolean;
+  os?: string | undefined;
+  mac?: string | undefined;
 }
 interface ItemState {
   attributes: ReportItemAttributes;
   cves: string[];
+  /** The Microsoft KBs Nessus names as the fix (`mskb`, digits only). */
+  kbs: string[];
   cvssV3Vector?: string;
   cvssV3Score?: number | undefined;
 }
@@ -93,6 +100,7 @@ export function nessusReportHandler(sink: ScanReportSink, position: XmlPosition)
     if (!host || host.announced) return;
     host.announced = true;
     sink.host({ key: host.name, label: host.name, ...hostIdentifiers([host.name, ...host.identifiers]) });
+    if (host.os || host.mac) sink.hostFacts?.(host.name, { os: host.os, mac: host.mac });
   };
 
   return {
@@ -115,13 +123,13 @@ export function nessusReportHandler(sink: ScanReportSink, position: XmlPosition)
           }
           read = parsed.data;
         }
-        item = { attributes: read, cves: [] };
+        item = { attributes: read, cves: [], kbs: [] };
         return false;
       }
       if (item) return itemTextElements.has(name);
       if (name === 'tag') {
         tagName = attributes['name'];
-        return tagName !== undefined && identifyingTags.has(tagName);
+        return tagName !== undefined && (identifyingTags.has(tagName) || factTags.has(tagName));
       }
       return false;
     },
@@ -130,13 +138,17 @@ export function nessusReportHandler(sink: ScanReportSink, position: XmlPosition)
         if (name === 'cve') item.cves.push(...cveIds(text));
         else if (name === 'cvss3_vector') item.cvssV3Vector = cvss3Vector(text);
         else if (name === 'cvss3_base_score') item.cvssV3Score = cvssScore(text);
+        else if (name === 'mskb') item.kbs.push(...(text.match(/\d{6,8}/g) ?? []));
         else if (name === 'ReportItem') {
           sink.finding(findingOf(host!.name, item));
           item = undefined;
         }
         return;
       }
-      if (name === 'tag' && host && tagName && identifyingTags.has(tagName)) host.identifiers.push(text);
+      if (name === 'tag' && host && tagName === 'operating-system')
+        host.os = detached(text.trim().split('\n')[0]!.trim());
+      else if (name === 'tag' && host && tagName === 'mac-address') host.mac = firstMac(text);
+      else if (name === 'tag' && host && tagName && identifyingTags.has(tagName)) host.identifiers.push(text);
       else if (name === 'HostProperties') announce();
       else if (name === 'ReportHost') {
         // A host without items (an empty or unreachable scan target) still counts as scanned.
@@ -163,6 +175,8 @@ function findingOf(hostKey: string, item: ItemState): ScannedFinding {
   const evidence: Record<string, string> = {};
   if (a.svc_name) evidence['service'] = a.svc_name;
   if (a.pluginFamily) evidence['family'] = a.pluginFamily;
+  // The scanner's own remediation fact: these KBs fix the finding on this host, whatever its product.
+  if (item.kbs.length > 0) evidence['mskb'] = [...new Set(item.kbs)].map((kb) => `KB${kb}`).join(' ');
   return {
     hostKey,
     pluginId: a.pluginID,

@@ -1,4 +1,12 @@
-import { cveIds, cvssScore, hostIdentifiers, type ScanReportSink, type Severity } from '../kit/scanners/types.ts';
+import {
+  cveIds,
+  cvssScore,
+  firstMac,
+  hostIdentifiers,
+  type ScannedHostFacts,
+  type ScanReportSink,
+  type Severity,
+} from '../kit/scanners/types.ts';
 import { detached, type XmlElementHandler, type XmlPosition } from '../kit/scanners/xml.ts';
 
 /**
@@ -38,6 +46,7 @@ interface HostSummaryState {
   ip: string;
   names: string[];
   detailName: string;
+  facts: ScannedHostFacts;
 }
 
 /** Threat labels of reports that carry no numeric severity. */
@@ -75,7 +84,7 @@ export function openvasReportHandler(sink: ScanReportSink, position: XmlPosition
       if (name === 'result' && parent === 'results')
         result = { depth: path.length - 1, text: new Map(), cves: [], inCvssV3: false };
       else if (name === 'host' && parent === 'report')
-        hostSummary = { depth: path.length - 1, ip: '', names: [], detailName: '' };
+        hostSummary = { depth: path.length - 1, ip: '', names: [], detailName: '', facts: {} };
       return false;
     },
     close(name, text) {
@@ -100,13 +109,21 @@ export function openvasReportHandler(sink: ScanReportSink, position: XmlPosition
         if (rel === 'ip') hostSummary.ip = text.trim();
         else if (rel === 'detail/name') hostSummary.detailName = text.trim();
         else if (rel === 'detail/value' && hostSummary.detailName === 'hostname') hostSummary.names.push(text);
+        else if (rel === 'detail/value' && hostSummary.detailName === 'best_os_txt')
+          hostSummary.facts.os = detached(text.trim());
+        else if (rel === 'detail/value' && hostSummary.detailName === 'best_os_cpe')
+          hostSummary.facts.osCpe = detached(text.trim());
+        else if (rel === 'detail/value' && hostSummary.detailName === 'MAC') hostSummary.facts.mac = firstMac(text);
         else if (rel === '') {
-          if (hostSummary.ip)
+          if (hostSummary.ip) {
             sink.host({
               key: hostSummary.ip,
               label: hostSummary.ip,
               ...hostIdentifiers([hostSummary.ip, ...hostSummary.names]),
             });
+            const { os, osCpe, mac } = hostSummary.facts;
+            if (os || osCpe || mac) sink.hostFacts?.(hostSummary.ip, hostSummary.facts);
+          }
           hostSummary = undefined;
         }
         return;

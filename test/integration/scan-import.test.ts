@@ -226,4 +226,35 @@ describe('scanner report import', () => {
       expect((await counts()).findings).toBe(before.findings + 6000);
     });
   });
+
+  describe('what a scan learns of the host', () => {
+    it('updates the asset’s OS, MAC and last-seen time from the real report, and maps its product', async () => {
+      const example = scannerFixtures.find((f) => f.file === 'example.nessus')!;
+      const before = new Date();
+      await importScanReport(t.db, body(example.text), { format: 'nessus', actor: 'test' });
+      const adam = (await t.db('assets').where({ hostname: 'adam' }).first()) as Record<string, unknown>;
+      expect(adam).toMatchObject({ os_name: 'Microsoft Windows 10 Pro', mac: '00:50:56:a6:60:bc' });
+      expect((adam['last_seen'] as Date).getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
+      // "Windows 10" without a build is no product: which release is unknowable, so nothing is guessed.
+      expect(adam['product']).toBeNull();
+    });
+
+    it('keeps the KBs Nessus names as the fix, and a Server 2022 build maps to its product', async () => {
+      const report = `<NessusClientData_v2><Report name="r"><ReportHost name="dc01.corp.example"><HostProperties>
+        <tag name="host-ip">10.0.101.2</tag>
+        <tag name="operating-system">Microsoft Windows Server 2022 Standard Build 20348</tag>
+        <tag name="mac-address">00:15:5D:01:02:03
+00:15:5D:01:02:04</tag></HostProperties>
+        <ReportItem severity="3" pluginID="297000" pluginName="KB5073457: Windows Server 2022 Security Update (January 2026)">
+          <cve>CVE-2026-20805</cve><mskb>5073457</mskb><mskb>5073379</mskb><patch_publication_date>2026/01/13</patch_publication_date>
+        </ReportItem></ReportHost></Report></NessusClientData_v2>`;
+      await importScanReport(t.db, body(report), { format: 'nessus', actor: 'test' });
+      const dc = (await t.db('assets').where({ hostname: 'dc01' }).first()) as Record<string, unknown>;
+      expect(dc).toMatchObject({ product: 'windows server 2022', mac: '00:15:5d:01:02:03' });
+      const finding = (await t.db('findings').where({ plugin_id: '297000' }).first()) as {
+        evidence: Record<string, unknown>;
+      };
+      expect(finding.evidence['mskb']).toBe('KB5073457 KB5073379');
+    });
+  });
 });

@@ -3,24 +3,31 @@ import { InputError } from '../../../kernel/errors.ts';
 import { parseInput } from '../../../kernel/validate.ts';
 import type { FeedBatch } from '../batch.ts';
 import type { CveFacts } from '../../../db/repositories/cves.ts';
-import type { RemediationFacts } from '../../../db/repositories/advisories.ts';
+import type { PatchApplicability, RemediationFacts } from '../../../db/repositories/advisories.ts';
+import { vendorProductKey } from '../../../prioritization/products.ts';
+import { evrText, isOlder, parseNevra, type Nevra } from '../../../prioritization/versions.ts';
 import { feedText, parseJsonText, utcTimestamp } from '../parse.ts';
 
+const fullProductName = z.object({
+  product_id: z.string(),
+  name: z.string(),
+  product_identification_helper: z.object({ cpe: z.string().optional(), purl: z.string().optional() }).optional(),
+});
+type FullProductName = z.output<typeof fullProductName>;
 interface Branch {
   category: string;
   name: string;
-  product?: { product_id: string; name: string } | undefined;
+  product?: FullProductName | undefined;
   branches?: Branch[] | undefined;
 }
 const branchSchema: z.ZodType<Branch> = z.lazy(() =>
   z.object({
     category: z.string(),
     name: z.string(),
-    product: z.object({ product_id: z.string(), name: z.string() }).optional(),
+    product: fullProductName.optional(),
     branches: z.array(branchSchema).optional(),
   }),
 );
-const fullProductName = z.object({ product_id: z.string(), name: z.string() });
 
 export const csafDocumentSchema = z.object({
   document: z.object({
@@ -37,7 +44,14 @@ export const csafDocumentSchema = z.object({
       branches: z.array(branchSchema).optional(),
       full_product_names: z.array(fullProductName).optional(),
       relationships: z
-        .array(z.object({ relates_to_product_reference: z.string(), full_product_name: fullProductName }))
+        .array(
+          z.object({
+            category: z.string().optional(),
+            product_reference: z.string().optional(),
+            relates_to_product_reference: z.string(),
+            full_product_name: fullProductName,
+          }),
+        )
         .optional(),
     })
     .optional(),
@@ -45,6 +59,9 @@ export const csafDocumentSchema = z.object({
     .array(
       z.object({
         cve: z.string().optional(),
+        product_status: z
+          .object({ fixed: z.array(z.string()).optional(), known_affected: z.array(z.string()).optional() })
+          .optional(),
         scores: z
           .array(
             z.object({
@@ -74,29 +91,99 @@ interface ProductInfo {
   name: string;
   /** The nearest product_family or product_name branch: "Red Hat Enterprise Linux", "CVRF-CSAF-Converter". */
   platform: string | undefined;
+  cpe?: string | undefined;
+  /** For a package on a platform (a relationship): the package and its version. */
+  pkg?: Nevra | undefined;
 }
 
-/** Every product id of the tree with its name; a relationship product is named by the platform it is part of. */
+/** `pkg:rpm/redhat/telnet@0.17-65.el7_6?arch=x86_64&epoch=1` → the package it names. */
+function purlPackage(purl: string | undefined): Nevra | undefined {
+  const m = /^pkg:(?:rpm|deb|apk)\/[^/]+\/([^@?#]+)@([^?#]+)(?:\?([^#]*))?/.exec(purl ?? '');
+  if (!m) return undefined;
+  const query = new URLSearchParams(m[3] ?? '');
+  const version = decodeURIComponent(m[2]!);
+  const dash = version.lastIndexOf('-');
+  return {
+    name: decodeURIComponent(m[1]!),
+    arch: query.get('arch') ?? '',
+    epoch: query.get('epoch') ?? '0',
+    version: dash > 0 ? version.slice(0, dash) : version,
+    release: dash > 0 ? version.slice(dash + 1) : '',
+  };
+}
+
+/** The package a product names, from its purl or else its name (Red Hat names packages as NEVRA). */
+const packageOf = (p: FullProductName | undefined): Nevra | undefined =>
+  p ? (purlPackage(p.product_identification_helper?.purl) ?? parseNevra(p.name)) : undefined;
+
+/**
+ * Every product id of the tree with its name; a relationship product (a package as a component of
+ * a platform) is named by the platform and carries the package.
+ */
 function products(doc: CsafDocument): Map<string, ProductInfo> {
   const byId = new Map<string, ProductInfo>();
+  const packages = new Map<string, FullProductName>();
   const walk = (branches: Branch[] | undefined, platform: string | undefined) => {
     for (const b of branches ?? []) {
       const here = b.category === 'product_family' || (b.category === 'product_name' && !platform) ? b.name : platform;
-      if (b.product) byId.set(b.product.product_id, { name: b.product.name, platform: here });
+      if (b.product) {
+        byId.set(b.product.product_id, {
+          name: b.product.name,
+          platform: here,
+          cpe: b.product.product_identification_helper?.cpe,
+        });
+        if (b.category === 'product_version') packages.set(b.product.product_id, b.product);
+      }
       walk(b.branches, here);
     }
   };
   walk(doc.product_tree?.branches, undefined);
   for (const p of doc.product_tree?.full_product_names ?? [])
-    byId.set(p.product_id, { name: p.name, platform: byId.get(p.product_id)?.platform });
+    byId.set(p.product_id, {
+      name: p.name,
+      platform: byId.get(p.product_id)?.platform,
+      cpe: p.product_identification_helper?.cpe ?? byId.get(p.product_id)?.cpe,
+    });
   for (const r of doc.product_tree?.relationships ?? []) {
     const base = byId.get(r.relates_to_product_reference);
+    const component = r.product_reference ? packages.get(r.product_reference) : undefined;
     byId.set(r.full_product_name.product_id, {
       name: base?.name ?? r.full_product_name.name,
       platform: base?.platform,
+      cpe: base?.cpe,
+      pkg: packageOf(component),
     });
   }
   return byId;
+}
+
+/** What a fixed product id means for applicability: the platform, and the package at its fixed version. */
+function applicability(info: ProductInfo | undefined): PatchApplicability | undefined {
+  if (!info) return undefined;
+  // Source packages are never installed; the binary packages built from them are listed beside them.
+  if (info.pkg?.arch === 'src') return undefined;
+  return {
+    product: vendorProductKey(info.name, info.cpe),
+    productName: info.name,
+    package: info.pkg?.name,
+    arch: info.pkg && info.pkg.arch !== 'noarch' ? info.pkg.arch : undefined,
+    fixedVersion: info.pkg ? evrText(info.pkg) : undefined,
+  };
+}
+
+/**
+ * One row per product × package × arch. Extended streams of one release (RHEL 8.6 EUS, 8.8 EUS)
+ * share a product and may fix at different versions; the highest counts, so that no host of the
+ * release is left below any stream's fix.
+ */
+function highestFixPerPackage(applies: PatchApplicability[]): PatchApplicability[] {
+  const byKey = new Map<string, PatchApplicability>();
+  for (const a of applies) {
+    const key = `${a.product}\u0000${a.package ?? ''}\u0000${a.arch ?? ''}`;
+    const kept = byKey.get(key);
+    if (!kept || (a.fixedVersion && kept.fixedVersion && isOlder(kept.fixedVersion, a.fixedVersion))) byKey.set(key, a);
+  }
+  return [...byKey.values()];
 }
 
 function severityFromScore(score: number): string {
@@ -142,7 +229,8 @@ export function parseCsaf(body: Buffer | string): FeedBatch {
         productIds: new Set<string>(),
         cves: new Set<string>(),
       };
-      for (const id of r.product_ids ?? []) fix.productIds.add(id);
+      // A fix that names no products fixes what the vulnerability lists as fixed.
+      for (const id of r.product_ids ?? v.product_status?.fixed ?? []) fix.productIds.add(id);
       if (v.cve) fix.cves.add(v.cve);
       fixes.set(key, fix);
     }
@@ -152,8 +240,10 @@ export function parseCsaf(body: Buffer | string): FeedBatch {
   const remediations: RemediationFacts[] = [...fixes.values()].map((fix, i) => {
     const infos = [...fix.productIds].map((id) => byId.get(id));
     const names = [...new Set(infos.map((p) => p?.name).filter((n) => n !== undefined))];
+    const applies = [...fix.productIds].map((id) => applicability(byId.get(id))).filter((a) => a !== undefined);
     return {
       vendorRef: fixes.size === 1 ? tracking.id : `${tracking.id}/${i + 1}`,
+      applies: highestFixPerPackage(applies),
       title: doc.document.title,
       product: names.slice(0, 20).join('; ') + (names.length > 20 ? `; … ${names.length - 20} more` : ''),
       platform: infos.find((p) => p?.platform)?.platform,

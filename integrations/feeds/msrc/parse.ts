@@ -1,7 +1,8 @@
 import { InputError } from '../../../kernel/errors.ts';
 import type { FeedBatch } from '../batch.ts';
 import type { CveFacts } from '../../../db/repositories/cves.ts';
-import type { RemediationFacts } from '../../../db/repositories/advisories.ts';
+import type { PatchApplicability, RemediationFacts } from '../../../db/repositories/advisories.ts';
+import { vendorProductKey } from '../../../prioritization/products.ts';
 import { child, childText, children, feedText, parseXml, utcTimestamp, type XmlElement } from '../parse.ts';
 
 const severityRank: Record<string, number> = { Low: 1, Moderate: 2, Important: 3, Critical: 4 };
@@ -34,10 +35,20 @@ function productTree(root: XmlElement): Map<string, Product> {
 const productIds = (el: XmlElement) => children(el, 'ProductID').map((p) => p.text.trim());
 
 interface PatchAccumulator {
-  fix: RemediationFacts & { cves: string[] };
+  fix: RemediationFacts & { cves: string[]; applies: PatchApplicability[]; supersedes: string[] };
   products: Set<string>;
   families: Set<string>;
 }
+
+/** A FixedBuild is a build number for Windows; for Click-to-Run Office it is a link to the builds page instead. */
+const isBuild = (text: string | undefined): text is string => !!text && /^\d+(\.\d+)+$/.test(text);
+
+/** MSRC's `Supercedence` (sic) names the KBs replaced, by number, comma- or semicolon-separated. */
+const supersededKbs = (text: string | undefined): string[] =>
+  (text ?? '')
+    .split(/[,;\s]+/)
+    .filter((kb) => /^\d{6,8}$/.test(kb))
+    .map((kb) => `KB${kb}`);
 
 /**
  * An MSRC CVRF 1.1 document (one monthly release, prefixed or default-namespaced) → one advisory,
@@ -130,28 +141,48 @@ export function parseCvrf(body: Buffer | string): {
     )) {
       const description = childText(rem, 'Description') ?? '';
       const fixedBuild = childText(rem, 'FixedBuild');
+      const build = isBuild(fixedBuild) ? fixedBuild : undefined;
+      const subType = childText(rem, 'SubType');
       const ids = productIds(rem);
-      // A KB number names the update; Edge and Click-to-Run fixes are named by product and build instead.
+      // A KB number names the update; Edge fixes are named by product and build, Click-to-Run ones
+      // by product and release, with the link to Microsoft's list of fixed builds as their URL.
       const refs = /^\d{6,8}$/.test(description)
         ? [{ ref: `KB${description}`, ids }]
-        : fixedBuild
-          ? ids.map((id) => ({ ref: `${products.get(id)?.name ?? id} ${fixedBuild}`, ids: [id] }))
-          : [];
+        : build
+          ? ids.map((id) => ({ ref: `${products.get(id)?.name ?? id} ${build}`, ids: [id] }))
+          : fixedBuild
+            ? ids.map((id) => ({
+                ref: `${products.get(id)?.name ?? id} (${description || 'update'}, ${documentId})`,
+                ids: [id],
+              }))
+            : [];
       for (const { ref, ids: refIds } of refs) {
         const acc = patches.get(ref) ?? {
           fix: {
             vendorRef: ref,
             title: '',
             cves: [],
-            url: childText(rem, 'URL'),
-            classification: childText(rem, 'SubType'),
-            targetVersion: fixedBuild,
+            url: build || !fixedBuild ? childText(rem, 'URL') : fixedBuild,
+            classification: subType,
+            targetVersion: build,
             releasedAt: releasedOn,
+            applies: [],
+            supersedes: [],
+            hotpatch: subType === 'Security Hotpatch Update',
           },
           products: new Set<string>(),
           families: new Set<string>(),
         };
         if (!acc.fix.cves.includes(cve)) acc.fix.cves.push(cve);
+        for (const kb of supersededKbs(childText(rem, 'Supercedence') ?? childText(rem, 'Supersedence')))
+          if (!acc.fix.supersedes.includes(kb)) acc.fix.supersedes.push(kb);
+        // The same KB covers several products, each at its own fixed build (Windows 10 21H2 and 22H2).
+        for (const id of refIds) {
+          const name = products.get(id)?.name ?? id;
+          const product = vendorProductKey(name);
+          if (!acc.fix.applies.some((a) => a.product === product && a.fixedVersion === build))
+            acc.fix.applies.push({ product, productName: name, fixedVersion: build });
+        }
         // An update is out as soon as the earliest CVE it fixes was released.
         if (releasedOn && (!acc.fix.releasedAt || releasedOn < acc.fix.releasedAt)) acc.fix.releasedAt = releasedOn;
         for (const id of refIds) {

@@ -44,7 +44,23 @@ export interface ScannedFinding {
 export interface ScanReportSink {
   host(host: ScannedHost): void;
   finding(finding: ScannedFinding): void;
+  /** What the scan learnt of a host's system, after `host` announced it; the importer updates the asset with it. */
+  hostFacts?(key: string, facts: ScannedHostFacts): void;
 }
+
+/** A host's OS and MAC as the scanner detected them. */
+export interface ScannedHostFacts {
+  /** "Microsoft Windows Server 2022 Standard Build 20348", "Ubuntu 24.04". */
+  os?: string | undefined;
+  /** The OS as a CPE, when the scanner gives one (cpe:/o:microsoft:windows_server_2022). */
+  osCpe?: string | undefined;
+  mac?: string | undefined;
+}
+
+const macPattern = /\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b/i;
+/** The first MAC address in a scanner's text (Nessus lists one per interface, one per line). */
+export const firstMac = (text: string | undefined): string | undefined =>
+  macPattern.exec(text ?? '')?.[0]?.toLowerCase();
 
 const cvePattern = /CVE-\d{4}-\d{4,}/gi;
 const oneCve = /^CVE-\d{4}-\d{4,}$/;
