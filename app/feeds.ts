@@ -8,7 +8,7 @@ import { upsertAdvisories, type AdvisoryUpsertCounts } from '../db/repositories/
 import { clearKevExcept, upsertCves, type UpsertCounts } from '../db/repositories/cves.ts';
 import { getFeedState, saveFeedState } from '../db/repositories/feed-state.ts';
 import { feedBatchSchema, type FeedBatch } from '../integrations/feeds/batch.ts';
-import { canImportFiles } from '../integrations/feeds/feed.ts';
+import { canImportFiles, refusedDocuments, type RefusedDocument } from '../integrations/feeds/feed.ts';
 
 /** Where feed batches meet the database: one import or sync is one transaction, so a bad file changes nothing. */
 
@@ -20,6 +20,8 @@ export interface FeedRunResult {
   /** CVEs that left the KEV catalogue with this run (CISA removes entries, rarely). */
   kevRemoved: number;
   state?: FeedSyncState | undefined;
+  /** Documents fetched but not stored, with why (a CSAF document whose hash or signature failed). */
+  refused?: RefusedDocument[] | undefined;
 }
 
 const nothing = (feed: string, state?: FeedSyncState): FeedRunResult => ({
@@ -93,11 +95,18 @@ export async function syncFeed(env: SyncEnv, kind: string, signal?: AbortSignal)
     : new ConnectorRegistry([def]).configure({ [kind]: {} }, env.deps).role(kind, 'feed');
   const result = await feed.sync(await getFeedState(env.db, kind), signal);
   if (result.notModified) return nothing(kind, result.state);
+  const refused = refusedDocuments(result);
   const batch = parseInput(feedBatchSchema, result.batch, `${kind} feed data`);
   const stored = await env.db.transaction(async (trx) => {
     const counts = await storeBatch(trx, batch);
     await saveFeedState(trx, kind, result.state);
     return counts;
   });
-  return { feed: kind, notModified: false, ...stored, state: result.state };
+  return {
+    feed: kind,
+    notModified: false,
+    ...stored,
+    state: result.state,
+    ...(refused.length ? { refused } : {}),
+  };
 }

@@ -20,6 +20,24 @@ export interface FeedSyncResult {
   notModified: boolean;
   state: FeedSyncState;
   batch: FeedBatch;
+  /** Documents the sync fetched but would not store (a CSAF document whose hash or signature fails), with why. */
+  refused?: RefusedDocument[] | undefined;
+}
+
+export interface RefusedDocument {
+  url: string;
+  changedAt: string;
+  reason: string;
+}
+
+/** The documents a sync refused; the AdvisoryFeed role's result type, which the registry hands out, does not name them. */
+export function refusedDocuments(result: object): RefusedDocument[] {
+  return 'refused' in result && Array.isArray(result.refused) ? (result.refused as RefusedDocument[]) : [];
+}
+
+/** What a document parser answers for a document it will not store: nothing of it reaches the batch. */
+export interface DocumentRefusal {
+  refused: string;
 }
 
 /**
@@ -96,8 +114,15 @@ export async function syncWholeDocument(
 /**
  * Sync for sources that publish an index of documents (MSRC's update list, a CSAF provider's
  * changes.csv): a conditional GET of the index, then each document changed since the cursor.
- * The cursor becomes the change time of the last document stored, so a sync cut short by
+ * The cursor becomes the change time of the last document fetched, so a sync cut short by
  * `maxDocuments` continues where it stopped.
+ *
+ * A document the parser refuses is left out of the batch and listed in `refused`, and the cursor
+ * still moves past it. Holding the cursor at a refused document would fetch it, and every document
+ * after it, on every sync until the source changed it, and would stop all later advisories for
+ * good if the source never does: one tampered file would starve the feed. It is not taken for
+ * stored either: the result names it and the reason, and it is logged at warn. A source that
+ * republishes it gives it a newer change time, and the next sync fetches it again.
  */
 export async function syncDocumentIndex(
   indexUrl: string,
@@ -110,7 +135,7 @@ export async function syncDocumentIndex(
     documentHeaders?: Record<string, string>;
   },
   parseIndex: (body: Buffer) => DocumentEntry[],
-  parseDocument: (body: Buffer, url: string) => FeedBatch,
+  parseDocument: (body: Buffer, url: string) => FeedBatch | DocumentRefusal | Promise<FeedBatch | DocumentRefusal>,
 ): Promise<FeedSyncResult> {
   const fetchOpts = { retry: opts.retry, signal: opts.signal, onWait: (note: string) => opts.logger.warn(note) };
   const index = await conditionalGet(indexUrl, state, fetchOpts);
@@ -123,11 +148,17 @@ export async function syncDocumentIndex(
   };
   if (todo.length === 0) return { notModified: true, state: next, batch: emptyBatch() };
   const batch = emptyBatch();
+  const refused: RefusedDocument[] = [];
   for (const entry of todo) {
     const doc = await getBody(entry.url, { ...fetchOpts, headers: opts.documentHeaders ?? {} });
-    const part = parseDocument(doc.body, entry.url);
+    const part = await parseDocument(doc.body, entry.url);
+    if ('refused' in part) {
+      refused.push({ url: entry.url, changedAt: entry.changedAt, reason: part.refused });
+      opts.logger.warn('document refused, nothing of it stored', { url: entry.url, reason: part.refused });
+      continue;
+    }
     batch.cves.push(...part.cves);
     batch.advisories.push(...part.advisories);
   }
-  return { notModified: false, state: next, batch };
+  return { notModified: false, state: next, batch, ...(refused.length ? { refused } : {}) };
 }

@@ -4,11 +4,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { signAsProvider } from './csaf-provider.ts';
 
 /**
  * Advisory sources on 127.0.0.1, serving the real fixture files the way the real services do:
  * ETag/Last-Modified validators with 304, NVD API 2.0 paging and lastModified windows (at most
- * 120 days), MSRC's updates list with CVRF documents, a CSAF provider directory with changes.csv.
+ * 120 days), MSRC's updates list with CVRF documents, a CSAF provider directory with changes.csv
+ * (each document hashed and signed, the key named by a provider-metadata.json).
  * Modes make it misbehave as those services do: rate limiting with Retry-After, and an HTML error
  * page served with status 200.
  */
@@ -132,6 +134,7 @@ export async function startFeedEmulator(): Promise<FeedEmulator> {
   );
   const csafFiles = readdirSync(path.join(fixtures, 'advisories/csaf')).sort();
   const changes: string[] = [];
+  const csafDocs = new Map<string, Buffer>();
   for (const f of csafFiles) {
     const doc = JSON.parse(read(`advisories/csaf/${f}`).toString('utf8')) as {
       document: { tracking: { current_release_date: string } };
@@ -139,8 +142,10 @@ export async function startFeedEmulator(): Promise<FeedEmulator> {
     const when = doc.document.tracking.current_release_date;
     const rel = `${when.slice(0, 4)}/${f}`;
     docs.set(`/csaf/${rel}`, json(read(`advisories/csaf/${f}`)));
+    csafDocs.set(`/csaf/${rel}`, read(`advisories/csaf/${f}`));
     changes.push(`"${rel}","${when}"`);
   }
+  for (const [p, d] of await signAsProvider(url, '/csaf/', csafDocs)) docs.set(p, d);
   // changes.csv lists the newest change first, as providers publish it.
   docs.set('/csaf/changes.csv', { body: Buffer.from(`${changes.reverse().join('\n')}\n`), contentType: 'text/csv' });
 

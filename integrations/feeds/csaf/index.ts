@@ -1,5 +1,5 @@
 import { defineFeed } from '../feed.ts';
-import { changesUrl, syncCsaf } from './client.ts';
+import { probeUrl, syncCsaf } from './client.ts';
 import { csafConfigSchema } from './config.ts';
 import { parseCsaf } from './parse.ts';
 
@@ -8,6 +8,6 @@ export const csafFeed = defineFeed({
   title: 'CSAF 2.0 provider (Red Hat, Cisco, BSI, …)',
   configSchema: csafConfigSchema,
   sync: syncCsaf,
-  probe: (config) => ({ url: changesUrl(config) }),
+  probe: (config) => ({ url: probeUrl(config) }),
   importFile: parseCsaf,
 });
