@@ -9,6 +9,7 @@ import { kevFeed } from './feeds/kev/index.ts';
 import { msrcFeed } from './feeds/msrc/index.ts';
 import { nvdFeed } from './feeds/nvd/index.ts';
 import { jiraSmConnector } from './jira-sm/index.ts';
+import { nessusConnector } from './nessus/index.ts';
 import { pdqConnector } from './pdq/index.ts';
 import { sccmConnector } from './sccm/index.ts';
 import { serviceNowConnector } from './servicenow/index.ts';
@@ -34,6 +35,7 @@ export const connectorDefinitions: ConnectorDefinition<z.ZodType>[] = [
   teamsConnector,
   serviceNowConnector,
   jiraSmConnector,
+  nessusConnector,
 ];
 
 export function createConnectorRegistry(): ConnectorRegistry {

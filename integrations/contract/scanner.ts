@@ -4,6 +4,10 @@ import type { DeployTarget } from './deployer.ts';
 export interface ScanReport {
   format: 'nessus' | 'openvas';
   body: AsyncIterable<Uint8Array>;
+  /** When the scanner started the scan (ISO 8601, as the scanner states it): evidence counts only if it is later than the install. */
+  startedAt: string;
+  /** The scanner's own name for this run (Nessus scan id and history uuid, GMP report id), kept as evidence. */
+  reference: string;
 }
 
 export interface ScanRequest {
@@ -11,6 +15,8 @@ export interface ScanRequest {
   cycleId?: string | undefined;
   targets: DeployTarget[];
   signal?: AbortSignal;
+  /** Called while a long scan runs (status polls) so that the activity can heartbeat. */
+  onProgress?: (note: string) => void;
 }
 
 export interface VulnerabilityScanner {
