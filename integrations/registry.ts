@@ -9,6 +9,7 @@ import { kevFeed } from './feeds/kev/index.ts';
 import { msrcFeed } from './feeds/msrc/index.ts';
 import { nvdFeed } from './feeds/nvd/index.ts';
 import { jiraSmConnector } from './jira-sm/index.ts';
+import { openvasConnector } from './openvas/index.ts';
 import { nessusConnector } from './nessus/index.ts';
 import { pdqConnector } from './pdq/index.ts';
 import { sccmConnector } from './sccm/index.ts';
@@ -35,6 +36,7 @@ export const connectorDefinitions: ConnectorDefinition<z.ZodType>[] = [
   teamsConnector,
   serviceNowConnector,
   jiraSmConnector,
+  openvasConnector,
   nessusConnector,
 ];
 
