@@ -27,7 +27,7 @@ import { createApprovalActivities } from './approval.ts';
 import { hostDeployer } from './liveness.ts';
 import { wrapActivities } from './wrapper.ts';
 import { createRolloutActivities } from './rollout.ts';
-import { byPatch, deployTargets, resultFor } from './targets.ts';
+import { verifyCycleTargets } from '../app/verification.ts';
 
 export interface ActivityDeps {
   db: Knex;
@@ -35,6 +35,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Connector id of the deployer used for staging, rings and verification. */
   deployerId: string;
+  /** Connector id of the scanner that re-scans a cycle's targets to verify it; without one the deployer's word is used. */
+  scannerId?: string | undefined;
   /** How long a deployer call may show no progress before it is given up as hung (default 30 minutes). */
   hostTimeoutMs?: number | undefined;
 }
@@ -139,36 +141,23 @@ export function createActivities(deps: ActivityDeps) {
         .whereIn('status', ['patched', 'already_compliant'])
         .distinct('ring')) as { ring: string }[];
       const targets = (await Promise.all(rings.map((r) => ringTargets(db, cycle.id, r.ring)))).flat();
-      const rows: { assetId: string; patchId: string; compliant: boolean; message: string }[] = [];
-      for (const group of byPatch(targets)) {
-        const results = await deployer.verify({
-          cycleId: cycle.id,
-          ring: 'verification',
-          patch: group.patch,
-          targets: deployTargets(group.targets),
-        });
-        for (const t of group.targets) {
-          const r = resultFor(results, t.hostname);
-          rows.push({
-            assetId: t.assetId,
-            patchId: t.patchId,
-            compliant: r.outcome === 'already_compliant',
-            message: r.message,
-          });
-        }
-      }
+      const { rows, summary: outcome } = await verifyCycleTargets(db, {
+        cycleId: cycle.id,
+        targets,
+        scanner: deps.scannerId
+          ? { id: deps.scannerId, scanner: deps.registry.role(deps.scannerId, 'scanner') }
+          : undefined,
+        deployerVerify: (request) => deployer.verify({ cycleId: cycle.id, ring: 'verification', ...request }),
+        signal: ctx.cancellationSignal,
+        onProgress: (note) => ctx.heartbeat(note),
+      });
       await recordVerification(db, cycle.id, rows);
-      const outcome = {
-        total: rows.length,
-        compliant: rows.filter((r) => r.compliant).length,
-        nonCompliant: rows.filter((r) => !r.compliant).length,
-      };
       await appendAudit(db, {
         actor: system,
         action: 'cycle.verified',
         subjectType: 'cycle',
         subjectId: cycle.id,
-        data: outcome,
+        data: { ...outcome },
       });
       return outcome;
     },

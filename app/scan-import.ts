@@ -277,6 +277,24 @@ export async function importScanReport(
   body: AsyncIterable<Uint8Array>,
   options: ScanImportOptions,
 ): Promise<ScanImportSummary> {
+  return (await importScan(db, body, options)).summary;
+}
+
+export interface ScanImport {
+  summary: ScanImportSummary;
+  format: ScanFormat;
+  /** The time the import marked what it saw: last_seen of every reported finding, first_seen of new ones, fixed_at of closed ones. */
+  seenAt: string;
+  /** The assets the report covered. */
+  assetIds: string[];
+}
+
+/** importScanReport, telling also which assets the report covered and when it saw them (verification diffs by these). */
+export async function importScan(
+  db: Db,
+  body: AsyncIterable<Uint8Array>,
+  options: ScanImportOptions,
+): Promise<ScanImport> {
   return db.transaction(async (trx) => {
     await lockFindingsForImport(trx);
     const seenAt = new Date().toISOString();
@@ -305,6 +323,6 @@ export async function importScanReport(
       subjectId: format,
       data: { ...counts, unmatchedHosts: unmatchedHosts.length },
     });
-    return summary;
+    return { summary, format, seenAt, assetIds: writer.scannedAssetIds() };
   });
 }

@@ -42,6 +42,11 @@ export const settingsSchema = z.object({
     .default(4 * 1024 ** 3),
   /** The connector that deploys patches unless a cycle names another. */
   deployer: z.string().min(1).default('ansible'),
+  /**
+   * The scanner connector (nessus, openvas) that re-scans a cycle's targets after deployment, so
+   * that findings close on a scan's evidence; without one, verification is the deployer's word.
+   */
+  verifyScanner: z.string().min(1).optional(),
   /** Connector settings by connector id; each is parsed by that connector's own schema. */
   connectors: z.record(z.string(), z.unknown()).default({ ansible: {} }),
 });
@@ -74,6 +79,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       dataDir: env['PATCHFLOW_DATA_DIR'],
       databaseUrl: env['DATABASE_URL'],
       deployer: env['PATCHFLOW_DEPLOYER'],
+      verifyScanner: env['PATCHFLOW_VERIFY_SCANNER'],
       scanImportMaxBytes: env['PATCHFLOW_SCAN_IMPORT_MAX_BYTES'],
     }),
     http: {

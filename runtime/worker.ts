@@ -77,12 +77,15 @@ export async function createPatchflowWorker(
     runtimeInstalled = true;
   }
   const { temporal } = ctx.settings;
+  // A verify scanner that is not configured, or is no scanner, fails at start rather than after a cycle's deployment.
+  if (ctx.settings.verifyScanner) ctx.registry.role(ctx.settings.verifyScanner, 'scanner');
   const connection = await NativeConnection.connect(connectionOptions(temporal));
   const activities = createActivities({
     db: ctx.db,
     registry: ctx.registry,
     logger: ctx.logger,
     deployerId: ctx.settings.deployer,
+    scannerId: ctx.settings.verifyScanner,
     hostTimeoutMs: durationMs(temporal.timeouts.hostTimeout),
   });
   const main = await Worker.create({

@@ -178,6 +178,17 @@ export interface VerificationOutcome {
   total: number;
   compliant: number;
   nonCompliant: number;
+  // Since verification by re-scan; absent in the results of earlier cycles.
+  /** By a re-scan, by the deployer's word ("deployer-reported"), or both (hosts the scan did not cover). */
+  method?: 'scan' | 'deployer' | 'scan+deployer';
+  /** Findings the re-scan no longer reports (closed). */
+  remediated?: number;
+  /** Targets whose findings the re-scan still reports; they stay open and are offered to the next cycle. */
+  stillVulnerable?: number;
+  newlyFound?: number;
+  deployerReported?: number;
+  scan?: { reference: string; startedAt: string } | undefined;
+  stillVulnerableHosts?: string[];
 }
 
 export interface CycleProgress {

@@ -12,6 +12,7 @@ import * as m010 from './010_finding_closure.ts';
 import * as m011 from './011_attempt_heartbeats.ts';
 import * as m012 from './012_cisa_ssvc.ts';
 import * as m013 from './013_applicability.ts';
+import * as m014 from './014_verification_evidence.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '011_attempt_heartbeats': m011,
   '012_cisa_ssvc': m012,
   '013_applicability': m013,
+  '014_verification_evidence': m014,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -477,21 +477,34 @@ export async function setTargetStatuses(
   );
 }
 
-export async function recordVerification(
-  db: Knex,
-  cycleId: string,
-  rows: { assetId: string; patchId: string; compliant: boolean; message: string }[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  await db('verifications').insert(
-    rows.map((r) => ({
-      cycle_id: cycleId,
-      asset_id: r.assetId,
-      patch_id: r.patchId,
-      compliant: r.compliant,
-      message: r.message,
-    })),
-  );
+export interface VerificationRow {
+  assetId: string;
+  patchId: string;
+  compliant: boolean;
+  message: string;
+  method: 'scan' | 'deployer';
+  result: 'remediated' | 'still_vulnerable' | 'not_scanned' | 'compliant' | 'non_compliant';
+  evidence: Record<string, unknown>;
+}
+
+/** The cycle's verification, replacing an earlier attempt's: one row per cycle × asset × patch. */
+export async function recordVerification(db: Knex, cycleId: string, rows: VerificationRow[]): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('verifications').where({ cycle_id: cycleId }).delete();
+    for (let i = 0; i < rows.length; i += 1000)
+      await trx('verifications').insert(
+        rows.slice(i, i + 1000).map((r) => ({
+          cycle_id: cycleId,
+          asset_id: r.assetId,
+          patch_id: r.patchId,
+          compliant: r.compliant,
+          message: r.message,
+          method: r.method,
+          result: r.result,
+          evidence: r.evidence,
+        })),
+      );
+  });
 }
 
 /** Records one person's decision; false when it was already recorded (a retried attempt), and the first record stands. */

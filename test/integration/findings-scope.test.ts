@@ -76,6 +76,41 @@ describe('cycle scope from prioritised findings and baselines', () => {
     });
   });
 
+  it('refuses a baseline naming a classification or platform Patchflow does not know, naming the field', async () => {
+    const before = await api<{ baselines: object[] }>(stack, 'GET', '/api/baselines');
+    const vendorWord = await api<ErrorBody>(stack, 'PUT', '/api/baselines/demo-linux', {
+      platform: 'Linux',
+      rules: [{ classifications: ['Security Updates', 'Security Update'], approveAfter: '3d' }],
+    });
+    expect(vendorWord.status).toBe(400);
+    expect(vendorWord.body.error.details).toEqual([
+      {
+        path: ['rules', 0, 'classifications', 1],
+        message:
+          '"Security Update" is not a classification Patchflow knows (did you mean "Security Updates"?); the classifications are: Applications, Critical Updates, Definition Updates, Drivers, Feature Packs, Security Updates, Service Packs, Tools, Update Rollups, Updates, Upgrades',
+      },
+    ]);
+    const family = await api<ErrorBody>(stack, 'PUT', '/api/baselines/rhel', {
+      platform: 'Red Hat Enterprise Linux',
+      rules: [{ approveAfter: '3d' }],
+    });
+    expect(family.status).toBe(400);
+    expect(family.body.error.details).toEqual([
+      {
+        path: ['platform'],
+        message:
+          '"Red Hat Enterprise Linux" is not a platform Patchflow knows (did you mean "linux"?); the platforms are: windows, linux, macos, *',
+      },
+    ]);
+    expect((await api(stack, 'GET', '/api/baselines')).body).toEqual(before.body);
+    // Any case will do; the baseline is kept in the vocabulary's spelling.
+    const saved = await api(stack, 'PUT', '/api/baselines/demo-linux', {
+      platform: 'Linux',
+      rules: [{ classifications: ['security updates'], minSeverity: 'important', approveAfter: '3d' }],
+    });
+    expect(saved.body).toMatchObject({ platform: 'linux', rules: [{ classifications: ['Security Updates'] }] });
+  });
+
   it('refuses a bad scope naming the field, and starts nothing', async () => {
     const before = await stack.ctx.db('cycles').count<{ n: string }[]>('* as n');
     const { status, body } = await api<ErrorBody>(
@@ -116,5 +151,21 @@ describe('cycle scope from prioritised findings and baselines', () => {
     expect(['web-01', 'web-02', 'staging-01'].map(version)).toEqual(['2.4.1', '2.4.1', '2.4.1']);
     // Hosts without the finding were left alone.
     expect(['app-01', 'db-01'].map(version)).toEqual(['2.4.0', '2.4.0']);
+    // No scanner is configured: verification is the deployer's word, and says so, and the findings close with that label.
+    expect((done.cycle.summary as { verification: Record<string, unknown> }).verification).toMatchObject({
+      method: 'deployer',
+      deployerReported: 3,
+      compliant: 3,
+    });
+    const rapidReset = (await stack.ctx
+      .db('findings as f')
+      .join('assets as a', 'a.id', 'f.asset_id')
+      .where({ 'f.cve_id': 'CVE-2023-44487' })
+      .select('a.hostname', 'f.status', 'f.fixed_by')
+      .orderBy('a.hostname')) as { hostname: string; status: string; fixed_by: string }[];
+    expect(rapidReset).toEqual([
+      { hostname: 'web-01', status: 'fixed', fixed_by: `deployer-reported (cycle ${id})` },
+      { hostname: 'web-02', status: 'fixed', fixed_by: `deployer-reported (cycle ${id})` },
+    ]);
   });
 });
