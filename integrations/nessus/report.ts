@@ -22,7 +22,7 @@ const identifyingTags = new Set(['host-ip', 'host-fqdn', 'hostname', 'netbios-na
 /** HostProperties tags that describe the host's system; the importer updates the asset with them. */
 const factTags = new Set(['operating-system', 'mac-address']);
 /** ReportItem children worth their text; everything else (descriptions, plugin output) is skipped unread. */
-const itemTextElements = new Set(['cve', 'cvss3_vector', 'cvss3_base_score', 'mskb']);
+const itemTextElements = new Set(['cve', 'cvss3_vector', 'cvss3_base_score', 'mskb', 'patch_publication_date']);
 
 /** The longest value, once trimmed, of each ReportItem attribute read. */
 const attributeLimits = {
@@ -87,6 +87,8 @@ interface ItemState {
   cves: string[];
   /** The Microsoft KBs Nessus names as the fix (`mskb`, digits only). */
   kbs: string[];
+  /** When the vendor published the fix, as Nessus writes it (2026/01/13). */
+  patchPublished?: string | undefined;
   cvssV3Vector?: string;
   cvssV3Score?: number | undefined;
 }
@@ -139,6 +141,7 @@ export function nessusReportHandler(sink: ScanReportSink, position: XmlPosition)
         else if (name === 'cvss3_vector') item.cvssV3Vector = cvss3Vector(text);
         else if (name === 'cvss3_base_score') item.cvssV3Score = cvssScore(text);
         else if (name === 'mskb') item.kbs.push(...(text.match(/\d{6,8}/g) ?? []));
+        else if (name === 'patch_publication_date') item.patchPublished = text.trim().replace(/\//g, '-').slice(0, 10);
         else if (name === 'ReportItem') {
           sink.finding(findingOf(host!.name, item));
           item = undefined;
@@ -177,6 +180,7 @@ function findingOf(hostKey: string, item: ItemState): ScannedFinding {
   if (a.pluginFamily) evidence['family'] = a.pluginFamily;
   // The scanner's own remediation fact: these KBs fix the finding on this host, whatever its product.
   if (item.kbs.length > 0) evidence['mskb'] = [...new Set(item.kbs)].map((kb) => `KB${kb}`).join(' ');
+  if (item.patchPublished) evidence['patchPublished'] = item.patchPublished;
   return {
     hostKey,
     pluginId: a.pluginID,

@@ -29,6 +29,7 @@ const resultTextPaths = new Set([
   'nvt/cve',
   'nvt/severities/severity/value',
   'nvt/severities/severity/score',
+  'nvt/solution',
 ]);
 /** Elements below a report-level `<host>` whose text is read. */
 const hostTextPaths = new Set(['ip', 'detail/name', 'detail/value']);
@@ -155,10 +156,20 @@ export function openvasReportHandler(sink: ScanReportSink, position: XmlPosition
       port: port || undefined,
       protocol: protocol || undefined,
       evidence: Object.fromEntries(
-        Object.entries({ threat, score: Number.isFinite(score) ? score : undefined, qod: t('qod/value') }).filter(
-          ([, v]) => v !== undefined && v !== '',
-        ),
+        Object.entries({
+          threat,
+          score: Number.isFinite(score) ? score : undefined,
+          qod: t('qod/value'),
+          // Greenbone's remediation fact: the solution names the KBs that fix a Windows finding ("Install KB5073457").
+          mskb: kbsIn(t('nvt/solution')),
+        }).filter(([, v]) => v !== undefined && v !== ''),
       ) as Record<string, string | number>,
     });
   }
+}
+
+/** The Microsoft KB numbers a text names, as `KB5073457 KB5073379`; undefined when it names none. */
+function kbsIn(text: string): string | undefined {
+  const kbs = [...new Set((text.match(/\bKB ?\d{6,8}\b/gi) ?? []).map((kb) => `KB${kb.replace(/\D/g, '')}`))];
+  return kbs.length ? kbs.join(' ') : undefined;
 }

@@ -255,6 +255,22 @@ describe('scanner report import', () => {
         evidence: Record<string, unknown>;
       };
       expect(finding.evidence['mskb']).toBe('KB5073457 KB5073379');
+      expect(finding.evidence['patchPublished']).toBe('2026-01-13');
+    });
+
+    it('reads the KBs Greenbone’s solution names as the fix', async () => {
+      const report = `<report id="r1"><report id="r1"><results><result id="x">
+        <host>10.0.101.2</host><port>general/tcp</port>
+        <nvt oid="1.3.6.1.4.1.25623.1.1.4.2026.5073457"><name>Microsoft Windows Security Update (KB5073457)</name>
+          <refs><ref type="cve" id="CVE-2026-20805"/></refs>
+          <solution type="VendorFix">Install KB5073457 or a later cumulative update.</solution></nvt>
+        <severity>7.8</severity><threat>High</threat><qod><value>97</value></qod>
+      </result></results></report></report>`;
+      await importScanReport(t.db, body(report), { format: 'openvas', actor: 'test' });
+      const finding = (await t.db('findings').where({ plugin_id: '1.3.6.1.4.1.25623.1.1.4.2026.5073457' }).first()) as {
+        evidence: Record<string, unknown>;
+      };
+      expect(finding.evidence['mskb']).toBe('KB5073457');
     });
   });
 });
