@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
-import { InputError, NotFoundError } from '../../kernel/errors.ts';
+import { InputError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
 import {
   distinctTargets,
   HostIndex,
@@ -10,32 +11,85 @@ import {
   resolveTargets,
   type Resolved as ResolvedTarget,
 } from '../kit/support/hosts.ts';
-import { pollUntilDone } from '../kit/support/poll.ts';
+import { pollUntilDone, type Backoff } from '../kit/support/poll.ts';
+import { adminServiceAuth } from './auth.ts';
 import { AdminServiceClient, type ComplianceRow, type SmsSystem, type SoftwareUpdate } from './client.ts';
 import { sccmConfigSchema, type SccmConfig } from './config.ts';
+import { distributeContent } from './distribution.ts';
 
-type HostState = 'installed' | 'notRequired' | 'required' | 'failed' | 'unknown';
-const generalFailure = 6;
+type HostState = 'installed' | 'rebootPending' | 'notRequired' | 'required' | 'failed' | 'unknown';
+
+/**
+ * State messages of topic 402 (STATE_TOPICTYPE_SUM_CI_ENFORCEMENT) that SMS_UpdateComplianceStatus
+ * carries as LastEnforcementMessageID: 9 is "Pending system restart"; 6 "General failure", 11
+ * "Failed to install the update" and 14 "Failed to download the update" end the attempt.
+ * learn.microsoft.com/mem/configmgr/core/plan-design/hierarchy/state-messages
+ */
+const pendingRestart = 9;
+const enforcementFailures = new Set([6, 11, 14]);
+
+interface DeviceState {
+  state: HostState;
+  /** The client's own words for a failure, e.g. "402/11 Failed to install the update". */
+  enforcement?: string | undefined;
+}
 
 /** One device's state for a patch that may be several software updates (per product and architecture). */
-function combine(rows: ComplianceRow[]): HostState {
-  if (rows.length === 0 || rows.every((r) => r.Status === 0)) return 'unknown';
+function combine(rows: ComplianceRow[]): DeviceState {
+  if (rows.length === 0 || rows.every((r) => r.Status === 0)) return { state: 'unknown' };
   const applicable = rows.filter((r) => r.Status !== 1);
-  if (applicable.length === 0) return 'notRequired';
-  if (applicable.some((r) => r.Status === 2 && r.LastEnforcementMessageID === generalFailure)) return 'failed';
-  if (applicable.every((r) => r.Status === 3)) return 'installed';
-  return 'required';
+  if (applicable.length === 0) return { state: 'notRequired' };
+  const failed = applicable.find((r) => r.Status !== 3 && enforcementFailures.has(r.LastEnforcementMessageID ?? 0));
+  if (failed)
+    return {
+      state: 'failed',
+      enforcement: `402/${failed.LastEnforcementMessageID} ${failed.LastEnforcementMessageName ?? ''}`.trim(),
+    };
+  // An update installed but waiting for a restart reports "Pending system restart" until the restart.
+  const done = (r: ComplianceRow) => r.Status === 3 || r.LastEnforcementMessageID === pendingRestart;
+  if (applicable.some((r) => r.LastEnforcementMessageID === pendingRestart))
+    return { state: applicable.every(done) ? 'rebootPending' : 'required' };
+  return { state: applicable.every((r) => r.Status === 3) ? 'installed' : 'required' };
 }
 
 const describe = {
   installed: 'installed',
+  rebootPending: 'installed, reboot pending',
   notRequired: 'not required on this device',
   required: 'required and not installed',
-  failed: 'failed to install (general failure)',
+  failed: 'failed to install',
   unknown: 'not yet reported by the client',
 } as const;
 
+/**
+ * SuppressReboot of a deployment (SMS_CIAssignmentBaseClass, a bit field): bit 0 suppresses the
+ * restart on workstations, bit 1 on servers. ConfigMgr restarts only when an installed update
+ * requires it; a deployment cannot ask for a restart that no update needs, so `always` deploys as
+ * `if-required` does.
+ */
+const suppressRebootFor = { never: 0b11, 'if-required': 0, always: 0 } as const;
+
 type Resolved = ResolvedTarget<SmsSystem>;
+
+function readCa(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  const path = ['connectors', 'sccm', 'caFile'];
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(
+      `cannot read the AdminService CA file ${file}: ${(err as Error).message}`,
+      [{ path, message: 'unreadable' }],
+      err,
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InputError(`the AdminService CA file ${file} holds no PEM certificate`, [
+      { path, message: 'not a PEM certificate file' },
+    ]);
+  return pem;
+}
 
 export const sccmConnector = defineConnector({
   id: 'sccm',
@@ -45,10 +99,15 @@ export const sccmConnector = defineConnector({
   create(config: SccmConfig) {
     const api = new AdminServiceClient({
       url: config.url,
-      username: config.username,
-      password: config.password,
+      auth: adminServiceAuth(config),
+      ca: readCa(config.caFile),
       timeoutMs: durationMs(config.requestTimeout),
     });
+    const backoff: Backoff = {
+      initialMs: durationMs(config.pollInterval),
+      maxMs: durationMs(config.maxPollInterval),
+      factor: 1.5,
+    };
     const article = (vendorRef: string) => vendorRef.replace(/^KB/i, '');
     const groupName = (req: DeployRequest) => `${config.namePrefix} ${req.patch.vendorRef}`;
     const deploymentName = (req: DeployRequest) => `${config.namePrefix} ${req.patch.vendorRef} ${req.ring}`;
@@ -79,7 +138,7 @@ export const sccmConnector = defineConnector({
       resolved: Resolved[],
       updates: SoftwareUpdate[],
       signal?: AbortSignal,
-    ): Promise<Map<Resolved, HostState>> {
+    ): Promise<Map<Resolved, DeviceState>> {
       const rows = await api.compliance(
         updates.map((u) => u.CI_ID),
         resolved.map((r) => r.record.ResourceId),
@@ -97,11 +156,16 @@ export const sccmConnector = defineConnector({
       return id;
     }
 
-    /** Reuses Patchflow's software update group and deployment for this patch and ring, creating them once. */
+    /**
+     * Reuses Patchflow's software update group and its deployment (SMS_UpdateGroupAssignment) to
+     * this ring's collection, creating them once; a deployment made under another reboot policy is
+     * replaced, since its SuppressReboot is what clients obey.
+     */
     async function ensureDeployment(
       req: DeployRequest,
       updates: SoftwareUpdate[],
       collectionId: string,
+      suppressReboot: number,
     ): Promise<number> {
       const cis = updates.map((u) => u.CI_ID);
       const groupId = await api.findOrCreateUpdateGroup(
@@ -110,34 +174,46 @@ export const sccmConnector = defineConnector({
         cis,
         req.signal,
       );
-      const existing = (await api.findAssignments(deploymentName(req), req.signal)).find(
-        (a) => a.TargetCollectionID === collectionId,
-      );
-      if (existing) return existing.AssignmentID;
+      const mine = async () =>
+        (await api.findAssignments(deploymentName(req), req.signal)).filter(
+          (a) => a.TargetCollectionID === collectionId,
+        );
+      const existing = (await mine())[0];
+      if (existing?.SuppressReboot === suppressReboot && existing.AssignedUpdateGroup === groupId)
+        return existing.AssignmentID;
+      if (existing) await api.deleteAssignment(existing.AssignmentID, req.signal);
       const now = new Date().toISOString();
-      const created = await api.createAssignment(
+      await api.createAssignment(
         {
           AssignmentName: deploymentName(req),
           AssignmentDescription: `Patchflow cycle ${req.cycleId}, ring ${req.ring}`,
-          AssignedCIs: cis,
           AssignedUpdateGroup: groupId,
+          AssignedCIs: cis,
           TargetCollectionID: collectionId,
-          // Required (apply) deployment, effective now with the deadline now: install at the next evaluation.
+          // A required (DesiredConfigType 1) update-group deployment (AssignmentType 5) that applies
+          // (AssignmentAction 2) the updates, available now with the deadline now: clients install
+          // at their next evaluation, inside their maintenance windows.
           AssignmentAction: 2,
-          AssignmentType: 1,
+          AssignmentType: 5,
           DesiredConfigType: 1,
           Enabled: true,
           StartTime: now,
           EnforcementDeadline: now,
+          UseGMTTimes: true,
           NotifyUser: false,
+          UserUIExperience: false,
           OverrideServiceWindows: false,
           RebootOutsideOfServiceWindows: false,
-          SuppressReboot: 0,
-          UseGMTTimes: true,
-          LocaleID: 1033,
+          SuppressReboot: suppressReboot,
         },
         req.signal,
       );
+      const created = (await mine())[0];
+      if (!created)
+        throw new UpstreamError(
+          `AdminService accepted the deployment "${deploymentName(req)}" but does not list it for collection ${collectionId}`,
+          { retryable: false },
+        );
       return created.AssignmentID;
     }
 
@@ -150,16 +226,22 @@ export const sccmConnector = defineConnector({
           const collectionId = collectionFor(req.ring);
           const members = new Set((await api.members(collectionId, req.signal)).map((m) => m.ResourceID));
           const before = await statesOf(prepared.resolved, prepared.updates, req.signal);
-          const evidence = (extra: Record<string, unknown> = {}) => ({
-            ciIds: prepared.updates.map((u) => u.CI_ID),
-            collectionId,
-            ...extra,
-          });
+          const ciIds = prepared.updates.map((u) => u.CI_ID);
+          const evidence = (extra: Record<string, unknown> = {}) => ({ ciIds, collectionId, ...extra });
           const needing: Resolved[] = [];
-          for (const [r, s] of before) {
-            if (s === 'installed' || s === 'notRequired')
+          for (const [r, { state }] of before) {
+            if (state === 'installed' || state === 'notRequired')
               decided.push(
-                hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is ${describe[s]}`, evidence()),
+                hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is ${describe[state]}`, evidence()),
+              );
+            else if (state === 'rebootPending')
+              decided.push(
+                hostResult(
+                  r.target,
+                  'patched',
+                  `${req.patch.vendorRef} is installed and waits for a restart`,
+                  evidence({ rebootPending: true }),
+                ),
               );
             else if (!members.has(r.record.ResourceId))
               decided.push(
@@ -175,85 +257,109 @@ export const sccmConnector = defineConnector({
                 hostResult(
                   r.target,
                   'skipped',
-                  `would deploy ${req.patch.vendorRef} (currently ${describe[s]})`,
+                  `would deploy ${req.patch.vendorRef} (currently ${describe[state]})`,
                   evidence(),
                 ),
               );
             else needing.push(r);
           }
-          if (needing.length) {
-            const assignmentId = await ensureDeployment(req, prepared.updates, collectionId);
-            req.onProgress?.(
-              `ConfigMgr deployment ${assignmentId} targets collection ${collectionId}; waiting for ${needing.length} device(s)`,
-            );
-            const waited = await pollUntilDone({
-              check: async () => {
-                const states = await statesOf(needing, prepared.updates, req.signal);
-                return {
-                  done: [...states.values()].every((s) => s === 'installed' || s === 'notRequired' || s === 'failed'),
-                  value: states,
-                };
-              },
-              backoff: {
-                initialMs: durationMs(config.pollInterval),
-                maxMs: durationMs(config.maxPollInterval),
-                factor: 1.5,
-              },
-              deadlineMs: durationMs(config.installTimeout),
-              signal: req.signal,
-              onWait: (states) =>
-                req.onProgress?.(
-                  `${[...states.values()].filter((s) => s === 'installed').length}/${needing.length} devices installed`,
-                ),
+          if (needing.length === 0) return inRequestOrder(req.targets, decided);
+
+          const reboot = req.reboot ?? 'if-required';
+          const suppressReboot = suppressRebootFor[reboot];
+          const content = await distributeContent({
+            api,
+            config,
+            ciIds,
+            vendorRef: req.patch.vendorRef,
+            backoff,
+            onProgress: req.onProgress,
+            signal: req.signal,
+          });
+          const assignmentId = await ensureDeployment(req, prepared.updates, collectionId, suppressReboot);
+          req.onProgress?.(
+            `ConfigMgr deployment ${assignmentId} targets collection ${collectionId}; waiting for ${needing.length} device(s)`,
+          );
+          // With the restart suppressed a pending restart is where the device stays; otherwise the
+          // client restarts on its own and the wait goes on until it has.
+          const settled = (s: HostState) =>
+            s === 'installed' ||
+            s === 'notRequired' ||
+            s === 'failed' ||
+            (s === 'rebootPending' && suppressReboot !== 0);
+          const waited = await pollUntilDone({
+            check: async () => {
+              const states = await statesOf(needing, prepared.updates, req.signal);
+              return { done: [...states.values()].every((s) => settled(s.state)), value: states };
+            },
+            backoff,
+            deadlineMs: durationMs(config.installTimeout),
+            signal: req.signal,
+            onWait: (states) =>
+              req.onProgress?.(
+                `${[...states.values()].filter((s) => s.state === 'installed').length}/${needing.length} devices installed`,
+              ),
+          });
+          for (const r of needing) {
+            const { state, enforcement } = waited.value.get(r) ?? { state: 'unknown' };
+            const ev = evidence({
+              assignmentId,
+              packageId: content.packageId,
+              distributionPoints: content.distributionPoints,
+              suppressReboot,
             });
-            for (const r of needing) {
-              const s = waited.value.get(r) ?? 'unknown';
-              const ev = evidence({ assignmentId });
-              if (s === 'installed')
-                decided.push(hostResult(r.target, 'patched', `installed ${req.patch.vendorRef}`, ev));
-              else if (s === 'notRequired')
-                decided.push(
-                  hostResult(
-                    r.target,
-                    'already_compliant',
-                    `${req.patch.vendorRef} is not required on this device`,
-                    ev,
-                  ),
-                );
-              else if (s === 'failed')
-                decided.push(
-                  hostResult(
-                    r.target,
-                    'failed',
-                    `the ConfigMgr client reported that installing ${req.patch.vendorRef} failed (state 402/6, general failure); see WUAHandler.log and UpdatesDeployment.log`,
-                    ev,
-                  ),
-                );
-              else
-                decided.push(
-                  hostResult(
-                    r.target,
-                    'failed',
-                    `${describe[s]} after ${config.installTimeout}; devices install at their next software update evaluation`,
-                    ev,
-                  ),
-                );
-            }
+            if (state === 'installed')
+              decided.push(hostResult(r.target, 'patched', `installed ${req.patch.vendorRef}`, ev));
+            else if (state === 'rebootPending')
+              decided.push(
+                hostResult(
+                  r.target,
+                  'patched',
+                  suppressReboot
+                    ? `installed ${req.patch.vendorRef}; reboot pending: reboot policy "never" has ConfigMgr suppress the restart, so the host needs one in its next window`
+                    : `installed ${req.patch.vendorRef}; reboot pending: the client has not restarted within ${config.installTimeout} (it restarts per its computer restart settings and maintenance windows)`,
+                  { ...ev, rebootPending: true },
+                ),
+              );
+            else if (state === 'notRequired')
+              decided.push(
+                hostResult(r.target, 'already_compliant', `${req.patch.vendorRef} is not required on this device`, ev),
+              );
+            else if (state === 'failed')
+              decided.push(
+                hostResult(
+                  r.target,
+                  'failed',
+                  `the ConfigMgr client reported that installing ${req.patch.vendorRef} failed (state ${enforcement}); see WUAHandler.log and UpdatesDeployment.log`,
+                  ev,
+                ),
+              );
+            else
+              decided.push(
+                hostResult(
+                  r.target,
+                  'failed',
+                  `${describe[state]} after ${config.installTimeout}; devices install at their next software update evaluation`,
+                  ev,
+                ),
+              );
           }
           return inRequestOrder(req.targets, decided);
         },
 
+        /** Compliant means installed and restarted: a pending restart leaves the old binaries running. */
         async verify(req) {
           const prepared = await prepare(req);
           const decided: HostResult[] = [...prepared.unknown];
-          for (const [r, s] of await statesOf(prepared.resolved, prepared.updates, req.signal)) {
-            const compliant = s === 'installed' || s === 'notRequired';
+          const ciIds = prepared.updates.map((u) => u.CI_ID);
+          for (const [r, { state }] of await statesOf(prepared.resolved, prepared.updates, req.signal)) {
+            const compliant = state === 'installed' || state === 'notRequired';
             decided.push(
               hostResult(
                 r.target,
                 compliant ? 'already_compliant' : 'failed',
-                `ConfigMgr reports ${req.patch.vendorRef} ${describe[s]}`,
-                { ciIds: prepared.updates.map((u) => u.CI_ID) },
+                `ConfigMgr reports ${req.patch.vendorRef} ${describe[state]}`,
+                state === 'rebootPending' ? { ciIds, rebootPending: true } : { ciIds },
               ),
             );
           }
