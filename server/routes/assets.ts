@@ -1,6 +1,7 @@
 import { can, principalOf } from '../authentication.ts';
 import { z } from 'zod';
 import { assetFileFormatSchema, importAssetFile } from '../../app/asset-import.ts';
+import { assetDetail, assetHistory, historyPageSchema } from '../../app/asset-records.ts';
 import type { Db } from '../../db/knex.ts';
 import { getGroup, groupNameSchema } from '../../db/repositories/asset-groups.ts';
 import { parseAssetQuery, type AssetQuery } from '../../db/repositories/asset-query.ts';
@@ -16,6 +17,7 @@ import {
 } from '../../db/repositories/assets.ts';
 import { appendAudit } from '../../db/repositories/audit.ts';
 import { parseInput } from '../../kernel/validate.ts';
+import { loadPrioritizationPolicy } from '../../prioritization/policy.ts';
 import { requestText, withRequestBody } from '../request-body.ts';
 import type { RouteModule } from './types.ts';
 
@@ -45,6 +47,8 @@ async function listFilter(db: Db, q: z.output<typeof listQuerySchema>): Promise<
 export const assetRoutes: RouteModule = {
   path: '/assets',
   register(router, ctx) {
+    // Read once at start-up, as the prioritised findings do: the compliance block's deadlines are theirs.
+    const policy = loadPrioritizationPolicy();
     router.get('/', can(ctx, 'inventory.read'), async (req, res) => {
       const q = parseInput(listQuerySchema, req.query, 'asset list query');
       const filter = await listFilter(ctx.db, q);
@@ -70,7 +74,12 @@ export const assetRoutes: RouteModule = {
     });
 
     router.get('/:ref', can(ctx, 'inventory.read'), async (req, res) => {
-      res.json(await getAsset(ctx.db, req.params.ref));
+      res.json(await assetDetail(ctx.db, req.params.ref, policy));
+    });
+
+    router.get('/:ref/history', can(ctx, 'inventory.read'), async (req, res) => {
+      const page = parseInput(historyPageSchema, req.query, 'asset history query');
+      res.json(await assetHistory(ctx.db, req.params.ref, page));
     });
 
     router.post('/', can(ctx, 'inventory.import'), async (req, res) => {
