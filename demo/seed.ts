@@ -5,6 +5,7 @@ import { assetInputSchema, upsertAssets } from '../db/repositories/assets.ts';
 import { getBaseline, saveBaseline } from '../db/repositories/baselines.ts';
 import { upsertUser, type UserInput } from '../db/repositories/users.ts';
 import { baselineSchema } from '../prioritization/baselines.ts';
+import type { Classification, Platform } from '../prioritization/vocabulary.ts';
 
 /**
  * The demo fleet: five local-connection hosts, each a folder with a versioned application file,
@@ -136,9 +137,9 @@ export async function seedDemoRecords(
         title: DEMO_PATCH.title,
         vendor_ref: DEMO_PATCH.vendorRef,
         vendor: 'Patchflow demo',
-        classification: 'Security Updates',
+        classification: 'Security Updates' satisfies Classification,
         severity: 'Critical',
-        platform: 'linux',
+        platform: 'linux' satisfies Platform,
         target_version: DEMO_PATCH.targetVersion,
         released_at: '2026-11-10',
       })

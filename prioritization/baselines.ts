@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs, durationSchema } from '../kernel/duration.ts';
+import { classificationSchema, platformOf, platforms, vocabularyNameSchema } from './vocabulary.ts';
 
 /**
  * Patch baselines: per-platform auto-approval, as WSUS and Intune approval rules do it. A patch is
@@ -11,8 +12,8 @@ const severityRanks: Record<string, number> = { low: 1, moderate: 2, medium: 2, 
 export const baselineSeveritySchema = z.enum(['low', 'moderate', 'important', 'critical']);
 
 export const baselineRuleSchema = z.object({
-  /** Classifications this rule covers (case-insensitive), e.g. "Security Updates"; absent covers all. */
-  classifications: z.array(z.string().min(1)).min(1).optional(),
+  /** WSUS classifications this rule covers (prioritization/vocabulary.ts), e.g. "Security Updates"; absent covers all. */
+  classifications: z.array(classificationSchema).min(1).optional(),
   /** Lowest vendor severity covered; High and Medium (CSAF) count as Important and Moderate. */
   minSeverity: baselineSeveritySchema.optional(),
   /** How long after release the patch is approved, e.g. "7d"; "0d" approves on release. */
@@ -26,8 +27,8 @@ export const baselineSchema = z.object({
     .min(1)
     .max(100)
     .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dots, dashes and underscores'),
-  /** Matched against the patch's platform case-insensitively; "*" matches every platform. */
-  platform: z.string().trim().min(1).max(100),
+  /** A platform of the vocabulary (windows, linux, macos), matched case-insensitively; "*" matches every platform. */
+  platform: vocabularyNameSchema('platform', [...platforms, '*'], platformOf),
   rules: z.array(baselineRuleSchema).default([]),
   /** Patch ids or vendor references (KB5033371, RHSA-2022:0011) approved whatever the rules say. */
   approve: z.array(z.string().trim().min(1)).default([]),

@@ -13,6 +13,7 @@ import * as m011 from './011_attempt_heartbeats.ts';
 import * as m012 from './012_cisa_ssvc.ts';
 import * as m013 from './013_applicability.ts';
 import * as m014 from './014_verification_evidence.ts';
+import * as m015 from './015_classification_vocabulary.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const migrations: Record<string, Migration> = {
   '012_cisa_ssvc': m012,
   '013_applicability': m013,
   '014_verification_evidence': m014,
+  '015_classification_vocabulary': m015,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

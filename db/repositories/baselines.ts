@@ -3,7 +3,7 @@ import type { Baseline, BaselinePatch } from '../../prioritization/baselines.ts'
 
 interface BaselineRow {
   id: string;
-  platform: string;
+  platform: Baseline['platform'];
   rules: Baseline['rules'];
   approve: string[];
   reject: string[];

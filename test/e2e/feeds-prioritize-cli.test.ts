@@ -125,8 +125,8 @@ describe('feeds and prioritisation through the CLI and REST API', () => {
     writeFileSync(
       file,
       JSON.stringify({
-        platform: 'Windows',
-        rules: [{ classifications: ['Security Update'], minSeverity: 'important', approveAfter: '7d' }],
+        platform: 'windows',
+        rules: [{ classifications: ['Security Updates'], minSeverity: 'important', approveAfter: '7d' }],
         reject: ['KB5033375'],
       }),
     );
@@ -137,7 +137,7 @@ describe('feeds and prioritisation through the CLI and REST API', () => {
 
     const out = await patchflow('baselines', 'evaluate', 'windows', '--json');
     const results = JSON.parse(out.stdout) as { patchId: string; approved: boolean; reason: string }[];
-    const windowsKbs = (await stack.ctx.db('patches').where({ platform: 'Windows' }).count({ n: '*' }).first()) as {
+    const windowsKbs = (await stack.ctx.db('patches').where({ platform: 'windows' }).count({ n: '*' }).first()) as {
       n: number;
     };
     expect(results).toHaveLength(Number(windowsKbs.n));
@@ -150,9 +150,20 @@ describe('feeds and prioritisation through the CLI and REST API', () => {
       reason: 'KB5033375 is on the reject list of baseline windows',
     });
 
-    writeFileSync(file, JSON.stringify({ platform: 'Windows', rules: [{ approveAfter: 'next week' }] }));
+    writeFileSync(file, JSON.stringify({ platform: 'windows', rules: [{ approveAfter: 'next week' }] }));
     const bad = await patchflow('baselines', 'set', 'windows', file);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/rules\.0\.approveAfter/);
+
+    // MSRC's singular "Security Update" is not WSUS's name for the class: refused, naming the rule and the names.
+    writeFileSync(
+      file,
+      JSON.stringify({ platform: 'windows', rules: [{ classifications: ['Security Update'], approveAfter: '7d' }] }),
+    );
+    const vendorWord = await patchflow('baselines', 'set', 'windows', file);
+    expect(vendorWord.code).toBe(2);
+    expect(vendorWord.stderr).toContain(
+      '  rules.0.classifications.0: "Security Update" is not a classification Patchflow knows (did you mean "Security Updates"?); the classifications are: Applications, Critical Updates,',
+    );
   });
 });

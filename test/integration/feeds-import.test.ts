@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../kernel/errors.ts';
 import { importFeedFile } from '../../app/feeds.ts';
+import { up as adoptVocabulary } from '../../db/migrations/015_classification_vocabulary.ts';
 import { createConnectorRegistry } from '../../integrations/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { feedTableCounts } from '../helpers/feed-tables.ts';
@@ -212,8 +213,9 @@ describe('feed file imports', () => {
     ).length;
     expect(await count(t, 'patch_cves', (q) => q.where({ patch_id: 'KB5033371' }))).toBe(fixedBy);
     expect((await t.db('patches').where({ id: 'KB5033371' }).first()) as object).toMatchObject({
-      platform: 'Windows',
-      classification: 'Security Update',
+      platform: 'windows',
+      classification: 'Security Updates',
+      title: '2023-Dec Security Update KB5033371',
       target_version: '10.0.17763.5206',
       vendor: 'Microsoft',
     });
@@ -240,12 +242,101 @@ describe('feed file imports', () => {
       expect(await count(t, 'patches', (q) => q.where({ advisory_id: id })), id).toBe(hasFix ? 1 : 0);
     }
     expect((await t.db('patches').where({ id: 'RHSA-2022:0011' }).first()) as object).toMatchObject({
-      platform: 'Red Hat Enterprise Linux',
+      platform: 'linux',
+      classification: 'Security Updates',
       severity: 'Important',
     });
     expect(await count(t, 'patch_cves', (q) => q.where({ patch_id: 'RHSA-2022:0011', cve_id: 'CVE-2020-10188' }))).toBe(
       1,
     );
+  });
+
+  it('migration 015 turns the vendor words stored before the vocabulary into its names, and leaves unknown ones', async () => {
+    // As the feeds stored them before: MSRC's SubType and family, CSAF's "Security Update" and family.
+    const before = [
+      { id: 'VOC-KB1', classification: 'Monthly Rollup', platform: 'ESU', products: ['Windows Server 2012 R2'] },
+      { id: 'VOC-KB2', classification: 'Security Update', platform: 'Microsoft Office', products: [] },
+      {
+        id: 'VOC-MAC',
+        classification: 'Security Update',
+        platform: 'Microsoft Office',
+        products: ['Microsoft Office LTSC for Mac 2021'],
+      },
+      { id: 'VOC-RHSA', classification: 'Security Update', platform: 'Red Hat Enterprise Linux', products: [] },
+      { id: 'VOC-AZ', classification: 'Hand-typed', platform: 'Azure', products: [] },
+    ];
+    await t.db('patches').insert(
+      before.map((p) => ({
+        id: p.id,
+        title: p.id,
+        vendor_ref: p.id,
+        classification: p.classification,
+        platform: p.platform,
+      })),
+    );
+    await t
+      .db('patch_products')
+      .insert(
+        before.flatMap((p) =>
+          p.products.map((name) => ({ patch_id: p.id, product: name.toLowerCase(), product_name: name })),
+        ),
+      );
+    await t.db('patch_baselines').insert([
+      {
+        id: 'voc-windows',
+        platform: 'Windows',
+        rules: JSON.stringify([
+          { classifications: ['Security Update', 'Security Updates'], approveAfter: '3d' },
+          { approveAfter: '30d' },
+        ]),
+      },
+      { id: 'voc-office', platform: 'Microsoft Office', rules: JSON.stringify([{ approveAfter: '3d' }]) },
+    ]);
+
+    await adoptVocabulary(t.db);
+
+    const after = (await t
+      .db('patches')
+      .whereIn(
+        'id',
+        before.map((p) => p.id),
+      )
+      .orderBy('id')
+      .select('id', 'classification', 'platform')) as object[];
+    expect(after).toEqual([
+      { id: 'VOC-AZ', classification: 'Hand-typed', platform: 'Azure' },
+      { id: 'VOC-KB1', classification: 'Security Updates', platform: 'windows' },
+      { id: 'VOC-KB2', classification: 'Security Updates', platform: 'windows' },
+      { id: 'VOC-MAC', classification: 'Security Updates', platform: 'macos' },
+      { id: 'VOC-RHSA', classification: 'Security Updates', platform: 'linux' },
+    ]);
+    expect(
+      await t
+        .db('patch_baselines')
+        .whereIn('id', ['voc-windows', 'voc-office'])
+        .orderBy('id')
+        .select('id', 'platform', 'rules'),
+    ).toEqual([
+      // A family is not respelled as a platform: that would widen what the baseline approves.
+      { id: 'voc-office', platform: 'Microsoft Office', rules: [{ approveAfter: '3d' }] },
+      {
+        id: 'voc-windows',
+        platform: 'windows',
+        rules: [{ classifications: ['Security Updates'], approveAfter: '3d' }, { approveAfter: '30d' }],
+      },
+    ]);
+    // Stored in the vocabulary already, a second run changes nothing.
+    await adoptVocabulary(t.db);
+    expect(
+      await t
+        .db('patches')
+        .whereIn(
+          'id',
+          before.map((p) => p.id),
+        )
+        .orderBy('id')
+        .select('id', 'classification', 'platform'),
+    ).toEqual(after);
   });
 
   it('merges feeds without erasing each other: a vendor CVSS fills gaps only, KEV survives NVD', async () => {

@@ -5,10 +5,10 @@ import { baselineSchema, decidePatch, evaluateBaseline, type BaselinePatch } fro
 
 const windows = baselineSchema.parse({
   id: 'windows-servers',
-  platform: 'Windows',
+  platform: 'windows',
   rules: [
-    { classifications: ['Security Update', 'Security Updates'], minSeverity: 'critical', approveAfter: '3d' },
-    { classifications: ['Security Update', 'Security Updates'], minSeverity: 'important', approveAfter: '14d' },
+    { classifications: ['Security Updates'], minSeverity: 'critical', approveAfter: '3d' },
+    { classifications: ['Security Updates'], minSeverity: 'important', approveAfter: '14d' },
     { classifications: ['Definition Updates'], approveAfter: '0d' },
   ],
   approve: ['KB5002520'],
@@ -17,9 +17,9 @@ const windows = baselineSchema.parse({
 const kb = (over: Partial<BaselinePatch>): BaselinePatch => ({
   id: 'KB5033371',
   vendorRef: 'KB5033371',
-  classification: 'Security Update',
+  classification: 'Security Updates',
   severity: 'Critical',
-  platform: 'Windows',
+  platform: 'windows',
   releasedAt: '2023-12-12',
   ...over,
 });
@@ -30,12 +30,12 @@ describe('evaluateBaseline', () => {
     expect(evaluateBaseline(kb({}), windows, at('2023-12-14'))).toEqual({
       approved: false,
       reason:
-        'rule 1 (Security Update, Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)',
+        'rule 1 (Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)',
     });
     expect(evaluateBaseline(kb({}), windows, at('2023-12-15'))).toEqual({
       approved: true,
       reason:
-        'approved by rule 1 (Security Update, Security Updates, critical or worse, 3d after release): released 2023-12-12, approvable since 2023-12-15',
+        'approved by rule 1 (Security Updates, critical or worse, 3d after release): released 2023-12-12, approvable since 2023-12-15',
     });
   });
 
@@ -48,7 +48,7 @@ describe('evaluateBaseline', () => {
   it('holds what no rule covers: a Moderate security update, an unclassified patch', () => {
     expect(evaluateBaseline(kb({ severity: 'Moderate' }), windows, at('2024-06-01'))).toEqual({
       approved: false,
-      reason: 'no rule of baseline windows-servers covers Security Update patches of Moderate severity',
+      reason: 'no rule of baseline windows-servers covers Security Updates patches of Moderate severity',
     });
     expect(evaluateBaseline(kb({ classification: null, severity: null }), windows, at('2024-06-01')).reason).toBe(
       'no rule of baseline windows-servers covers unclassified patches of unknown severity',
@@ -73,14 +73,14 @@ describe('evaluateBaseline', () => {
     const rhel = {
       id: 'RHSA-2022:0011',
       vendorRef: 'RHSA-2022:0011',
-      classification: 'Security Update',
+      classification: 'Security Updates',
       severity: 'Important',
-      platform: 'Red Hat Enterprise Linux',
+      platform: 'linux',
       releasedAt: '2022-01-04',
     };
     expect(evaluateBaseline(rhel, windows, at('2024-01-01'))).toEqual({
       approved: false,
-      reason: 'baseline windows-servers is for Windows, RHSA-2022:0011 is for Red Hat Enterprise Linux',
+      reason: 'baseline windows-servers is for windows, RHSA-2022:0011 is for linux',
     });
     expect(evaluateBaseline(rhel, { ...windows, platform: '*' }, at('2024-01-01')).approved).toBe(true);
   });
@@ -102,14 +102,14 @@ describe('evaluateBaseline', () => {
     expect(() =>
       parseInput(
         baselineSchema,
-        { id: 'bad id', platform: 'Windows', rules: [{ approveAfter: 'a week' }] },
+        { id: 'bad id', platform: 'windows', rules: [{ approveAfter: 'a week' }] },
         'baseline',
       ),
     ).toThrow(InputError);
     try {
       parseInput(
         baselineSchema,
-        { id: 'bad id', platform: 'Windows', rules: [{ approveAfter: 'a week', minSeverity: 'urgent' }] },
+        { id: 'bad id', platform: 'windows', rules: [{ approveAfter: 'a week', minSeverity: 'urgent' }] },
         'baseline',
       );
     } catch (err) {
@@ -119,6 +119,50 @@ describe('evaluateBaseline', () => {
         'rules.0.approveAfter',
       ]);
     }
+  });
+
+  it('refuses a classification or platform outside the vocabulary, naming the field and the known names', () => {
+    const refusal = (input: unknown) => {
+      try {
+        parseInput(baselineSchema, input, 'baseline');
+      } catch (err) {
+        if (err instanceof InputError) return err;
+        throw err;
+      }
+      throw new Error('accepted');
+    };
+    const err = refusal({
+      id: 'windows-servers',
+      platform: 'Windows Server',
+      rules: [{ classifications: ['Security Updates', 'Security Update'], approveAfter: '3d' }],
+    });
+    expect(err.details).toEqual([
+      {
+        path: ['platform'],
+        message:
+          '"Windows Server" is not a platform Patchflow knows (did you mean "windows"?); the platforms are: windows, linux, macos, *',
+      },
+      {
+        path: ['rules', 0, 'classifications', 1],
+        message:
+          '"Security Update" is not a classification Patchflow knows (did you mean "Security Updates"?); the classifications are: Applications, Critical Updates, Definition Updates, Drivers, Feature Packs, Security Updates, Service Packs, Tools, Update Rollups, Updates, Upgrades',
+      },
+    ]);
+    expect(err.message).toMatch(/^invalid baseline: platform: .*; rules\.0\.classifications\.1: /);
+    expect(
+      refusal({ id: 'x', platform: '*', rules: [{ classifications: ['Hotfixes'], approveAfter: '0d' }] }).details[0]
+        ?.message,
+    ).toMatch(/^"Hotfixes" is not a classification Patchflow knows; the classifications are: Applications, /);
+  });
+
+  it('takes the names in any case and keeps the vocabulary’s spelling', () => {
+    expect(
+      baselineSchema.parse({
+        id: 'w',
+        platform: ' WINDOWS ',
+        rules: [{ classifications: ['security updates', 'Definition updates'], approveAfter: '0d' }],
+      }),
+    ).toMatchObject({ platform: 'windows', rules: [{ classifications: ['Security Updates', 'Definition Updates'] }] });
   });
 });
 
@@ -142,12 +186,12 @@ describe('decidePatch: every baseline covering the platform together', () => {
   });
 
   it('explains a patch no baseline covers, or one still waiting for its delay', () => {
-    expect(decidePatch(kb({ platform: 'macOS' }), [windows], at('2024-06-01'))).toEqual({
+    expect(decidePatch(kb({ platform: 'macos' }), [windows], at('2024-06-01'))).toEqual({
       approved: false,
-      reason: 'no baseline covers the macOS platform; name KB5033371 explicitly to include it',
+      reason: 'no baseline covers the macos platform; name KB5033371 explicitly to include it',
     });
     expect(decidePatch(kb({}), [windows], at('2023-12-13')).reason).toBe(
-      'rule 1 (Security Update, Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)',
+      'rule 1 (Security Updates, critical or worse, 3d after release) approves it on 2023-12-15 (released 2023-12-12)',
     );
   });
 });

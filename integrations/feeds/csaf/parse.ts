@@ -6,6 +6,7 @@ import type { CveFacts } from '../../../db/repositories/cves.ts';
 import type { PatchApplicability, RemediationFacts } from '../../../db/repositories/advisories.ts';
 import { vendorProductKey } from '../../../prioritization/products.ts';
 import { evrText, isOlder, parseNevra, type Nevra } from '../../../prioritization/versions.ts';
+import { classificationOf, platformOf } from '../../../prioritization/vocabulary.ts';
 import { feedText, parseJsonText, utcTimestamp } from '../parse.ts';
 
 const fullProductName = z.object({
@@ -246,10 +247,10 @@ export function parseCsaf(body: Buffer | string): FeedBatch {
       applies: highestFixPerPackage(applies),
       title: doc.document.title,
       product: names.slice(0, 20).join('; ') + (names.length > 20 ? `; … ${names.length - 20} more` : ''),
-      platform: infos.find((p) => p?.platform)?.platform,
+      platform: platformOf(...infos.map((p) => p?.platform)),
       url: fix.url,
       cves: [...fix.cves],
-      classification: 'Security Update',
+      classification: classificationOf('vendor_fix'),
       severity,
       releasedAt: utcTimestamp(tracking.initial_release_date)?.slice(0, 10),
     };

@@ -3,6 +3,7 @@ import type { FeedBatch } from '../batch.ts';
 import type { CveFacts } from '../../../db/repositories/cves.ts';
 import type { PatchApplicability, RemediationFacts } from '../../../db/repositories/advisories.ts';
 import { vendorProductKey } from '../../../prioritization/products.ts';
+import { classificationOf, platformOf } from '../../../prioritization/vocabulary.ts';
 import { child, childText, children, feedText, parseXml, utcTimestamp, type XmlElement } from '../parse.ts';
 
 const severityRank: Record<string, number> = { Low: 1, Moderate: 2, Important: 3, Critical: 4 };
@@ -11,7 +12,7 @@ const higherSeverity = (a: string | undefined, b: string | undefined) =>
 
 interface Product {
   name: string;
-  /** MSRC's product family branch: Windows, Microsoft Office, Browser, ESU… — our patch platform. */
+  /** MSRC's product family branch: Windows, Microsoft Office, Browser, ESU… — what the patch platform is read from. */
   family: string | undefined;
 }
 
@@ -38,6 +39,8 @@ interface PatchAccumulator {
   fix: RemediationFacts & { cves: string[]; applies: PatchApplicability[]; supersedes: string[] };
   products: Set<string>;
   families: Set<string>;
+  /** MSRC's SubType: "Security Update", "Monthly Rollup", "Windows Update"… */
+  subType: string | undefined;
 }
 
 /** A FixedBuild is a build number for Windows; for Click-to-Run Office it is a link to the builds page instead. */
@@ -163,7 +166,7 @@ export function parseCvrf(body: Buffer | string): {
             title: '',
             cves: [],
             url: build || !fixedBuild ? childText(rem, 'URL') : fixedBuild,
-            classification: subType,
+            classification: classificationOf(subType),
             targetVersion: build,
             releasedAt: releasedOn,
             applies: [],
@@ -172,6 +175,7 @@ export function parseCvrf(body: Buffer | string): {
           },
           products: new Set<string>(),
           families: new Set<string>(),
+          subType,
         };
         if (!acc.fix.cves.includes(cve)) acc.fix.cves.push(cve);
         for (const kb of supersededKbs(childText(rem, 'Supercedence') ?? childText(rem, 'Supersedence')))
@@ -196,11 +200,12 @@ export function parseCvrf(body: Buffer | string): {
     }
   });
 
-  const remediations = [...patches.values()].map(({ fix, products: names, families }) => ({
+  const remediations = [...patches.values()].map(({ fix, products: names, families, subType }) => ({
     ...fix,
-    title: `${documentId} ${fix.classification ?? 'Update'} ${fix.vendorRef}`,
+    // MSRC's own word stays in the title: "2023-Dec Monthly Rollup KB5033420".
+    title: `${documentId} ${subType ?? 'Update'} ${fix.vendorRef}`,
     product: [...names].join('; '),
-    platform: [...families][0],
+    platform: platformOf(...names, subType, ...families),
   }));
   return {
     documentId,
