@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { UpstreamError } from '../../kernel/errors.ts';
+import { InputError, UpstreamError } from '../../kernel/errors.ts';
 import type { WinRmClient } from '../kit/winrm/client.ts';
+import { splitToFit } from '../kit/winrm/limits.ts';
 import { psQuote } from '../kit/winrm/quoting.ts';
 
 /** ConvertTo-Json writes a single object bare and several as an array; both mean "these rows". */
@@ -8,12 +9,38 @@ function rows<S extends z.ZodType>(row: S) {
   return z.union([z.array(row), row]).transform((v): z.output<S>[] => (Array.isArray(v) ? v : [v]));
 }
 
+/** The dotted form of System.Net.IPAddress.Address: the IPv4 address as a little-endian 32-bit number. */
+function dottedQuad(address: number): string {
+  return [0, 8, 16, 24].map((shift) => Math.floor(address / 2 ** shift) % 256).join('.');
+}
+
+/**
+ * IComputerTarget.IPAddress. The script asks for its text (IPAddressToString), but a
+ * System.Net.IPAddress that reaches ConvertTo-Json as it is comes out as an object, shaped
+ * differently by Windows PowerShell 5.1 and PowerShell 7 and with IPAddressToString only when
+ * PowerShell's type data was applied; then the IPv4 Address number is all there is. An IPv6
+ * address without its text cannot be recovered and reads as none.
+ */
+export const ipAddressSchema = z.union([
+  z.string(),
+  z
+    .object({
+      AddressFamily: z.number().int(),
+      Address: z.number().int().nonnegative().max(0xffffffff).nullable().optional(),
+      IPAddressToString: z.string().optional(),
+    })
+    .transform(
+      (ip) =>
+        ip.IPAddressToString ??
+        (ip.AddressFamily === 2 && typeof ip.Address === 'number' ? dottedQuad(ip.Address) : null),
+    ),
+]);
+
 const groupSchema = z.object({ Id: z.string(), Name: z.string() });
-// Get-WsusComputer prints the string "No computers available." instead of nothing; Select-Object turns it into a row of nulls.
 const computerSchema = z.object({
-  Id: z.string().nullable(),
+  Id: z.string(),
   FullDomainName: z.string().nullable(),
-  IPAddress: z.string().nullable().optional(),
+  IPAddress: ipAddressSchema.nullable().optional(),
   OSDescription: z.string().nullable().optional(),
   ComputerTargetGroupIds: z
     .union([z.array(z.string()), z.string()])
@@ -23,10 +50,7 @@ const computerSchema = z.object({
 const updateSchema = z.object({
   Id: z.object({ UpdateId: z.string(), RevisionNumber: z.number() }),
   Title: z.string(),
-  KnowledgebaseArticles: z
-    .union([z.array(z.string()), z.string()])
-    .nullable()
-    .optional(),
+  RequiresLicenseAgreementAcceptance: z.boolean(),
 });
 /** UpdateInstallationState: Windows PowerShell serialises the enum as its number, -EnumsAsStrings as its name. */
 const stateNames = [
@@ -53,6 +77,16 @@ const installationInfoSchema = z.object({
   ]),
 });
 
+/** ComputerTargetGroupId.AllComputers and .UnassignedComputers: the same on every WSUS, whatever the language of their names. */
+export const builtInGroupIds = {
+  allComputers: 'a0a08746-4dbe-4a37-9adf-9e7652c0b421',
+  unassignedComputers: 'b73ca6ed-5727-47f3-84de-015e03f6a88a',
+} as const;
+
+export interface WsusGroup {
+  id: string;
+  name: string;
+}
 export interface WsusComputer {
   id: string;
   fullDomainName: string;
@@ -63,22 +97,31 @@ export interface WsusComputer {
 export interface WsusUpdateRef {
   updateId: string;
   title: string;
+  /** Its licence agreement must be accepted before it can be approved for install. */
+  requiresLicense: boolean;
 }
-export type WsusAction = 'Install' | 'Uninstall' | 'NotApproved';
+export type WsusAction = 'Install' | 'Uninstall';
 
-const preamble = ["$ErrorActionPreference = 'Stop'", "$ProgressPreference = 'SilentlyContinue'"];
+const preamble = [
+  "$ErrorActionPreference = 'Stop'",
+  "$ProgressPreference = 'SilentlyContinue'",
+  '$server = Get-WsusServer',
+];
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The UpdateServices cmdlets Patchflow runs on the WSUS server, one PowerShell script per step.
- * Every value is a quoted literal (psQuote); results come back as one compressed JSON document
- * per output line and are validated before use.
+ * The WSUS administration API (Microsoft.UpdateServices.Administration, reached through the
+ * UpdateServices module's Get-WsusServer) driven by PowerShell scripts run over WinRM. Every
+ * value is a quoted literal (psQuote); results come back as one compressed JSON document per
+ * output line and are validated before use. Lists of hosts or updates are split into as many
+ * scripts as Windows' command-line limit and the listener's envelope limit require.
  */
 export class WsusClient {
   constructor(private readonly winrm: WinRmClient) {}
 
   async serverName(signal?: AbortSignal): Promise<string> {
     const [server] = await this.script(
-      [`Get-WsusServer | Select-Object -Property 'Name', 'PortNumber' | ConvertTo-Json -Compress`],
+      [`$server | Select-Object -Property 'Name', 'PortNumber' | ConvertTo-Json -Compress`],
       signal,
     );
     const parsed = z.object({ Name: z.string(), PortNumber: z.number() }).safeParse(server);
@@ -86,18 +129,18 @@ export class WsusClient {
     return `${parsed.data.Name}:${parsed.data.PortNumber}`;
   }
 
-  async fleet(signal?: AbortSignal): Promise<{ groups: { id: string; name: string }[]; computers: WsusComputer[] }> {
+  async fleet(signal?: AbortSignal): Promise<{ groups: WsusGroup[]; computers: WsusComputer[] }> {
     const [groups, computers] = await this.script(
       [
-        `Get-WsusServer | ForEach-Object -MemberName 'GetComputerTargetGroups' | Select-Object -Property 'Id', 'Name' | ConvertTo-Json -Compress`,
-        `Get-WsusComputer -All | Select-Object -Property 'Id', 'FullDomainName', 'IPAddress', 'OSDescription', 'ComputerTargetGroupIds' | ConvertTo-Json -Compress -Depth 3`,
+        `$server.GetComputerTargetGroups() | Select-Object -Property 'Id', 'Name' | ConvertTo-Json -Compress`,
+        `$server.GetComputerTargets() | Select-Object -Property 'Id', 'FullDomainName', @{ Name = 'IPAddress'; Expression = { $_.IPAddress.IPAddressToString } }, 'OSDescription', 'ComputerTargetGroupIds' | ConvertTo-Json -Compress -Depth 3`,
       ],
       signal,
     );
     return {
       groups: parse(rows(groupSchema), groups ?? [], 'computer target groups').map((g) => ({ id: g.Id, name: g.Name })),
       computers: parse(rows(computerSchema), computers ?? [], 'computers').flatMap((c) =>
-        c.Id && c.FullDomainName
+        c.FullDomainName
           ? [
               {
                 id: c.Id,
@@ -112,56 +155,98 @@ export class WsusClient {
     };
   }
 
-  /** The updates a vendor reference names: an update GUID, or every non-declined update of a KB article. */
+  /**
+   * The non-declined updates a vendor reference names: an update GUID, or a KB article found
+   * through IUpdateServer.SearchUpdates (a substring search of title, description and KB number,
+   * so the KB list is matched exactly afterwards) rather than a listing of every update.
+   */
   async findUpdates(vendorRef: string, signal?: AbortSignal): Promise<WsusUpdateRef[]> {
-    const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(vendorRef);
-    const source = guid
+    const kb = kbNumber(vendorRef);
+    if (!guidPattern.test(vendorRef) && (kb.length === 0 || kb.length > 255))
+      throw new InputError(`WSUS cannot look up "${vendorRef.slice(0, 300)}": name an update GUID or a KB article`, [
+        { path: ['patch', 'vendorRef'], message: 'an update GUID or a KB number of 1 to 255 characters' },
+      ]);
+    const source = guidPattern.test(vendorRef)
       ? `Get-WsusUpdate -UpdateId ${psQuote(vendorRef)} | Select-Object -ExpandProperty 'Update'`
-      : `Get-WsusUpdate -Classification 'All' -Approval 'AnyExceptDeclined' -Status 'Any' | Select-Object -ExpandProperty 'Update' | Where-Object -Property 'KnowledgebaseArticles' -Contains -Value ${psQuote(vendorRef.replace(/^KB/i, ''))}`;
+      : `$server.SearchUpdates(${psQuote(kb)}) | Where-Object -Property 'KnowledgebaseArticles' -Contains -Value ${psQuote(kb)}`;
     const [found] = await this.script(
       [
-        `${source} | Select-Object -Property 'Id', 'Title', 'KnowledgebaseArticles' | ConvertTo-Json -Compress -Depth 3`,
+        `${source} | Where-Object -Property 'IsDeclined' -EQ -Value $false | Select-Object -Property 'Id', 'Title', 'RequiresLicenseAgreementAcceptance' | ConvertTo-Json -Compress -Depth 3`,
       ],
       signal,
     );
     return found === undefined
       ? []
-      : parse(rows(updateSchema), found, 'updates').map((u) => ({ updateId: u.Id.UpdateId, title: u.Title }));
+      : parse(rows(updateSchema), found, 'updates').map((u) => ({
+          updateId: u.Id.UpdateId,
+          title: u.Title,
+          requiresLicense: u.RequiresLicenseAgreementAcceptance,
+        }));
   }
 
-  async addToGroup(fullDomainNames: string[], group: string, signal?: AbortSignal): Promise<void> {
-    if (fullDomainNames.length === 0) return;
-    await this.script(
-      fullDomainNames.map(
-        (name) =>
-          `Get-WsusComputer -NameIncludes ${psQuote(name)} | Where-Object -Property 'FullDomainName' -EQ -Value ${psQuote(name)} | Add-WsusComputer -TargetGroupName ${psQuote(group)}`,
-      ),
+  /** Adds computers (by WSUS id) to a group, in as few scripts as the command-line limit allows. */
+  async addToGroup(computerIds: string[], groupId: string, signal?: AbortSignal): Promise<void> {
+    await this.scripts(
+      computerIds,
+      (slice) => [
+        `$group = $server.GetComputerTargetGroup(${psQuote(groupId)})`,
+        `@(${slice.map(psQuote).join(', ')}) | ForEach-Object -Process { $group.AddComputerTarget($server.GetComputerTarget($_)) }`,
+      ],
       signal,
     );
   }
 
-  async approve(updates: WsusUpdateRef[], action: WsusAction, group: string, signal?: AbortSignal): Promise<void> {
-    await this.script(
-      updates.map(
-        (u) =>
-          `Get-WsusUpdate -UpdateId ${psQuote(u.updateId)} | Approve-WsusUpdate -Action ${psQuote(action)} -TargetGroupName ${psQuote(group)}`,
-      ),
-      signal,
-    );
-  }
-
-  /** Installation state of each update on each computer of `group`, keyed by computer target id. */
-  async installationStates(
+  /**
+   * Approves the updates for `action` to a group with a deadline (UTC), accepting a licence
+   * agreement first where one is required: WSUS refuses to approve such an update for install
+   * before, and without the deadline a client set only to notify would wait for a person.
+   */
+  async approve(
     updates: WsusUpdateRef[],
-    group: string,
+    action: WsusAction,
+    groupId: string,
+    deadline: Date,
     signal?: AbortSignal,
-  ): Promise<Map<string, InstallationState[]>> {
-    const lines = await this.script(
-      [
-        `$group = Get-WsusServer | ForEach-Object -MemberName 'GetComputerTargetGroups' | Where-Object -Property 'Name' -EQ -Value ${psQuote(group)}`,
-        ...updates.map(
+  ): Promise<void> {
+    await this.scripts(
+      updates,
+      (slice) => [
+        `$group = $server.GetComputerTargetGroup(${psQuote(groupId)})`,
+        `$deadline = ([datetime]${psQuote(deadline.toISOString())}).ToUniversalTime()`,
+        ...slice.flatMap((u) => [
+          `$update = ${updateById(u)}`,
+          ...(u.requiresLicense && action === 'Install' ? ['$update.AcceptLicenseAgreement()'] : []),
+          `$null = $update.Approve(${psQuote(action)}, $group, $deadline)`,
+        ]),
+      ],
+      signal,
+    );
+  }
+
+  /** Removes the updates' approvals for a group, so that no computer in it installs them from now on. */
+  async removeApprovals(updates: WsusUpdateRef[], groupId: string, signal?: AbortSignal): Promise<void> {
+    await this.scripts(
+      updates,
+      (slice) => [
+        `$group = $server.GetComputerTargetGroup(${psQuote(groupId)})`,
+        ...slice.map(
           (u) =>
-            `Get-WsusUpdate -UpdateId ${psQuote(u.updateId)} | Select-Object -ExpandProperty 'Update' | ForEach-Object -MemberName 'GetUpdateInstallationInfoPerComputerTarget' -ArgumentList $group | Select-Object -Property 'ComputerTargetId', 'UpdateId', 'UpdateInstallationState' | ConvertTo-Json -Compress`,
+            `${updateById(u)} | ForEach-Object -Process { $_.GetUpdateApprovals($group) } | ForEach-Object -Process { $_.Delete() }`,
+        ),
+      ],
+      signal,
+    );
+  }
+
+  /** Installation state of each update on every computer, keyed by computer target id. */
+  async installationStates(updates: WsusUpdateRef[], signal?: AbortSignal): Promise<Map<string, InstallationState[]>> {
+    const lines = await this.scripts(
+      updates,
+      (slice) => [
+        `$all = $server.GetComputerTargetGroup(${psQuote(builtInGroupIds.allComputers)})`,
+        ...slice.map(
+          (u) =>
+            `${updateById(u)} | ForEach-Object -MemberName 'GetUpdateInstallationInfoPerComputerTarget' -ArgumentList $all | Select-Object -Property 'ComputerTargetId', 'UpdateId', 'UpdateInstallationState' | ConvertTo-Json -Compress`,
         ),
       ],
       signal,
@@ -178,14 +263,34 @@ export class WsusClient {
     return byComputer;
   }
 
-  /** Runs the statements and returns each non-empty output line parsed as JSON. */
-  private async script(statements: string[], signal?: AbortSignal): Promise<unknown[]> {
-    const result = await this.winrm.runPowerShell([...preamble, ...statements].join('\r\n'), signal);
+  /** Runs one script per slice of `items` that fits a command, in order, and returns all their output lines. */
+  private async scripts<T>(
+    items: readonly T[],
+    build: (slice: readonly T[]) => string[],
+    signal?: AbortSignal,
+  ): Promise<unknown[]> {
+    const scripts = splitToFit(
+      items,
+      (slice) => withPreamble(build(slice)),
+      (script) => this.winrm.fitsPowerShell(script),
+    );
+    const lines: unknown[] = [];
+    for (const script of scripts) lines.push(...(await this.run(script, signal)));
+    return lines;
+  }
+
+  private script(statements: string[], signal?: AbortSignal): Promise<unknown[]> {
+    return this.run(withPreamble(statements), signal);
+  }
+
+  /** Runs a script and returns each non-empty output line parsed as JSON. */
+  private async run(script: string, signal?: AbortSignal): Promise<unknown[]> {
+    const result = await this.winrm.runPowerShell(script, signal);
     if (result.exitCode !== 0) {
       const message = result.stderr || `exit code ${result.exitCode}`;
-      // A missing cmdlet, a parameter WSUS does not know or a script that does not parse fails the same way every time.
+      // A missing cmdlet or object, a parameter WSUS does not know or a script that does not parse fails the same way every time.
       const permanent =
-        /CommandNotFoundException|ParameterBindingException|ParserError|does not exist|cannot be uninstalled/.test(
+        /CommandNotFoundException|ParameterBindingException|ParserError|WsusObjectNotFoundException|does not exist|cannot be uninstalled/.test(
           message,
         );
       throw new UpstreamError(`WSUS PowerShell failed: ${message}`, { retryable: !permanent });
@@ -204,6 +309,19 @@ export class WsusClient {
         }
       });
   }
+}
+
+function withPreamble(statements: string[]): string {
+  return [...preamble, ...statements].join('\r\n');
+}
+
+function updateById(u: WsusUpdateRef): string {
+  return `Get-WsusUpdate -UpdateId ${psQuote(u.updateId)} | Select-Object -ExpandProperty 'Update'`;
+}
+
+/** `KB5031356` and `5031356` both name KB article 5031356, which is how WSUS lists it. */
+function kbNumber(vendorRef: string): string {
+  return vendorRef.replace(/^KB/i, '');
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {

@@ -14,8 +14,18 @@ export const wsusConfigSchema = z.object({
   /** First wait between installation-state reads; it grows up to `maxPollInterval`. */
   pollInterval: durationSchema.default(d('30s')),
   maxPollInterval: durationSchema.default(d('5m')),
+  /**
+   * Approvals carry a deadline this long after the deployment starts. At the deadline a client
+   * installs whatever its Automatic Updates policy says, so clients set only to notify install
+   * too; the default, at once, installs at the client's next detection. WSUS has no way to make
+   * a client detect sooner: clients poll on their own "detection frequency" (22 hours by
+   * default, 1 at the least, set by Group Policy), so installTimeout must cover it.
+   */
+  installDeadline: durationSchema.default(d('0s')),
   /** Clients install at their next detection cycle; hosts still not done after this are reported failed. */
   installTimeout: durationSchema.default(d('4h')),
   requestTimeout: durationSchema.default(d('90s')),
+  /** The WSUS server's winrm/config MaxEnvelopeSizekb (Windows' default is 500; the minimum 32). */
+  maxEnvelopeSizeKb: z.number().int().min(32).default(500),
 });
 export type WsusConfig = z.infer<typeof wsusConfigSchema>;

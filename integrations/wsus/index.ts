@@ -1,4 +1,4 @@
-import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/index.ts';
+import type { DeployRequest, DiscoveredAsset, HostOutcome, HostResult } from '../contract/index.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
@@ -11,12 +11,19 @@ import {
 } from '../kit/support/hosts.ts';
 import { pollUntilDone } from '../kit/support/poll.ts';
 import { WinRmClient } from '../kit/winrm/client.ts';
-import { WsusClient, type InstallationState, type WsusComputer, type WsusUpdateRef } from './client.ts';
+import {
+  WsusClient,
+  builtInGroupIds,
+  type InstallationState,
+  type WsusComputer,
+  type WsusGroup,
+  type WsusUpdateRef,
+} from './client.ts';
 import { wsusConfigSchema, type WsusConfig } from './config.ts';
 
-/** Every WSUS computer is a member of this built-in group, so reading states through it needs no group changes. */
-const allComputers = 'All Computers';
-const builtInGroups = new Set(['all computers', 'unassigned computers']);
+const builtInGroups = new Set<string>(Object.values(builtInGroupIds));
+/** Update lookups kept for cycles still running; the oldest is forgotten first. */
+const cachedLookups = 256;
 
 type HostState = 'installed' | 'pendingReboot' | 'notApplicable' | 'failed' | 'pending' | 'unknown';
 
@@ -45,16 +52,37 @@ export const wsusConnector = defineConnector({
       password: config.password,
       requestTimeoutMs: durationMs(config.requestTimeout),
       operationTimeoutSec: 20,
+      maxEnvelopeSizeKb: config.maxEnvelopeSizeKb,
     });
     const wsus = new WsusClient(winrm);
     const groupFor = (ring: string) => config.groupTemplate.replaceAll('{ring}', ring);
+
+    /**
+     * A patch's updates, looked up once per cycle: deploy, verify and rollback of every ring ask
+     * again, and the answer only changes when WSUS synchronises. A lookup that found nothing is
+     * not kept, so a cycle retried after the next synchronisation finds the update.
+     */
+    const lookups = new Map<string, Promise<WsusUpdateRef[]>>();
+    function updatesFor(req: DeployRequest): Promise<WsusUpdateRef[]> {
+      const key = JSON.stringify([req.cycleId, req.patch.vendorRef]);
+      const cached = lookups.get(key);
+      if (cached) return cached;
+      const lookup = wsus.findUpdates(req.patch.vendorRef, req.signal);
+      lookups.set(key, lookup);
+      if (lookups.size > cachedLookups) lookups.delete(lookups.keys().next().value!);
+      void lookup.then(
+        (found) => found.length === 0 && lookups.delete(key),
+        () => lookups.delete(key),
+      );
+      return lookup;
+    }
 
     /** Splits the targets into WSUS computers and hosts WSUS has never heard of, and finds the patch's updates. */
     async function prepare(req: DeployRequest): Promise<{
       resolved: Resolved[];
       unknown: HostResult[];
       updates: WsusUpdateRef[];
-      groups: { id: string; name: string }[];
+      groups: WsusGroup[];
     }> {
       const fleet = await wsus.fleet(req.signal);
       const { resolved, unknown } = resolveTargets(
@@ -62,7 +90,7 @@ export const wsusConnector = defineConnector({
         new HostIndex(fleet.computers, (c) => [c.fullDomainName]),
         (t) => `WSUS has no computer named ${t.hostname}; the host has never reported to this WSUS server`,
       );
-      const updates = resolved.length ? await wsus.findUpdates(req.patch.vendorRef, req.signal) : [];
+      const updates = resolved.length ? await updatesFor(req) : [];
       if (resolved.length && updates.length === 0)
         throw new NotFoundError(
           `WSUS has no approved-or-unapproved update for ${req.patch.vendorRef}: it is not synchronised or it is declined`,
@@ -75,36 +103,41 @@ export const wsusConnector = defineConnector({
       updates: WsusUpdateRef[],
       signal?: AbortSignal,
     ): Promise<Map<Resolved, HostState>> {
-      const byComputer = await wsus.installationStates(updates, allComputers, signal);
+      const byComputer = await wsus.installationStates(updates, signal);
       return new Map(resolved.map((r) => [r, combine(byComputer.get(r.record.id))]));
+    }
+
+    function ringGroup(req: DeployRequest, groups: WsusGroup[]): WsusGroup {
+      const name = groupFor(req.ring);
+      const group = groups.find((g) => g.name.toLowerCase() === name.toLowerCase());
+      if (!group)
+        throw new InputError(
+          `WSUS computer target group "${name}" does not exist; create it in the WSUS console (Computers › Add Computer Group) or change groupTemplate`,
+          [{ path: ['connectors', 'wsus', 'groupTemplate'], message: `no group ${name}` }],
+        );
+      return group;
     }
 
     /** Approves `action` for the ring's group and waits until every host in `acting` reaches `done` or fails. */
     async function actAndWait(
       req: DeployRequest,
       acting: Resolved[],
-      prepared: { updates: WsusUpdateRef[]; groups: { id: string; name: string }[] },
+      prepared: { updates: WsusUpdateRef[]; groups: WsusGroup[] },
       action: 'Install' | 'Uninstall',
       done: (s: HostState) => boolean,
     ) {
-      const group = groupFor(req.ring);
-      const existing = prepared.groups.find((g) => g.name.toLowerCase() === group.toLowerCase());
-      if (!existing) {
-        throw new InputError(
-          `WSUS computer target group "${group}" does not exist; create it in the WSUS console (Computers › Add Computer Group) or change groupTemplate`,
-          [{ path: ['connectors', 'wsus', 'groupTemplate'], message: `no group ${group}` }],
-        );
-      }
+      const group = ringGroup(req, prepared.groups);
       await wsus.addToGroup(
-        acting.filter((r) => !r.record.groupIds.includes(existing.id)).map((r) => r.record.fullDomainName),
-        group,
+        acting.filter((r) => !r.record.groupIds.includes(group.id)).map((r) => r.record.id),
+        group.id,
         req.signal,
       );
-      await wsus.approve(prepared.updates, action, group, req.signal);
+      const deadline = new Date(Date.now() + durationMs(config.installDeadline));
+      await wsus.approve(prepared.updates, action, group.id, deadline, req.signal);
       req.onProgress?.(
-        `approved ${req.patch.vendorRef} for ${action} to WSUS group ${group}; waiting for ${acting.length} client(s) to report`,
+        `approved ${req.patch.vendorRef} for ${action} to WSUS group ${group.name} with deadline ${deadline.toISOString()}; waiting for ${acting.length} client(s) to report`,
       );
-      return pollUntilDone({
+      const waited = await pollUntilDone({
         check: async () => {
           const states = await statesOf(acting, prepared.updates, req.signal);
           return {
@@ -118,12 +151,15 @@ export const wsusConnector = defineConnector({
         onWait: (states) =>
           req.onProgress?.(`${[...states.values()].filter(done).length}/${acting.length} clients done`),
       });
+      return { ...waited, deadline };
     }
 
-    const evidence = (updates: WsusUpdateRef[], group?: string) => ({
+    const evidence = (updates: WsusUpdateRef[], extra: Record<string, unknown> = {}) => ({
       updates: updates.map((u) => u.updateId),
-      ...(group ? { group } : {}),
+      ...extra,
     });
+    /** InstalledPendingReboot: the files are in place but the computer runs the old code until it restarts. */
+    const rebootPending = { rebootPending: true } as const;
 
     return {
       deployer: {
@@ -133,24 +169,26 @@ export const wsusConnector = defineConnector({
           const decided = new Map<string, HostResult>();
           const needing: Resolved[] = [];
           for (const [r, s] of before) {
-            if (s === 'installed' || s === 'pendingReboot')
+            if (s === 'installed' || s === 'notApplicable')
               decided.set(
                 r.target.hostname,
                 hostResult(
                   r.target,
                   'already_compliant',
-                  `${req.patch.vendorRef} is already installed${s === 'pendingReboot' ? ' (restart pending)' : ''}`,
+                  s === 'installed'
+                    ? `${req.patch.vendorRef} is already installed`
+                    : `${req.patch.vendorRef} does not apply to this computer`,
                   evidence(prepared.updates),
                 ),
               );
-            else if (s === 'notApplicable')
+            else if (s === 'pendingReboot')
               decided.set(
                 r.target.hostname,
                 hostResult(
                   r.target,
-                  'already_compliant',
-                  `${req.patch.vendorRef} does not apply to this computer`,
-                  evidence(prepared.updates),
+                  'patched',
+                  `${req.patch.vendorRef} installed, reboot pending`,
+                  evidence(prepared.updates, rebootPending),
                 ),
               );
             else if (req.dryRun)
@@ -173,49 +211,35 @@ export const wsusConnector = defineConnector({
               'Install',
               (s) => s === 'installed' || s === 'pendingReboot',
             );
+            const ev = (extra: Record<string, unknown> = {}) =>
+              evidence(prepared.updates, {
+                group: groupFor(req.ring),
+                deadline: waited.deadline.toISOString(),
+                ...extra,
+              });
             for (const r of needing) {
               const s = waited.value.get(r) ?? 'unknown';
-              const ev = evidence(prepared.updates, groupFor(req.ring));
-              if (s === 'installed' || s === 'pendingReboot')
-                decided.set(
-                  r.target.hostname,
-                  hostResult(
-                    r.target,
-                    'patched',
-                    `installed ${req.patch.vendorRef}${s === 'pendingReboot' ? '; restart pending' : ''}`,
-                    ev,
-                  ),
-                );
-              else if (s === 'notApplicable')
-                decided.set(
-                  r.target.hostname,
-                  hostResult(
-                    r.target,
-                    'already_compliant',
-                    `${req.patch.vendorRef} does not apply to this computer`,
-                    ev,
-                  ),
-                );
-              else if (s === 'failed')
-                decided.set(
-                  r.target.hostname,
-                  hostResult(
-                    r.target,
-                    'failed',
-                    `the WSUS client reported that installing ${req.patch.vendorRef} failed; see WindowsUpdate.log on the host`,
-                    ev,
-                  ),
-                );
-              else
-                decided.set(
-                  r.target.hostname,
-                  hostResult(
-                    r.target,
-                    'failed',
-                    `not installed within ${config.installTimeout} (WSUS reports ${s}); clients install at their next detection cycle`,
-                    ev,
-                  ),
-                );
+              const [outcome, message, extra] = ((): [HostOutcome, string, Record<string, unknown>?] => {
+                switch (s) {
+                  case 'installed':
+                    return ['patched', `installed ${req.patch.vendorRef}`];
+                  case 'pendingReboot':
+                    return ['patched', `${req.patch.vendorRef} installed, reboot pending`, rebootPending];
+                  case 'notApplicable':
+                    return ['already_compliant', `${req.patch.vendorRef} does not apply to this computer`];
+                  case 'failed':
+                    return [
+                      'failed',
+                      `the WSUS client reported that installing ${req.patch.vendorRef} failed; see WindowsUpdate.log on the host`,
+                    ];
+                  default:
+                    return [
+                      'failed',
+                      `not installed within ${config.installTimeout} (WSUS reports ${s}); clients install at their next detection cycle, and those set only to notify at the deadline ${waited.deadline.toISOString()}`,
+                    ];
+                }
+              })();
+              decided.set(r.target.hostname, hostResult(r.target, outcome, message, ev(extra)));
             }
           }
           return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
@@ -226,18 +250,29 @@ export const wsusConnector = defineConnector({
           const states = await statesOf(prepared.resolved, prepared.updates, req.signal);
           const decided = new Map<string, HostResult>();
           for (const [r, s] of states) {
-            const compliant = s === 'installed' || s === 'pendingReboot' || s === 'notApplicable';
-            decided.set(
-              r.target.hostname,
-              hostResult(
-                r.target,
-                compliant ? 'already_compliant' : 'failed',
-                compliant
-                  ? `WSUS reports ${req.patch.vendorRef} ${s}`
-                  : `WSUS reports ${req.patch.vendorRef} ${s}, not installed`,
-                evidence(prepared.updates),
-              ),
-            );
+            const result =
+              s === 'installed' || s === 'notApplicable'
+                ? hostResult(
+                    r.target,
+                    'already_compliant',
+                    `WSUS reports ${req.patch.vendorRef} ${s}`,
+                    evidence(prepared.updates),
+                  )
+                : s === 'pendingReboot'
+                  ? // Not compliant: until the restart the vulnerable code is what runs.
+                    hostResult(
+                      r.target,
+                      'failed',
+                      'installed, reboot pending',
+                      evidence(prepared.updates, rebootPending),
+                    )
+                  : hostResult(
+                      r.target,
+                      'failed',
+                      `WSUS reports ${req.patch.vendorRef} ${s}, not installed`,
+                      evidence(prepared.updates),
+                    );
+            decided.set(r.target.hostname, result);
           }
           return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
         },
@@ -274,6 +309,7 @@ export const wsusConnector = defineConnector({
             return inRequestOrder(req.targets, [...prepared.unknown, ...decided.values()]);
           }
           if (installed.length) {
+            const ev = evidence(prepared.updates, { group: groupFor(req.ring) });
             try {
               const waited = await actAndWait(
                 req,
@@ -293,22 +329,22 @@ export const wsusConnector = defineConnector({
                     reverted
                       ? `uninstalled ${req.patch.vendorRef}`
                       : `still ${s} after ${config.installTimeout}; the client has not uninstalled ${req.patch.vendorRef}`,
-                    evidence(prepared.updates, groupFor(req.ring)),
+                    evidence(prepared.updates, { group: groupFor(req.ring), deadline: waited.deadline.toISOString() }),
                   ),
                 );
               }
             } catch (err) {
               // Many updates cannot be uninstalled. Then the most WSUS can do is stop further installs.
               if (!(err instanceof UpstreamError && /cannot be uninstalled/.test(err.message))) throw err;
-              await wsus.approve(prepared.updates, 'NotApproved', groupFor(req.ring), req.signal);
+              await wsus.removeApprovals(prepared.updates, ringGroup(req, prepared.groups).id, req.signal);
               for (const r of installed)
                 decided.set(
                   r.target.hostname,
                   hostResult(
                     r.target,
                     'failed',
-                    `${req.patch.vendorRef} cannot be uninstalled through WSUS; its approval was removed (NotApproved) so no other computer in the group installs it`,
-                    evidence(prepared.updates, groupFor(req.ring)),
+                    `${req.patch.vendorRef} cannot be uninstalled through WSUS; its approval was removed so no other computer in the group installs it`,
+                    ev,
                   ),
                 );
             }
@@ -323,8 +359,9 @@ export const wsusConnector = defineConnector({
           const names = new Map(fleet.groups.map((g) => [g.id, g.name]));
           return fleet.computers.map((c) => {
             const groups = c.groupIds
+              .filter((id) => !builtInGroups.has(id))
               .map((id) => names.get(id))
-              .filter((n): n is string => !!n && !builtInGroups.has(n.toLowerCase()));
+              .filter((n): n is string => !!n);
             return {
               hostname: c.fullDomainName.split('.')[0]!,
               fqdn: c.fullDomainName,

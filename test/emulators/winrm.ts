@@ -6,6 +6,15 @@
  * wst:Delete, and the examples in 4.7.1–4.7.5; SOAP 1.2 faults with a wsmanfault:WSManFault
  * code (2150858793 for a Receive that timed out). Basic authentication over HTTP; a wrong
  * password is HTTP 401, as a real listener answers.
+ * Limits, as a real listener enforces them: a request larger than MaxEnvelopeSizekb × 1,024
+ * bytes (winrm/config default 500) is refused with HTTP 413 and no body, as Windows answers it
+ * (the client reports "the request size exceeded the configured MaxEnvelopeSize quota",
+ * ERROR_WSMAN_HTTP_REQUEST_TOO_LARGE_STATUS); a command line CreateProcess would refuse (over
+ * 32,767 characters with its null) fails the Command with the Win32 error as WinRS reports a
+ * process it could not start: s:Receiver / w:InternalError, WSManFault code 206
+ * (ERROR_FILENAME_EXCED_RANGE, "The filename or extension is too long.").
+ * https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
+ * https://learn.microsoft.com/en-us/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessw
  * https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/c793e333-c409-43c6-a2eb-6ae2489c7ef4
  * https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/50cc2c38-e094-4d59-aec2-39e09f314862
  * https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/b8d1b0bd-484e-4ac0-a9dd-9244f13697db
@@ -24,6 +33,7 @@ import {
   receiveTimeoutFaultCode,
   signals,
 } from '../../integrations/kit/winrm/wsman.ts';
+import { defaultMaxEnvelopeSizeKb, maxCommandLineChars } from '../../integrations/kit/winrm/limits.ts';
 import { escapeXml, findElement, findElements, parseXml, type XmlElement } from '../../integrations/kit/winrm/xml.ts';
 import { HttpEmulator } from './http-emulator.ts';
 
@@ -32,6 +42,8 @@ export interface WinRmCommand {
   command: string;
   /** The arguments as the program would see them (split by CommandLineToArgvW rules). */
   argv: string[];
+  /** The whole command line CreateProcess was given. */
+  line: string;
 }
 
 export interface CommandOutput {
@@ -51,6 +63,8 @@ export interface WinRmEmulatorOptions {
   chunkBytes?: number;
   /** Each command's first N Receives time out (WSManFault 2150858793) before output flows. */
   receiveTimeoutsPerCommand?: number;
+  /** winrm/config MaxEnvelopeSizekb; requests larger than this many KiB are refused. */
+  maxEnvelopeSizeKb?: number;
 }
 
 export interface WinRmExchange {
@@ -71,6 +85,8 @@ interface RunningCommand {
 
 export class WinRmEmulator extends HttpEmulator {
   readonly exchanges: WinRmExchange[] = [];
+  /** Requests refused as larger than MaxEnvelopeSizekb, by size in bytes. */
+  readonly oversizedRequests: number[] = [];
   private readonly shells = new Map<string, Map<string, RunningCommand>>();
   constructor(private readonly opts: WinRmEmulatorOptions) {
     super('/wsman');
@@ -93,6 +109,11 @@ export class WinRmEmulator extends HttpEmulator {
     }
     if (req.headers.authorization !== expected) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="WSMAN"', 'content-length': '0' }).end();
+      return;
+    }
+    if (raw.length > (this.opts.maxEnvelopeSizeKb ?? defaultMaxEnvelopeSizeKb) * 1024) {
+      this.oversizedRequests.push(raw.length);
+      res.writeHead(413, { 'content-length': '0' }).end();
       return;
     }
     let doc: XmlElement;
@@ -181,8 +202,14 @@ export class WinRmEmulator extends HttpEmulator {
       const line = findElement(body, ns.shell, 'CommandLine');
       const command = (line && findElement(line, ns.shell, 'Command')?.text.trim()) ?? '';
       const joined = (line ? findElements(line, ns.shell, 'Arguments') : []).map((a) => a.text).join(' ');
-      const cmd: WinRmCommand = { command, argv: splitWindowsCommandLine(joined) };
+      const cmd: WinRmCommand = { command, argv: splitWindowsCommandLine(joined), line: `${command} ${joined}` };
       exchange.command = cmd;
+      if (cmd.line.length + 1 > maxCommandLineChars)
+        return {
+          status: 500,
+          exchange,
+          xml: fault('s:Receiver', 'w:InternalError', 'The filename or extension is too long. ', '206'),
+        };
       const id = randomUUID().toUpperCase();
       commands.set(id, {
         id,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InputError, NotAllowedError, UpstreamError } from '../../../kernel/errors.ts';
 import { basicAuth, errorForStatus, sendHttp } from '../support/http.ts';
 import { readableStderr } from './clixml.ts';
+import { commandLineFits, commandLineOf, defaultMaxEnvelopeSizeKb, maxCommandLineChars } from './limits.ts';
 import { encodePowerShell, windowsArg } from './quoting.ts';
 import { actions, cmdShellUri, commandStateDone, ns, receiveTimeoutFaultCode, signals } from './wsman.ts';
 import { escapeXml, findElement, findElements, parseXml, type XmlElement } from './xml.ts';
@@ -14,6 +15,8 @@ export interface WinRmOptions {
   /** How long one HTTP exchange may take; a Receive waits up to `operationTimeoutSec` server-side first. */
   requestTimeoutMs: number;
   operationTimeoutSec: number;
+  /** The listener's winrm/config MaxEnvelopeSizekb; no request larger than this is sent. */
+  maxEnvelopeSizeKb?: number | undefined;
 }
 
 export interface CommandResult {
@@ -21,6 +24,11 @@ export interface CommandResult {
   stderr: string;
   exitCode: number;
 }
+
+/** Win32 ERROR_FILENAME_EXCED_RANGE, which WinRS reports when CreateProcess refuses the command line. */
+const commandLineTooLongCode = '206';
+/** Any real ShellId has this length; measuring an envelope before a shell exists uses it. */
+const placeholderShellId = '00000000-0000-0000-0000-000000000000';
 
 interface Fault {
   code: string;
@@ -36,28 +44,35 @@ interface Fault {
  * use an HTTPS listener outside a lab.
  */
 export class WinRmClient {
-  constructor(private readonly opts: WinRmOptions) {}
+  private readonly maxEnvelopeBytes: number;
+  constructor(private readonly opts: WinRmOptions) {
+    this.maxEnvelopeBytes = (opts.maxEnvelopeSizeKb ?? defaultMaxEnvelopeSizeKb) * 1024;
+  }
 
   /** Runs a PowerShell script and returns its streams, error records decoded from CLIXML. */
   async runPowerShell(script: string, signal?: AbortSignal): Promise<CommandResult> {
-    const result = await this.run(
-      'powershell.exe',
-      [
-        '-NoLogo',
-        '-NoProfile',
-        '-NonInteractive',
-        '-ExecutionPolicy',
-        'Bypass',
-        '-EncodedCommand',
-        encodePowerShell(script),
-      ],
-      signal,
-    );
+    const result = await this.run(powerShellProgram, powerShellArgs(script), signal);
     return { ...result, stderr: readableStderr(result.stderr) };
+  }
+
+  /** Whether `runPowerShell(script)` fits Windows' command-line limit and this listener's envelope limit. */
+  fitsPowerShell(script: string): boolean {
+    const args = powerShellArgs(script);
+    if (!commandLineFits(powerShellProgram, args)) return false;
+    const envelope = this.envelope(actions.command, {
+      shellId: placeholderShellId,
+      body: commandBody(powerShellProgram, args),
+      options: commandOptions,
+    });
+    return Buffer.byteLength(envelope, 'utf8') <= this.maxEnvelopeBytes;
   }
 
   /** Runs a program directly (not through cmd.exe), each argument quoted for the Windows C runtime. */
   async run(command: string, args: readonly string[], signal?: AbortSignal): Promise<CommandResult> {
+    if (!commandLineFits(command, args))
+      throw new InputError(
+        `WinRM Command: the command line would be ${commandLineOf(command, args).length} characters; Windows starts no process with more than ${maxCommandLineChars - 1}`,
+      );
     const shellId = await this.createShell(signal);
     try {
       const commandId = await this.startCommand(shellId, command, args, signal);
@@ -94,12 +109,10 @@ export class WinRmClient {
     args: readonly string[],
     signal?: AbortSignal,
   ): Promise<string> {
-    const argsXml = args.map((a) => `<rsp:Arguments>${escapeXml(windowsArg(a))}</rsp:Arguments>`).join('');
-    const body = `<rsp:CommandLine xmlns:rsp="${ns.shell}"><rsp:Command>${escapeXml(command)}</rsp:Command>${argsXml}</rsp:CommandLine>`;
     const doc = await this.exchange(actions.command, {
       shellId,
-      body,
-      options: { WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'TRUE' },
+      body: commandBody(command, args),
+      options: commandOptions,
       signal,
     });
     const commandId = findElement(doc, ns.shell, 'CommandId')?.text.trim();
@@ -151,6 +164,12 @@ export class WinRmClient {
     req: { shellId?: string; body: string; options?: Record<string, string>; signal?: AbortSignal | undefined },
   ): Promise<XmlElement> {
     const what = `WinRM ${action.slice(action.lastIndexOf('/') + 1)}`;
+    const body = this.envelope(action, req);
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > this.maxEnvelopeBytes)
+      throw new InputError(
+        `${what}: the request would be ${bytes} bytes, over the listener's MaxEnvelopeSizekb (${this.maxEnvelopeBytes / 1024})`,
+      );
     const res = await sendHttp(what, {
       method: 'POST',
       url: this.opts.endpoint,
@@ -158,13 +177,17 @@ export class WinRmClient {
         authorization: basicAuth(this.opts.username, this.opts.password),
         'content-type': 'application/soap+xml;charset=UTF-8',
       },
-      body: this.envelope(action, req),
+      body,
       timeoutMs: this.opts.requestTimeoutMs,
       signal: req.signal,
     });
     if (res.status === 401)
       throw new NotAllowedError(
         `${what}: the WinRM listener at ${this.opts.endpoint} rejected the credentials for ${this.opts.username}`,
+      );
+    if (res.status === 413)
+      throw new InputError(
+        `${what}: the WinRM service refused a ${bytes}-byte request as over its MaxEnvelopeSizekb; set maxEnvelopeSizeKb to the server's winrm/config value`,
       );
     let doc: XmlElement | undefined;
     try {
@@ -176,8 +199,11 @@ export class WinRmClient {
     if (fault) {
       if (fault.wsmanCode === receiveTimeoutFaultCode) throw new ReceiveTimeout();
       const message = `${what}: ${fault.reason || fault.subcode || fault.code}${fault.wsmanCode ? ` (WSManFault ${fault.wsmanCode})` : ''}`;
-      // A Sender fault is about our request (bad selector, unknown option): retrying it cannot help.
-      throw fault.code.endsWith('Sender') ? new InputError(message) : new UpstreamError(message);
+      // A Sender fault is about our request (bad selector, unknown option), and so is a command line
+      // CreateProcess refused: retrying either cannot help.
+      throw fault.code.endsWith('Sender') || fault.wsmanCode === commandLineTooLongCode
+        ? new InputError(message)
+        : new UpstreamError(message);
     }
     if (res.status !== 200 || !doc) throw errorForStatus(what, res.status, res.text);
     return doc;
@@ -213,6 +239,26 @@ export class WinRmClient {
 }
 
 class ReceiveTimeout extends Error {}
+
+const powerShellProgram = 'powershell.exe';
+const commandOptions = { WINRS_CONSOLEMODE_STDIN: 'TRUE', WINRS_SKIP_CMD_SHELL: 'TRUE' };
+
+function powerShellArgs(script: string): string[] {
+  return [
+    '-NoLogo',
+    '-NoProfile',
+    '-NonInteractive',
+    '-ExecutionPolicy',
+    'Bypass',
+    '-EncodedCommand',
+    encodePowerShell(script),
+  ];
+}
+
+function commandBody(command: string, args: readonly string[]): string {
+  const argsXml = args.map((a) => `<rsp:Arguments>${escapeXml(windowsArg(a))}</rsp:Arguments>`).join('');
+  return `<rsp:CommandLine xmlns:rsp="${ns.shell}"><rsp:Command>${escapeXml(command)}</rsp:Command>${argsXml}</rsp:CommandLine>`;
+}
 
 function readFault(doc: XmlElement): Fault | undefined {
   const fault = findElement(doc, ns.soap, 'Fault');
