@@ -27,6 +27,7 @@ import { createApprovalActivities } from './approval.ts';
 import { hostDeployer } from './liveness.ts';
 import { wrapActivities } from './wrapper.ts';
 import { createRolloutActivities } from './rollout.ts';
+import { createFeedActivities } from './feeds.ts';
 import { verifyCycleTargets } from '../app/verification.ts';
 
 export interface ActivityDeps {
@@ -100,6 +101,7 @@ export function createActivities(deps: ActivityDeps) {
   return wrapActivities({
     ...approval,
     ...createRolloutActivities(deps),
+    ...createFeedActivities(deps),
 
     async setCycleState(input: {
       cycleId: string;

@@ -1,7 +1,10 @@
 import type { Knex } from 'knex';
+import { ScheduleNotFoundError, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TemporalFailure, TimeoutFailure } from '@temporalio/common';
 import type { FeedSyncState } from '../integrations/contract/index.ts';
 import type { ConnectorDeps } from '../integrations/contract/connector.ts';
-import { InputError, NotFoundError } from '../kernel/errors.ts';
+import { isErrorKindName } from '../kernel/error-kinds.ts';
+import { ConflictError, errorFromFailure, InputError, NotFoundError, UpstreamError } from '../kernel/errors.ts';
 import { ConnectorRegistry } from '../integrations/contract/registry.ts';
 import { parseInput } from '../kernel/validate.ts';
 import { upsertAdvisories, type AdvisoryUpsertCounts } from '../db/repositories/advisories.ts';
@@ -9,6 +12,14 @@ import { clearKevExcept, upsertCves, type UpsertCounts } from '../db/repositorie
 import { getFeedState, saveFeedState } from '../db/repositories/feed-state.ts';
 import { feedBatchSchema, type FeedBatch } from '../integrations/feeds/batch.ts';
 import { canImportFiles, refusedDocuments, type RefusedDocument } from '../integrations/feeds/feed.ts';
+import {
+  feedScheduleId,
+  feedSyncWorkflowId,
+  type FeedSyncInput,
+  type feedSyncWorkflow,
+} from '../workflows/feed-sync.ts';
+import type { Settings } from '../runtime/settings.ts';
+import type { AppContext } from './context.ts';
 
 /** Where feed batches meet the database: one import or sync is one transaction, so a bad file changes nothing. */
 
@@ -86,8 +97,21 @@ export interface SyncEnv {
  * Fetches what changed since the stored feed_state and stores it with the new state. A feed not
  * configured in settings runs with its defaults (the public source URLs). Nothing is written when
  * the source says nothing changed.
+ *
+ * Once `signal` is aborted the sync ends with its reason, whatever a connector made of the
+ * interrupted download on its way out (CSAF counts a key it could not fetch as a problem with
+ * that key): a cancelled sync is a cancellation, never an outage that would be retried.
  */
 export async function syncFeed(env: SyncEnv, kind: string, signal?: AbortSignal): Promise<FeedRunResult> {
+  try {
+    return await fetchAndStore(env, kind, signal);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason as Error;
+    throw err;
+  }
+}
+
+async function fetchAndStore(env: SyncEnv, kind: string, signal?: AbortSignal): Promise<FeedRunResult> {
   const def = feedDefinition(env.registry, kind);
   const configured = env.registry.list().some((c) => c.definition.id === kind);
   const feed = configured
@@ -109,4 +133,94 @@ export async function syncFeed(env: SyncEnv, kind: string, signal?: AbortSignal)
     state: result.state,
     ...(refused.length ? { refused } : {}),
   };
+}
+
+/** What a feed sync workflow is given: the settings' bounds on one sync, and how often it is tried. */
+export function feedSyncInput(settings: Settings, kind: string, attempts: number): FeedSyncInput {
+  return { kind, attempts, timeouts: { sync: settings.feeds.syncTimeout, heartbeat: settings.feeds.heartbeat } };
+}
+
+/** A person is waiting for the answer: one attempt, and its error comes back at once; the Schedule's next run retries. */
+const REQUESTED_ATTEMPTS = 1;
+
+/**
+ * A sync someone asked for (REST, the CLI): run by a worker as the feedSync workflow, not in the
+ * request, and waited for. A sync of the feed already running, scheduled or asked for by someone
+ * else, is not started again: this waits for that one and answers with its result.
+ */
+export async function requestFeedSync(ctx: AppContext, kind: string): Promise<FeedRunResult> {
+  feedDefinition(ctx.registry, kind);
+  const { taskQueue } = ctx.settings.temporal;
+  const handle = await ctx.temporal.workflow.start<typeof feedSyncWorkflow>('feedSyncWorkflow', {
+    taskQueue,
+    workflowId: feedSyncWorkflowId(taskQueue, kind),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [feedSyncInput(ctx.settings, kind, REQUESTED_ATTEMPTS)],
+  });
+  const outcome = await handle.result().catch((err: unknown) => {
+    throw syncFailure(ctx.settings, kind, err);
+  });
+  // Only a scheduled run skips, and it never runs under the feed's own id.
+  if ('skipped' in outcome) throw new ConflictError(outcome.skipped);
+  return outcome;
+}
+
+/**
+ * A failed sync workflow as the Patchflow error the edges show: the error kind the activity
+ * failed with (an outage stays an UpstreamError, bad feed data an InputError), a cancellation
+ * as a conflict that says so, a timeout naming the setting that bounds it.
+ */
+function syncFailure(settings: Settings, kind: string, err: unknown): unknown {
+  if (!(err instanceof WorkflowFailedError)) return err;
+  if (err.cause instanceof CancelledFailure)
+    return new ConflictError(`the ${kind} sync was cancelled before it finished; nothing of it was stored`);
+  for (let cause = err.cause; cause instanceof TemporalFailure; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure && isErrorKindName(cause.type ?? undefined))
+      return errorFromFailure(cause.type, cause.message);
+    if (cause instanceof TimeoutFailure)
+      return new UpstreamError(
+        cause.timeoutType === 'HEARTBEAT'
+          ? `the ${kind} sync lost its worker (no heartbeat within feeds.heartbeat ${settings.feeds.heartbeat})`
+          : `the ${kind} sync did not finish within feeds.syncTimeout ${settings.feeds.syncTimeout}`,
+      );
+  }
+  return err;
+}
+
+export interface FeedScheduleStatus {
+  /** The interval Temporal runs the sync at (`6h`). */
+  every: string;
+  paused: boolean;
+  nextRunAt?: string | undefined;
+  lastRunAt?: string | undefined;
+}
+
+/** The feed's Schedule as Temporal has it; undefined when the feed syncs only when asked. */
+export async function feedScheduleStatus(ctx: AppContext, kind: string): Promise<FeedScheduleStatus | undefined> {
+  const handle = ctx.temporal.schedule.getHandle(feedScheduleId(ctx.settings.temporal.taskQueue, kind));
+  try {
+    const described = await handle.describe();
+    const every = described.spec.intervals?.[0]?.every;
+    return {
+      every: every === undefined ? 'not by interval' : durationText(every),
+      paused: described.state.paused,
+      nextRunAt: described.info.nextActionTimes[0]?.toISOString(),
+      lastRunAt: described.info.recentActions.at(-1)?.takenAt.toISOString(),
+    };
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** Milliseconds as people write durations in settings: the largest unit that divides them. */
+function durationText(ms: number): string {
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
+  const [unit, size] = units.find(([, n]) => ms % n === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
 }

@@ -2,11 +2,46 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { connectorsWithEnv } from '../integrations/contract/env.ts';
 import { connectorDefinitions } from '../integrations/registry.ts';
+import { durationMs, durationSchema } from '../kernel/duration.ts';
 import { InputError, inputErrorFromZod } from '../kernel/errors.ts';
 import { definedOnly } from '../kernel/env.ts';
 import { temporalSettingsSchema, type TemporalSettings } from '../temporal.config.ts';
 import { cyclePolicySchema } from '../app/cycle-policy.ts';
 import { oidcSettingsSchema } from '../security/oidc.ts';
+
+const d = (text: string) => durationSchema.parse(text);
+
+/** How often a feed syncs on its own, or `off`; polling a source more than once a minute helps no one. */
+const feedIntervalSchema = z
+  .string()
+  .regex(/^(off|\d+(ms|s|m|h|d))$/, { message: 'a duration such as 6h, or off', abort: true })
+  .refine((v) => v === 'off' || durationMs(v) >= 60_000, 'at least 1m');
+
+/** One line per feed of integrations/registry.ts; the defaults follow how often each source publishes. */
+const feedScheduleSchema = z.strictObject({
+  kev: feedIntervalSchema.default('6h'),
+  /** FIRST publishes scores once a day. */
+  epss: feedIntervalSchema.default('24h'),
+  /** NVD asks that changes be fetched no more than once every two hours. */
+  nvd: feedIntervalSchema.default('2h'),
+  /** Monthly releases, with revisions in between. */
+  msrc: feedIntervalSchema.default('24h'),
+  csaf: feedIntervalSchema.default('6h'),
+});
+
+/**
+ * Feed syncs as Temporal Schedules: one per feed configured under `connectors`, at its interval
+ * in `schedule`, created or updated when a worker or server starts (runtime/feed-schedules.ts).
+ */
+const feedSettingsSchema = z
+  .object({
+    schedule: feedScheduleSchema.prefault({}),
+    /** Bounds one whole sync (all its requests, retries and waits); each request has its own `retry.requestTimeout` besides. */
+    syncTimeout: durationSchema.default(d('1h')),
+    /** How soon a lost worker's sync, or a cancellation, is noticed. */
+    heartbeat: durationSchema.default(d('30s')),
+  })
+  .prefault({});
 
 export const settingsSchema = z.object({
   /** Where the embedded database, the demo hosts and connector work files live. */
@@ -49,6 +84,7 @@ export const settingsSchema = z.object({
   verifyScanner: z.string().min(1).optional(),
   /** Connector settings by connector id; each is parsed by that connector's own schema. */
   connectors: z.record(z.string(), z.unknown()).default({ ansible: {} }),
+  feeds: feedSettingsSchema,
 });
 
 export type Settings = z.infer<typeof settingsSchema> & { temporal: TemporalSettings };
@@ -71,6 +107,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const httpFile = (fromFile['http'] as Record<string, unknown> | undefined) ?? {};
   const policyFile = (fromFile['policy'] as Record<string, Record<string, unknown>> | undefined) ?? {};
+  const feedsFile = (fromFile['feeds'] as Record<string, unknown> | undefined) ?? {};
   const connectors = connectorsWithEnv(connectorDefinitions, env, fromFile['connectors']);
   const raw = {
     ...fromFile,
@@ -99,6 +136,21 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         : {}),
     },
     ...oidcFromEnv(env, fromFile['oidc'] as Record<string, unknown> | undefined),
+    feeds: {
+      ...feedsFile,
+      ...definedOnly({ syncTimeout: env['PATCHFLOW_FEED_SYNC_TIMEOUT'], heartbeat: env['PATCHFLOW_FEED_HEARTBEAT'] }),
+      schedule: {
+        ...(feedsFile['schedule'] as Record<string, unknown> | undefined),
+        ...definedOnly(
+          Object.fromEntries(
+            Object.keys(feedScheduleSchema.shape).map((kind) => [
+              kind,
+              env[`PATCHFLOW_FEED_SCHEDULE_${kind.toUpperCase()}`],
+            ]),
+          ),
+        ),
+      },
+    },
     policy: {
       approval: {
         ...(policyFile['approval'] ?? {}),

@@ -3,3 +3,4 @@ export { patchCycleWorkflow } from './patch-cycle.ts';
 export { approvalWorkflow } from './approval.ts';
 export { testingWorkflow, verificationWorkflow, reviewWorkflow } from './phases.ts';
 export { deploymentWorkflow, ringBatchesWorkflow } from './deployment.ts';
+export { feedSyncWorkflow } from './feed-sync.ts';

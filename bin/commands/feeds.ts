@@ -1,9 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../kernel/errors.ts';
-import type { FeedRunResult } from '../../app/feeds.ts';
+import type { FeedRunResult, FeedScheduleStatus } from '../../app/feeds.ts';
 import { apiRequest } from '../api.ts';
 import { printJsonOr, requirePositional } from './args.ts';
 import type { CliCommand } from './types.ts';
+
+function describeSchedule(s: FeedScheduleStatus | null): string {
+  if (!s) return 'not scheduled';
+  if (s.paused) return `every ${s.every}, paused`;
+  return `every ${s.every}, next ${s.nextRunAt ?? 'not planned'}`;
+}
 
 function describeRun(r: FeedRunResult | { feed: string; error: string }): string {
   if ('error' in r) return `${r.feed}: FAILED: ${r.error}`;
@@ -15,16 +21,25 @@ function describeRun(r: FeedRunResult | { feed: string; error: string }): string
 export const feedCommands: CliCommand[] = [
   {
     path: ['feeds', 'list'],
-    summary: 'advisory feeds and when each last synced',
+    summary: 'advisory feeds, when each last synced and when its schedule syncs it next',
     usage: '[--json]',
     options: { json: { type: 'boolean' } },
     async run({ values }) {
       const { feeds } = await apiRequest<{
-        feeds: { kind: string; title: string; configured: boolean; state: { syncedAt?: string; cursor?: string } }[];
+        feeds: {
+          kind: string;
+          title: string;
+          configured: boolean;
+          state: { syncedAt?: string; cursor?: string };
+          schedule: FeedScheduleStatus | null;
+        }[];
       }>('GET', '/api/feeds');
       printJsonOr(values, feeds, () =>
         feeds
-          .map((f) => `${f.kind.padEnd(6)} ${(f.state.syncedAt ?? 'never synced').padEnd(26)} ${f.title}`)
+          .map(
+            (f) =>
+              `${f.kind.padEnd(6)} ${(f.state.syncedAt ?? 'never synced').padEnd(26)} ${describeSchedule(f.schedule).padEnd(44)} ${f.title}`,
+          )
           .join('\n'),
       );
       return 0;
@@ -32,7 +47,7 @@ export const feedCommands: CliCommand[] = [
   },
   {
     path: ['feeds', 'sync'],
-    summary: 'fetch what changed in one advisory feed, or in all of them',
+    summary: 'fetch what changed in one advisory feed, or in all of them (run by a worker; waits for the result)',
     usage: '[<kind>] [--json]',
     options: { json: { type: 'boolean' } },
     async run({ values, positionals }) {

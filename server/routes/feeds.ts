@@ -1,11 +1,9 @@
 import { can } from '../authentication.ts';
-import path from 'node:path';
 import express from 'express';
 import { z } from 'zod';
 import { getFeedState } from '../../db/repositories/feed-state.ts';
 import { parseInput } from '../../kernel/validate.ts';
-import { feedKinds, importFeedFile, syncFeed, type FeedRunResult, type SyncEnv } from '../../app/feeds.ts';
-import type { AppContext } from '../../app/context.ts';
+import { feedKinds, feedScheduleStatus, importFeedFile, requestFeedSync, type FeedRunResult } from '../../app/feeds.ts';
 import type { RouteModule } from './types.ts';
 
 const kindParams = z.object({ kind: z.string().regex(/^[a-z0-9-]+$/, 'a feed id such as kev') });
@@ -13,15 +11,10 @@ const kindParams = z.object({ kind: z.string().regex(/^[a-z0-9-]+$/, 'a feed id 
 // The full NVD history or an MSRC year runs to hundreds of megabytes; one file is one request.
 const maxImportBytes = '512mb';
 
-function syncEnv(ctx: AppContext): SyncEnv {
-  return {
-    db: ctx.db,
-    registry: ctx.registry,
-    deps: { logger: ctx.logger, workDir: path.join(ctx.settings.dataDir, 'feeds') },
-  };
-}
-
-/** Advisory feeds: list with their sync state, sync one or all, import a downloaded file. */
+/**
+ * Advisory feeds: list with their sync state and schedule, sync one or all, import a downloaded
+ * file. A sync runs on a worker as the feedSync workflow; the request waits for its result.
+ */
 export const feedRoutes: RouteModule = {
   path: '/feeds',
   register(router, ctx) {
@@ -32,28 +25,29 @@ export const feedRoutes: RouteModule = {
           title: ctx.registry.definitions.get(kind)?.title,
           configured: ctx.registry.list().some((c) => c.definition.id === kind),
           state: await getFeedState(ctx.db, kind),
+          schedule: (await feedScheduleStatus(ctx, kind)) ?? null,
         })),
       );
       res.json({ feeds });
     });
 
     router.post('/sync', can(ctx, 'feeds.sync'), async (_req, res) => {
-      const results: (FeedRunResult | { feed: string; error: string })[] = [];
-      // One feed failing (NVD rate limit, a portal outage) must not stop the others.
-      for (const kind of feedKinds(ctx.registry)) {
-        try {
-          results.push(await syncFeed(syncEnv(ctx), kind));
-        } catch (err) {
-          ctx.logger.warn('feed sync failed', { feed: kind, err: (err as Error).message });
-          results.push({ feed: kind, error: (err as Error).message });
-        }
-      }
+      // The feeds sync side by side, each its own workflow; one failing (NVD rate limit, a portal
+      // outage) must not stop the others.
+      const results: (FeedRunResult | { feed: string; error: string })[] = await Promise.all(
+        feedKinds(ctx.registry).map((kind) =>
+          requestFeedSync(ctx, kind).catch((err: unknown) => {
+            ctx.logger.warn('feed sync failed', { feed: kind, err: (err as Error).message });
+            return { feed: kind, error: (err as Error).message };
+          }),
+        ),
+      );
       res.json({ results });
     });
 
     router.post('/:kind/sync', can(ctx, 'feeds.sync'), async (req, res) => {
       const { kind } = parseInput(kindParams, req.params, 'feed');
-      res.json(await syncFeed(syncEnv(ctx), kind));
+      res.json(await requestFeedSync(ctx, kind));
     });
 
     router.post(

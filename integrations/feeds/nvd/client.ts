@@ -5,7 +5,7 @@ import type { Logger } from '../../../kernel/logger.ts';
 import { parseInput } from '../../../kernel/validate.ts';
 import type { FeedBatch } from '../batch.ts';
 import type { FeedSyncResult } from '../feed.ts';
-import { getBody } from '../http.ts';
+import { getBody, pause } from '../http.ts';
 import { feedText, parseJsonText } from '../parse.ts';
 import type { NvdConfig } from './config.ts';
 import { nvdPageBatch, nvdPageSchema } from './parse.ts';
@@ -58,6 +58,10 @@ export async function syncNvd(
     headers: apiKeyHeader(config),
     signal,
     onWait: (note: string) => logger.warn(note),
+    // A client over NVD's rate limit is stopped by NIST's firewall with a 403, mostly without
+    // Retry-After (https://nvd.nist.gov/developers/start-here#RateLimits and
+    // https://nvd.nist.gov/developers/api-workflows); it is backed off from like a 429.
+    forbiddenMeansRateLimited: true,
   };
   const { from, resume } = readCursor(state.cursor);
   let windowStart = from ?? now - durationMs(config.initialLookback);
@@ -82,7 +86,7 @@ export async function syncNvd(
         });
         return { notModified: false, state: { cursor: JSON.stringify(stop) }, batch };
       }
-      if (pages > 0) await new Promise((r) => setTimeout(r, durationMs(config.requestInterval)));
+      if (pages > 0) await pause(durationMs(config.requestInterval), signal);
       const url = new URL(config.url);
       url.searchParams.set('lastModStartDate', nvdDate(windowStart));
       url.searchParams.set('lastModEndDate', nvdDate(windowEnd));
