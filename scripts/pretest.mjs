@@ -1,5 +1,6 @@
 // Prepares what `npm test` can prepare by itself (the Temporal CLI) and stops with the one
-// command that installs anything it cannot (ansible-core, chromium, a running PostgreSQL).
+// command that installs anything it cannot (ansible-core, chromium, openssh-server, a running PostgreSQL).
+import { existsSync } from 'node:fs';
 import { register } from 'tsx/esm/api';
 
 register();
@@ -16,6 +17,8 @@ try {
 if (!which('ansible-playbook'))
   problems.push('ansible-playbook is missing; install it with: apt-get install -y ansible-core');
 if (!which('chromium')) problems.push('chromium is missing (page tests); install it with: apt-get install -y chromium');
+if (!existsSync('/usr/sbin/sshd'))
+  problems.push('sshd is missing (Ansible over SSH tests); install it with: apt-get install -y openssh-server');
 const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const client = new pg.Client({ connectionString: url });
 try {

@@ -48,9 +48,10 @@ export async function runPlaybook(config: AnsibleConfig, run: PlaybookRun): Prom
     ANSIBLE_LOAD_CALLBACK_PLUGINS: '1',
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_RETRY_FILES_ENABLED: '0',
-    ANSIBLE_HOST_KEY_CHECKING: 'False',
+    ANSIBLE_HOST_KEY_CHECKING: config.hostKeyChecking ? 'True' : 'False',
     ANSIBLE_DEPRECATION_WARNINGS: 'False',
     ANSIBLE_LOCAL_TEMP: path.join(run.workDir, 'ansible-tmp'),
+    ...sshExtraArgs(config),
   };
   const started = Date.now();
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
@@ -97,11 +98,26 @@ export async function runPlaybook(config: AnsibleConfig, run: PlaybookRun): Prom
   if (run.signal?.aborted) throw new UpstreamError('ansible-playbook run cancelled', { retryable: false });
   if (code === 0 || code === 2 || code === 4) return parsePlaybookJson(stdout);
   // "--limit leaves us with no hosts": none of the hosts is in the inventory; report each of them.
-  if (/no hosts to target|no hosts matched/i.test(stderr + stdout)) return { plays: [], stats: {} };
+  if (/no hosts to target|no hosts matched/i.test(stderr + stdout))
+    return { plays: [], stats: {}, global_custom_stats: {} };
   throw new UpstreamError(
     `ansible-playbook exited with ${code === null ? 'a signal' : code}: ${lastLines(stderr || stdout)}`,
     { retryable: code === null },
   );
+}
+
+/**
+ * ssh options for the configured known_hosts file. `StrictHostKeyChecking=yes` because ssh's own
+ * default (`ask`) would prompt, and a run has no terminal. An inventory's `ansible_ssh_extra_args`
+ * replaces these for its hosts, as Ansible gives variables precedence over the environment.
+ */
+function sshExtraArgs(config: AnsibleConfig): Record<string, string> {
+  if (!config.knownHostsFile) return {};
+  const own = [
+    `-o UserKnownHostsFile=${config.knownHostsFile}`,
+    ...(config.hostKeyChecking ? ['-o StrictHostKeyChecking=yes'] : []),
+  ];
+  return { ANSIBLE_SSH_EXTRA_ARGS: [process.env['ANSIBLE_SSH_EXTRA_ARGS'], ...own].filter(Boolean).join(' ') };
 }
 
 function lastLines(text: string): string {

@@ -5,7 +5,9 @@ import { parseInput } from '../../kernel/validate.ts';
 
 /**
  * The JSON callback's document (ansible.posix.json shape; our own patchflow_json callback writes
- * the same). Only the fields Patchflow reads are typed; task results stay open records.
+ * the same). Only the fields Patchflow reads are typed; task results stay open records, and what a
+ * module puts in them is its own: network modules (`cisco.ios.ios_command`, …) return `stdout` as
+ * a list, so the text fields take any JSON value.
  */
 const hostTaskResultSchema = z
   .object({
@@ -15,11 +17,12 @@ const hostTaskResultSchema = z
     skipped: z.boolean().nullish(),
     ignore_errors: z.boolean().nullish(),
     msg: z.unknown().optional(),
-    stdout: z.string().nullish(),
-    stderr: z.string().nullish(),
+    stdout: z.unknown().optional(),
+    stderr: z.unknown().optional(),
     rc: z.number().nullish(),
   })
   .loose();
+type HostTaskResult = z.infer<typeof hostTaskResultSchema>;
 
 const statsSchema = z.object({
   ok: z.number(),
@@ -44,6 +47,8 @@ export const playbookJsonSchema = z.object({
     }),
   ),
   stats: z.record(z.string(), statsSchema),
+  /** `set_stats` data gathered over the run's hosts (per_host: false); see reboot.ts. */
+  global_custom_stats: z.record(z.string(), z.unknown()).default({}),
 });
 export type PlaybookJson = z.infer<typeof playbookJsonSchema>;
 
@@ -67,7 +72,9 @@ export function parsePlaybookJson(stdout: string): PlaybookJson {
 
 /**
  * One HostResult per requested host. A requested host absent from the run (not in the inventory,
- * or cut off by a limit) is reported, never dropped.
+ * or cut off by a limit) is reported, never dropped. The play recap decides how a host ended: a
+ * task that failed inside a block whose `rescue:` handled it is counted as rescued, not as a
+ * failure, so only `failures` makes a host failed.
  */
 export function hostResultsFromPlaybook(doc: PlaybookJson, requested: string[]): HostResult[] {
   return requested.map((hostname): HostResult => {
@@ -96,28 +103,43 @@ export function hostResultsFromPlaybook(doc: PlaybookJson, requested: string[]):
         message: describe(unreachable?.result) || 'host unreachable',
         evidence,
       };
-    const failed = tasks.find((t) => t.result.failed && !t.result.ignore_errors);
-    if (failed || stats.failures > 0)
+    const failedTasks = tasks.filter((t) => t.result.failed && !t.result.ignore_errors);
+    if (stats.failures > 0) {
+      // The failure that counted is the last: the ones before it may have been handled by a rescue block.
+      const failed = failedTasks.at(-1);
       return {
         hostname,
         outcome: 'failed',
         message: `${failed?.name ?? 'a task'}: ${describe(failed?.result) || 'failed'}`,
         evidence,
       };
+    }
     const outcome: HostOutcome = stats.changed > 0 ? 'patched' : 'already_compliant';
-    const changedTask = tasks.find((t) => t.result.changed);
+    // A command that failed reports changed too; the change that stands is one that did not fail.
+    const changedTask = tasks.find((t) => t.result.changed && !t.result.failed);
+    const message = changedTask ? `${changedTask.name}: ${describe(changedTask.result)}` : 'nothing to change';
+    const rescued = failedTasks[0];
     return {
       hostname,
       outcome,
-      message: changedTask ? `${changedTask.name}: ${describe(changedTask.result)}` : 'nothing to change',
+      message:
+        (stats.rescued ?? 0) > 0
+          ? `${message}; a rescue block handled a failed task (${rescued?.name ?? 'a task'}: ${describe(rescued?.result) || 'failed'})`
+          : message,
       evidence,
     };
   });
 }
 
-function describe(result: z.infer<typeof hostTaskResultSchema> | undefined): string {
+/** A result field as text: modules return strings, lists (network modules' `stdout`) or objects. */
+function text(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return (typeof value === 'string' ? value : JSON.stringify(value)).trim();
+}
+
+function describe(result: HostTaskResult | undefined): string {
   if (!result) return '';
   if (typeof result.msg === 'string' && result.msg)
-    return result.msg === 'non-zero return code' && result.stderr ? result.stderr.trim() : result.msg;
-  return (result.stderr?.trim() || result.stdout?.trim() || '').slice(0, 500);
+    return result.msg === 'non-zero return code' && text(result.stderr) ? text(result.stderr) : result.msg;
+  return (text(result.stderr) || text(result.stdout) || text(result.msg)).slice(0, 500);
 }

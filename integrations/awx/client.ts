@@ -15,11 +15,18 @@ export const launchPromptsSchema = z.object({
 const launchedSchema = z.object({ job: z.number(), ignored_fields: z.record(z.string(), z.unknown()).default({}) });
 
 export const finishedStatuses = ['successful', 'failed', 'error', 'canceled'] as const;
+/**
+ * The statuses of a job whose playbook ran to its end, so that its host summaries are the whole
+ * story: `canceled` and `error` jobs stopped somewhere in the middle.
+ */
+export const completedStatuses: readonly AwxJob['status'][] = ['successful', 'failed'];
 export const jobSchema = z.object({
   id: z.number(),
   status: z.enum(['new', 'pending', 'waiting', 'running', ...finishedStatuses]),
   job_explanation: z.string().default(''),
   result_traceback: z.string().default(''),
+  /** What the playbook's `set_stats` gathered (per_host: false). */
+  artifacts: z.record(z.string(), z.unknown()).default({}),
 });
 export type AwxJob = z.infer<typeof jobSchema>;
 
@@ -30,6 +37,8 @@ export const hostSummarySchema = z.object({
   failures: z.number(),
   dark: z.number(),
   skipped: z.number(),
+  /** Failures a `rescue:` block handled; Ansible does not count them in `failures` (AWX 9 and later). */
+  rescued: z.number().default(0),
 });
 export type HostSummary = z.infer<typeof hostSummarySchema>;
 
@@ -37,7 +46,12 @@ const eventSchema = z.object({
   event: z.string(),
   host_name: z.string().default(''),
   task: z.string().default(''),
-  event_data: z.object({ res: z.object({ msg: z.unknown().optional() }).passthrough().optional() }).passthrough(),
+  event_data: z
+    .object({
+      res: z.object({ msg: z.unknown().optional() }).passthrough().optional(),
+      ignore_errors: z.boolean().nullish(),
+    })
+    .passthrough(),
 });
 export type HostEvent = z.infer<typeof eventSchema>;
 
@@ -82,10 +96,10 @@ export class AwxClient {
     return this.all(`${this.opts.apiPath}jobs/${id}/job_host_summaries/?page_size=200`, hostSummarySchema, signal);
   }
 
-  /** The failed and unreachable runner events, which carry the message a person needs. */
+  /** The failed and unreachable runner events, which carry the message a person needs, in the order they ran. */
   failureEvents(id: number, signal?: AbortSignal): Promise<HostEvent[]> {
     return this.all(
-      `${this.opts.apiPath}jobs/${id}/job_events/?event__in=runner_on_failed,runner_on_unreachable&page_size=200`,
+      `${this.opts.apiPath}jobs/${id}/job_events/?event__in=runner_on_failed,runner_on_unreachable&order_by=counter&page_size=200`,
       eventSchema,
       signal,
     );

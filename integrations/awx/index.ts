@@ -2,9 +2,17 @@ import type { DeployRequest, DeployTarget, HostResult } from '../contract/index.
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError } from '../../kernel/errors.ts';
-import { distinctTargets, HostIndex, hostResult, isPlainHostname } from '../kit/support/hosts.ts';
+import { rebootPendingHosts, rebootPolicy, withRebootPending } from '../ansible/reboot.ts';
+import { distinctTargets, HostIndex, hostKey, hostResult, isPlainHostname } from '../kit/support/hosts.ts';
 import { pollUntilDone } from '../kit/support/poll.ts';
-import { AwxClient, finishedStatuses, type AwxJob, type HostEvent, type HostSummary } from './client.ts';
+import {
+  AwxClient,
+  completedStatuses,
+  finishedStatuses,
+  type AwxJob,
+  type HostEvent,
+  type HostSummary,
+} from './client.ts';
 import { awxConfigSchema, type AwxConfig } from './config.ts';
 
 type Action = 'deploy' | 'verify' | 'rollback';
@@ -15,19 +23,32 @@ function eventMessage(e: HostEvent | undefined): string {
   return e ? `${e.task ? `${e.task}: ` : ''}${text || e.event}` : '';
 }
 
-/** What one host's summary line means for the action that ran. */
+/** Why a job stopped short, in AWX's words: its explanation and the last line of its traceback. */
+function jobEnded(job: AwxJob): string {
+  const why = [job.job_explanation, job.result_traceback.trim().split('\n').at(-1)].filter(Boolean).join(': ');
+  return `AWX job ${job.id} ended ${job.status} (${why || 'AWX gave no explanation'})`;
+}
+
+/**
+ * What one host's summary line means for the action that ran, in a job whose playbook ran to its
+ * end. `events` are the host's failed and unreachable events in the order they ran.
+ */
 function interpret(
   target: DeployTarget,
   s: HostSummary,
   action: Action,
   check: boolean,
-  failure: HostEvent | undefined,
+  events: HostEvent[],
   evidence: Record<string, unknown>,
 ): HostResult {
-  if (s.dark > 0)
-    return hostResult(target, 'unreachable', eventMessage(failure) || 'AWX could not reach the host', evidence);
+  if (s.dark > 0) {
+    const unreachable = events.findLast((e) => e.event === 'runner_on_unreachable');
+    return hostResult(target, 'unreachable', eventMessage(unreachable) || 'AWX could not reach the host', evidence);
+  }
+  const failed = events.filter((e) => e.event === 'runner_on_failed' && !e.event_data.ignore_errors);
   if (s.failures > 0) {
-    const message = eventMessage(failure) || 'a task failed';
+    // The failure that counted is the last one: earlier ones may have been handled by a rescue block.
+    const message = eventMessage(failed.at(-1)) || 'a task failed';
     return hostResult(
       target,
       'failed',
@@ -35,6 +56,23 @@ function interpret(
       evidence,
     );
   }
+  const result = succeeded(target, s, action, check, evidence);
+  // The recap, not the failed task, says how the host ended: a rescue block handled that failure.
+  if (s.rescued === 0) return result;
+  return {
+    ...result,
+    message: `${result.message}; a rescue block handled a failed task (${eventMessage(failed[0]) || 'no failure event'})`,
+    evidence: { ...result.evidence, rescued: s.rescued },
+  };
+}
+
+function succeeded(
+  target: DeployTarget,
+  s: HostSummary,
+  action: Action,
+  check: boolean,
+  evidence: Record<string, unknown>,
+): HostResult {
   if (action === 'verify') return hostResult(target, 'already_compliant', 'the verify run passed', evidence);
   if (s.changed > 0)
     return check
@@ -42,6 +80,36 @@ function interpret(
       : hostResult(target, 'patched', `${action} changed the host`, evidence);
   if (s.ok > 0) return hostResult(target, 'already_compliant', 'nothing to change', evidence);
   return hostResult(target, 'skipped', 'every task was skipped on this host', evidence);
+}
+
+/**
+ * A host of a job that stopped before its playbook's end: its summary is a snapshot of an
+ * interrupted run, so the host is failed whatever the summary says, and the summary is evidence.
+ */
+function interrupted(
+  target: DeployTarget,
+  job: AwxJob,
+  s: HostSummary | undefined,
+  evidence: Record<string, unknown>,
+): HostResult {
+  const changed =
+    s && s.changed > 0 ? '; its partial summary reported changes on this host, so check it before deploying again' : '';
+  return hostResult(target, 'failed', `${jobEnded(job)}: the state of this host is unknown${changed}`, {
+    ...evidence,
+    jobStatus: job.status,
+    ...(s
+      ? {
+          hostSummary: {
+            ok: s.ok,
+            changed: s.changed,
+            failures: s.failures,
+            dark: s.dark,
+            skipped: s.skipped,
+            rescued: s.rescued,
+          },
+        }
+      : {}),
+  });
 }
 
 export const awxConnector = defineConnector({
@@ -106,6 +174,39 @@ export const awxConnector = defineConnector({
       }
     }
 
+    /** One result per target from a finished job: its summaries, failure events and artifacts. */
+    async function resultsOfJob(
+      job: AwxJob,
+      targets: DeployTarget[],
+      action: Action,
+      check: boolean,
+      req: DeployRequest,
+      evidence: Record<string, unknown>,
+    ): Promise<HostResult[]> {
+      const rows = await client.hostSummaries(job.id, req.signal);
+      const summaries = new HostIndex(rows, (s) => [s.host_name]);
+      if (!completedStatuses.includes(job.status))
+        return targets.map((t) => interrupted(t, job, summaries.find(t.hostname), evidence));
+      const events =
+        job.status === 'failed' || rows.some((s) => s.rescued > 0)
+          ? await client.failureEvents(job.id, req.signal)
+          : [];
+      const pending = rebootPendingHosts(job.artifacts);
+      return targets.map((t) => {
+        const s = summaries.find(t.hostname);
+        if (!s)
+          return hostResult(
+            t,
+            'unreachable',
+            `AWX job ${job.id} has no result for this host: it is not in the job template's inventory under this name`,
+            evidence,
+          );
+        const hostEvents = events.filter((e) => e.host_name === s.host_name);
+        const result = interpret(t, s, action, check, hostEvents, evidence);
+        return pending.has(hostKey(s.host_name)) ? withRebootPending(result, rebootPolicy(req)) : result;
+      });
+    }
+
     async function run(action: Action, req: DeployRequest, check = false): Promise<HostResult[]> {
       const targets = distinctTargets(req.targets);
       if (targets.length === 0) return [];
@@ -136,6 +237,8 @@ export const awxConnector = defineConnector({
               patchflow_patch_id: req.patch.patchId,
               patchflow_vendor_ref: req.patch.vendorRef,
               patchflow_target_version: req.patch.targetVersion ?? '',
+              // The playbook decides what a reboot means on its hosts; Patchflow passes the cycle's policy.
+              patchflow_reboot: rebootPolicy(req),
             },
             ...(check ? { job_type: 'check' as const } : {}),
           },
@@ -159,43 +262,13 @@ export const awxConnector = defineConnector({
               hostResult(
                 t,
                 'failed',
-                `AWX job ${jobId} did not finish within ${config.jobTimeout} and was cancelled`,
+                `AWX job ${jobId} did not finish within ${config.jobTimeout} and was cancelled; the state of this host is unknown`,
                 evidence,
               ),
             );
         } else {
-          const summaries = new HostIndex(await client.hostSummaries(jobId, req.signal), (s) => [s.host_name]);
-          const failures = waited.value.status === 'failed' ? await client.failureEvents(jobId, req.signal) : [];
-          const jobProblem =
-            waited.value.status === 'error' || waited.value.status === 'canceled'
-              ? `AWX job ${jobId} ended ${waited.value.status}: ${waited.value.job_explanation || waited.value.result_traceback.split('\n').at(-2) || 'no explanation'}`
-              : undefined;
-          for (const t of safe) {
-            const s = summaries.find(t.hostname);
-            if (!s)
-              results.set(
-                t,
-                hostResult(
-                  t,
-                  jobProblem ? 'failed' : 'unreachable',
-                  jobProblem ??
-                    `AWX job ${jobId} has no result for this host: it is not in the job template's inventory under this name`,
-                  evidence,
-                ),
-              );
-            else
-              results.set(
-                t,
-                interpret(
-                  t,
-                  s,
-                  action,
-                  check,
-                  failures.find((e) => e.host_name === s.host_name),
-                  evidence,
-                ),
-              );
-          }
+          const read = await resultsOfJob(waited.value, safe, action, check, req, evidence);
+          safe.forEach((t, i) => results.set(t, read[i]!));
         }
       }
       return targets.map((t) => results.get(t)!);

@@ -76,6 +76,7 @@ describe('awx connector', () => {
           patchflow_patch_id: 'p-openssl',
           patchflow_vendor_ref: 'openssl-3.0.13',
           patchflow_target_version: '3.0.13',
+          patchflow_reboot: 'if-required',
         },
       },
     ]);

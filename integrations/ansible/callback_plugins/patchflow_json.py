@@ -60,4 +60,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         summary = {h: stats.summarize(h) for h in sorted(stats.processed.keys())}
-        self._display.display(json.dumps({'plays': self.results, 'stats': summary}, default=str))
+        # set_stats data gathered over the hosts (per_host: false) is kept under '_run', as
+        # ansible.posix.json's global_custom_stats and AWX's job artifacts show it.
+        custom = getattr(stats, 'custom', {}).get('_run', {})
+        self._display.display(
+            json.dumps({'plays': self.results, 'stats': summary, 'global_custom_stats': custom}, default=str)
+        )
