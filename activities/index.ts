@@ -29,13 +29,18 @@ import { wrapActivities } from './wrapper.ts';
 import { createRolloutActivities } from './rollout.ts';
 import { createFeedActivities } from './feeds.ts';
 import { verifyCycleTargets } from '../app/verification.ts';
+import { byDeployerAndPatch, deployTargets } from './targets.ts';
+import type { HostResult } from '../integrations/contract/index.ts';
+import type { DeployerRouting } from '../app/deployer-routing.ts';
 
 export interface ActivityDeps {
   db: Knex;
   registry: ConnectorRegistry;
   logger: Logger;
-  /** Connector id of the deployer used for staging, rings and verification. */
+  /** Connector id of the deployer used for staging, rings and verification, unless the routing names another. */
   deployerId: string;
+  /** Which deployer patches which host when there are several (by patch group, then platform). */
+  deployerRouting?: DeployerRouting | undefined;
   /** Connector id of the scanner that re-scans a cycle's targets to verify it; without one the deployer's word is used. */
   scannerId?: string | undefined;
   /** How long a deployer call may show no progress before it is given up as hung (default 30 minutes). */
@@ -110,7 +115,6 @@ export function createActivities(deps: ActivityDeps) {
       summary?: Record<string, unknown>;
       note?: string | undefined;
     }): Promise<void> {
-      await setCycleState(db, input.cycleId, input);
       await appendAudit(db, {
         actor: system,
         action: `cycle.${input.phase}`,
@@ -118,6 +122,7 @@ export function createActivities(deps: ActivityDeps) {
         subjectId: input.cycleId,
         data: { status: input.status, note: input.note ?? null },
       });
+      await setCycleState(db, input.cycleId, input);
       // Chat cards and ITSM change records show live per-ring progress; every state change of the cycle refreshes them.
       await publishChangeEverywhere(deps, input.cycleId);
     },
@@ -136,7 +141,6 @@ export function createActivities(deps: ActivityDeps) {
 
     async verifyCycle(input: { cycleId: string }): Promise<VerificationOutcome> {
       const ctx = Context.current();
-      const deployer = hostDeployer(deps, ctx);
       const cycle = await getCycle(db, input.cycleId);
       const rings = (await db('cycle_targets')
         .where({ cycle_id: input.cycleId })
@@ -149,7 +153,19 @@ export function createActivities(deps: ActivityDeps) {
         scanner: deps.scannerId
           ? { id: deps.scannerId, scanner: deps.registry.role(deps.scannerId, 'scanner') }
           : undefined,
-        deployerVerify: (request) => deployer.verify({ cycleId: cycle.id, ring: 'verification', ...request }),
+        deployerVerify: async ({ patch, targets: hosts }) => {
+          const results: HostResult[] = [];
+          for (const group of byDeployerAndPatch(hosts, { routing: deps.deployerRouting, deployerId: deps.deployerId }))
+            results.push(
+              ...(await hostDeployer(deps, ctx, group.deployerId).verify({
+                cycleId: cycle.id,
+                ring: 'verification',
+                patch,
+                targets: deployTargets(group.targets),
+              })),
+            );
+          return results;
+        },
         signal: ctx.cancellationSignal,
         onProgress: (note) => ctx.heartbeat(note),
       });

@@ -81,12 +81,7 @@ export function watchedDeployer(deployer: PatchDeployer, ctx: Context, silenceMs
   return { deploy: watched('deploy'), verify: watched('verify'), rollback: watched('rollback') };
 }
 
-/** The configured deployer, watched (see watchedDeployer), for a host activity. */
-export function hostDeployer(deps: ActivityDeps, ctx: Context): PatchDeployer {
-  return watchedDeployer(
-    deps.registry.role(deps.deployerId, 'deployer'),
-    ctx,
-    deps.hostTimeoutMs ?? DEFAULT_HOST_TIMEOUT_MS,
-    deps.deployerId,
-  );
+/** A configured deployer (the default one unless `id` names another), watched (see watchedDeployer), for a host activity. */
+export function hostDeployer(deps: ActivityDeps, ctx: Context, id = deps.deployerId): PatchDeployer {
+  return watchedDeployer(deps.registry.role(id, 'deployer'), ctx, deps.hostTimeoutMs ?? DEFAULT_HOST_TIMEOUT_MS, id);
 }

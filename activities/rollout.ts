@@ -31,7 +31,7 @@ import type {
 } from '../workflows/types.ts';
 import type { ActivityDeps } from './index.ts';
 import { hostDeployer } from './liveness.ts';
-import { byPatch, deployTargets, resultFor } from './targets.ts';
+import { byDeployerAndPatch, byPatch, deployTargets, resultFor } from './targets.ts';
 
 export interface DeployRingInput {
   cycleId: string;
@@ -72,8 +72,10 @@ const attemptLeaseMs = (heartbeatTimeoutMs: number | undefined) => heartbeatTime
  */
 export function createRolloutActivities(deps: ActivityDeps) {
   const { db, registry, logger } = deps;
-  const backupProvider = (): BackupProvider | undefined =>
-    registry.get(deps.deployerId).definition.capabilities.backup ? registry.role(deps.deployerId, 'backup') : undefined;
+  const routing = { routing: deps.deployerRouting, deployerId: deps.deployerId };
+  /** The deployer's own backups, where it can take them (Ansible can; WSUS, SCCM, PDQ and AWX cannot). */
+  const backupProvider = (deployerId: string): BackupProvider | undefined =>
+    registry.get(deployerId).definition.capabilities.backup ? registry.role(deployerId, 'backup') : undefined;
 
   /** Backs the group's hosts up; those whose backup failed come back as results, the rest as targets to patch. */
   async function backUp(cycleId: string, group: ReturnType<typeof byPatch>[number], provider: BackupProvider) {
@@ -133,8 +135,6 @@ export function createRolloutActivities(deps: ActivityDeps) {
 
     async deployRing(input: DeployRingInput): Promise<RingOutcome> {
       const ctx = Context.current();
-      const deployer = hostDeployer(deps, ctx);
-      const provider = input.backup ? backupProvider() : undefined;
       const targets = await ringTargets(db, input.cycleId, input.ring, input.assetIds);
       const done = await succeededKeys(
         db,
@@ -166,7 +166,11 @@ export function createRolloutActivities(deps: ActivityDeps) {
           skipped: done.size,
         });
       let backedUp = 0;
-      for (const group of byPatch(pending)) {
+      let backupAsked = false;
+      for (const group of byDeployerAndPatch(pending, routing)) {
+        const deployer = hostDeployer(deps, ctx, group.deployerId);
+        const provider = input.backup ? backupProvider(group.deployerId) : undefined;
+        backupAsked ||= provider !== undefined;
         const attempts = await startAttempts(db, input.cycleId, group.targets, input.phase, ctx.info.attempt);
         // The rows say this attempt is alive for as long as it works on them (see liveEarlierAttempts).
         const beat = setInterval(
@@ -205,7 +209,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
                 confirmed.set(t.key, {
                   hostname: t.hostname,
                   outcome: 'patched',
-                  message: `patched by an earlier attempt whose result was lost; ${deps.deployerId} confirms it before any re-deploy (${r.message})`,
+                  message: `patched by an earlier attempt whose result was lost; ${group.deployerId} confirms it before any re-deploy (${r.message})`,
                   evidence: { reconciled: true, ...(r.evidence ?? {}) },
                 });
             }
@@ -239,7 +243,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
           ...outcome,
           attempt: ctx.info.attempt,
           ...(input.assetIds ? { batchHosts: input.assetIds.length } : {}),
-          ...(provider ? { backedUp } : {}),
+          ...(backupAsked ? { backedUp } : {}),
         },
       });
       return outcome;
@@ -248,11 +252,10 @@ export function createRolloutActivities(deps: ActivityDeps) {
     /** After the soak: are the ring's patched hosts still at the patch's target state? */
     async checkRingHealth(input: { cycleId: string; ring: string }): Promise<RingHealth> {
       const ctx = Context.current();
-      const deployer = hostDeployer(deps, ctx);
       const targets = await patchedTargets(input.cycleId, input.ring, ['patched', 'already_compliant']);
       const unhealthy: string[] = [];
-      for (const group of byPatch(targets)) {
-        const results = await deployer.verify({
+      for (const group of byDeployerAndPatch(targets, routing)) {
+        const results = await hostDeployer(deps, ctx, group.deployerId).verify({
           cycleId: input.cycleId,
           ring: input.ring,
           patch: group.patch,
@@ -282,13 +285,12 @@ export function createRolloutActivities(deps: ActivityDeps) {
     /** Compensation: puts the ring's patched hosts back as they were. Hosts already rolled back are left alone on a retry. */
     async rollbackRing(input: { cycleId: string; ring: string; reason: string }): Promise<RingRollback> {
       const ctx = Context.current();
-      const deployer = hostDeployer(deps, ctx);
       const targets = await patchedTargets(input.cycleId, input.ring, ['patched'], { uncertain: true });
       let rolledBack = 0;
       let failed = 0;
-      for (const group of byPatch(targets)) {
+      for (const group of byDeployerAndPatch(targets, routing)) {
         const attempts = await startAttempts(db, input.cycleId, group.targets, 'rollback', ctx.info.attempt);
-        const results = await deployer.rollback({
+        const results = await hostDeployer(deps, ctx, group.deployerId).rollback({
           cycleId: input.cycleId,
           ring: input.ring,
           patch: group.patch,

@@ -35,8 +35,8 @@ export interface VerifyInput {
   targets: RingTarget[];
   /** The scanner that re-scans, when one is configured. */
   scanner?: { id: string; scanner: VulnerabilityScanner } | undefined;
-  /** Asks the deployer whether hosts are at the patch's target state (deployer.verify, watched). */
-  deployerVerify(request: Pick<DeployRequest, 'patch' | 'targets'>): Promise<HostResult[]>;
+  /** Asks the hosts' deployers whether they are at the patch's target state (deployer.verify, watched). */
+  deployerVerify(request: Pick<DeployRequest, 'patch'> & { targets: RingTarget[] }): Promise<HostResult[]>;
   signal?: AbortSignal | undefined;
   onProgress?: ((note: string) => void) | undefined;
 }
@@ -226,12 +226,7 @@ export async function verifyCycleTargets(
         vendorRef: first.vendorRef,
         targetVersion: first.targetVersion,
       },
-      targets: group.map((t) => ({
-        assetId: t.assetId,
-        hostname: t.hostname,
-        address: t.address,
-        platform: t.platform,
-      })),
+      targets: group,
     });
     for (const t of group) {
       const r = results.find((x) => x.hostname === t.hostname);

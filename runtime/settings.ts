@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { deployerRoutingSchema, parseRoutingPairs } from '../app/deployer-routing.ts';
 import { z } from 'zod';
 import { connectorsWithEnv } from '../integrations/contract/env.ts';
 import { connectorDefinitions } from '../integrations/registry.ts';
@@ -77,6 +78,8 @@ export const settingsSchema = z.object({
     .default(4 * 1024 ** 3),
   /** The connector that deploys patches unless a cycle names another. */
   deployer: z.string().min(1).default('ansible'),
+  /** Other deployers for some hosts: by patch group, then by platform (Windows → WSUS, Linux → Ansible). */
+  deployers: deployerRoutingSchema,
   /**
    * The scanner connector (nessus, openvas) that re-scans a cycle's targets after deployment, so
    * that findings close on a scan's evidence; without one, verification is the deployer's word.
@@ -119,6 +122,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       verifyScanner: env['PATCHFLOW_VERIFY_SCANNER'],
       scanImportMaxBytes: env['PATCHFLOW_SCAN_IMPORT_MAX_BYTES'],
     }),
+    deployers: {
+      ...((fromFile['deployers'] as Record<string, unknown> | undefined) ?? {}),
+      ...Object.fromEntries(
+        (
+          [
+            ['byPlatform', parseRoutingPairs(env['PATCHFLOW_DEPLOYER_BY_PLATFORM'])],
+            ['byGroup', parseRoutingPairs(env['PATCHFLOW_DEPLOYER_BY_GROUP'])],
+          ] as const
+        ).filter(([, pairs]) => pairs !== undefined),
+      ),
+    },
     http: {
       ...httpFile,
       ...definedOnly({

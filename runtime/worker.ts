@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { routedDeployers } from '../app/deployer-routing.ts';
 import { IllegalStateError } from '@temporalio/common';
 import {
   DefaultLogger,
@@ -79,12 +80,15 @@ export async function createPatchflowWorker(
   const { temporal } = ctx.settings;
   // A verify scanner that is not configured, or is no scanner, fails at start rather than after a cycle's deployment.
   if (ctx.settings.verifyScanner) ctx.registry.role(ctx.settings.verifyScanner, 'scanner');
+  // Likewise every deployer the routing names.
+  for (const id of routedDeployers(ctx.settings.deployers, ctx.settings.deployer)) ctx.registry.role(id, 'deployer');
   const connection = await NativeConnection.connect(connectionOptions(temporal));
   const activities = createActivities({
     db: ctx.db,
     registry: ctx.registry,
     logger: ctx.logger,
     deployerId: ctx.settings.deployer,
+    deployerRouting: ctx.settings.deployers,
     scannerId: ctx.settings.verifyScanner,
     hostTimeoutMs: durationMs(temporal.timeouts.hostTimeout),
   });

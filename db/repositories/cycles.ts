@@ -154,6 +154,7 @@ export interface RingTarget {
   hostname: string;
   address: string | undefined;
   platform: string | undefined;
+  patchGroup: string | undefined;
   patchId: string;
   patchTitle: string;
   vendorRef: string;
@@ -174,6 +175,7 @@ export async function ringTargets(db: Knex, cycleId: string, ring: string, asset
       'a.hostname',
       'a.ips',
       'a.platform',
+      'a.patch_group',
       't.patch_id',
       'p.title',
       'p.vendor_ref',
@@ -184,6 +186,7 @@ export async function ringTargets(db: Knex, cycleId: string, ring: string, asset
     hostname: string;
     ips: string[];
     platform: string | null;
+    patch_group: string | null;
     patch_id: string;
     title: string;
     vendor_ref: string;
@@ -194,6 +197,7 @@ export async function ringTargets(db: Knex, cycleId: string, ring: string, asset
     hostname: r.hostname,
     address: r.ips[0],
     platform: r.platform ?? undefined,
+    patchGroup: r.patch_group ?? undefined,
     patchId: r.patch_id,
     patchTitle: r.title,
     vendorRef: r.vendor_ref,

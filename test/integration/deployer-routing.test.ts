@@ -1,0 +1,65 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployerFor, deployerRoutingSchema } from '../../app/deployer-routing.ts';
+import type { AppContext } from '../../app/context.ts';
+import { createLogger } from '../../kernel/logger.ts';
+import { configureRegistry } from '../../runtime/context.ts';
+import { loadSettings } from '../../runtime/settings.ts';
+import { createPatchflowWorker } from '../../runtime/worker.ts';
+import { api, finished, inPhase, startDemoCycle, startStack, waitForCycle, type TestStack } from '../helpers/stack.ts';
+
+describe('several deployers in one installation', () => {
+  it('routes by patch group first, then platform, then the default; settings come from the file or one variable each', () => {
+    const routing = deployerRoutingSchema.parse({ byGroup: { dmz: 'awx' }, byPlatform: { windows: 'wsus' } });
+    expect(deployerFor({ platform: 'Windows', patchGroup: 'dmz' }, routing, 'ansible')).toBe('awx');
+    expect(deployerFor({ platform: 'Windows', patchGroup: 'web' }, routing, 'ansible')).toBe('wsus');
+    expect(deployerFor({ platform: 'linux' }, routing, 'ansible')).toBe('ansible');
+    const settings = loadSettings({
+      PATCHFLOW_DEPLOYER_BY_PLATFORM: 'windows=wsus, linux=ansible',
+      PATCHFLOW_DEPLOYER_BY_GROUP: 'dmz=awx',
+    });
+    expect(settings.deployers).toEqual({ byPlatform: { windows: 'wsus', linux: 'ansible' }, byGroup: { dmz: 'awx' } });
+    expect(() => loadSettings({ PATCHFLOW_DEPLOYER_BY_PLATFORM: 'windows' })).toThrow(/deployers\.byPlatform\.windows/);
+  });
+
+  describe('a cycle on a mixed fleet', () => {
+    let stack: TestStack;
+    beforeAll(async () => {
+      const config = path.join(process.env['TMPDIR'] ?? '/tmp', `patchflow-routing-${process.pid}.json`);
+      writeFileSync(config, JSON.stringify({ connectors: { ansible: {}, simulator: {} } }));
+      stack = await startStack({ env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER_BY_GROUP: 'app=simulator' } });
+    });
+    afterAll(async () => stack?.stop());
+
+    it('patches each host through its own deployer, and verifies it there', async () => {
+      const id = await startDemoCycle(stack, { hosts: ['staging-01', 'web-01', 'app-01'] });
+      await waitForCycle(stack, id, inPhase('approval'), 120_000);
+      expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice')).status).toBe(200);
+      const done = await waitForCycle(stack, id, finished, 180_000);
+      expect(done.cycle.status).toBe('completed');
+      const version = (h: string) => readFileSync(`${stack.fleet.hostRoot(h)}/app/VERSION`, 'utf8').trim();
+      // Ansible patched its hosts' files; the simulator, not Ansible, handled app-01, whose file is untouched.
+      expect(['staging-01', 'web-01', 'app-01'].map(version)).toEqual(['2.4.1', '2.4.1', '2.4.0']);
+      const attempts = (await stack.ctx
+        .db('deployments as d')
+        .join('assets as a', 'a.id', 'd.asset_id')
+        .where({ 'd.cycle_id': id, 'd.outcome': 'patched' })
+        .select('a.hostname', 'd.evidence')
+        .orderBy('a.hostname')) as { hostname: string; evidence: Record<string, unknown> }[];
+      expect(attempts.map((a) => [a.hostname, a.evidence['simulated'] === true])).toEqual([
+        ['app-01', true],
+        ['staging-01', false],
+        ['web-01', false],
+      ]);
+      expect((done.cycle.summary as { verification: { compliant: number } }).verification.compliant).toBe(3);
+    });
+  });
+
+  it('refuses at start a routing that names a connector that is not a configured deployer', async () => {
+    const settings = loadSettings({ PATCHFLOW_DEPLOYER_BY_PLATFORM: 'windows=wsus' });
+    const logger = createLogger({}, 'warn');
+    const ctx = { settings, logger, registry: configureRegistry(settings, logger) } as unknown as AppContext;
+    await expect(createPatchflowWorker(ctx)).rejects.toThrow(/connector "wsus" is not configured/);
+  });
+});
