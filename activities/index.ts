@@ -28,6 +28,7 @@ import { hostDeployer } from './liveness.ts';
 import { wrapActivities } from './wrapper.ts';
 import { createRolloutActivities } from './rollout.ts';
 import { createFeedActivities } from './feeds.ts';
+import { createInventoryActivities } from './inventory.ts';
 import { verifyCycleTargets } from '../app/verification.ts';
 import { byDeployerAndPatch, deployTargets } from './targets.ts';
 import type { HostResult } from '../integrations/contract/index.ts';
@@ -107,6 +108,7 @@ export function createActivities(deps: ActivityDeps) {
     ...approval,
     ...createRolloutActivities(deps),
     ...createFeedActivities(deps),
+    ...createInventoryActivities(deps),
 
     async setCycleState(input: {
       cycleId: string;

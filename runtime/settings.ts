@@ -44,6 +44,24 @@ const feedSettingsSchema = z
   })
   .prefault({});
 
+/** Every connector of integrations/registry.ts that lists assets (ansible, wsus, sccm). */
+const inventoryConnectorIds = connectorDefinitions.filter((c) => c.capabilities.inventory).map((c) => c.id);
+
+/**
+ * Inventory syncs as Temporal Schedules: one per inventory connector configured under
+ * `connectors`, at its interval in `schedule` (default 6h), created or updated when a worker or
+ * server starts (app/inventory-sync.ts). Hosts the listing no longer has are marked, never deleted.
+ */
+const inventorySettingsSchema = z
+  .object({
+    schedule: z
+      .strictObject(Object.fromEntries(inventoryConnectorIds.map((id) => [id, feedIntervalSchema.default('6h')])))
+      .prefault({}),
+    /** Bounds one listing and its storing. */
+    syncTimeout: durationSchema.default(d('15m')),
+  })
+  .prefault({});
+
 export const settingsSchema = z.object({
   /** Where the embedded database, the demo hosts and connector work files live. */
   dataDir: z.string().min(1).default('.patchflow'),
@@ -88,6 +106,7 @@ export const settingsSchema = z.object({
   /** Connector settings by connector id; each is parsed by that connector's own schema. */
   connectors: z.record(z.string(), z.unknown()).default({ ansible: {} }),
   feeds: feedSettingsSchema,
+  inventory: inventorySettingsSchema,
 });
 
 export type Settings = z.infer<typeof settingsSchema> & { temporal: TemporalSettings };
@@ -111,6 +130,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const httpFile = (fromFile['http'] as Record<string, unknown> | undefined) ?? {};
   const policyFile = (fromFile['policy'] as Record<string, Record<string, unknown>> | undefined) ?? {};
   const feedsFile = (fromFile['feeds'] as Record<string, unknown> | undefined) ?? {};
+  const inventoryFile = (fromFile['inventory'] as Record<string, unknown> | undefined) ?? {};
   const connectors = connectorsWithEnv(connectorDefinitions, env, fromFile['connectors']);
   const raw = {
     ...fromFile,
@@ -160,6 +180,21 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
             Object.keys(feedScheduleSchema.shape).map((kind) => [
               kind,
               env[`PATCHFLOW_FEED_SCHEDULE_${kind.toUpperCase()}`],
+            ]),
+          ),
+        ),
+      },
+    },
+    inventory: {
+      ...inventoryFile,
+      ...definedOnly({ syncTimeout: env['PATCHFLOW_INVENTORY_SYNC_TIMEOUT'] }),
+      schedule: {
+        ...(inventoryFile['schedule'] as Record<string, unknown> | undefined),
+        ...definedOnly(
+          Object.fromEntries(
+            inventoryConnectorIds.map((id) => [
+              id,
+              env[`PATCHFLOW_INVENTORY_SCHEDULE_${id.toUpperCase().replace(/-/g, '_')}`],
             ]),
           ),
         ),

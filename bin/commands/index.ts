@@ -9,6 +9,7 @@ import { demoCommands } from './demo.ts';
 import { feedCommands } from './feeds.ts';
 import { findingPrioritizeCommands } from './findings-prioritize.ts';
 import { groupCommands } from './groups.ts';
+import { inventoryCommands } from './inventory.ts';
 import { runtimeCommands } from './runtime.ts';
 import { scanCommands } from './scans.ts';
 import { signInCommands } from './sign-in.ts';
@@ -31,6 +32,7 @@ export const commands: CliCommand[] = [
   ...groupCommands,
   ...scanCommands,
   ...feedCommands,
+  ...inventoryCommands,
   ...findingPrioritizeCommands,
   ...baselineCommands,
   ...demoCommands,

@@ -6,6 +6,7 @@ import { startDevServer, type DevServer } from '../../runtime/dev-server.ts';
 import { listen, type RunningHttpServer } from '../../runtime/http-server.ts';
 import { buildContext, openSettingsDatabase } from '../../runtime/context.ts';
 import { ensureFeedSchedules } from '../../runtime/feed-schedules.ts';
+import { ensureInventorySchedules } from '../../app/inventory-sync.ts';
 import { createPatchflowWorker, workflowsPath, type PatchflowWorkers } from '../../runtime/worker.ts';
 import { loadSettings, type Settings } from '../../runtime/settings.ts';
 import { resolveTemporalCli } from '../../runtime/temporal-cli.ts';
@@ -56,6 +57,7 @@ export async function prepareLocalAccess(ctx: Pick<AppContext, 'db' | 'settings'
 async function startWorkerAndServer(settings: Settings, parts: { worker: boolean; server: boolean }) {
   const ctx = await buildContext(settings);
   await ensureFeedSchedules(ctx);
+  await ensureInventorySchedules(ctx);
   const stops: (() => Promise<void>)[] = [async () => ctx.db.destroy(), async () => ctx.temporal.connection.close()];
   let worker: PatchflowWorkers | undefined;
   let http: RunningHttpServer | undefined;

@@ -137,7 +137,7 @@ const columnByField = {
   source: 'source',
   vars: 'vars',
 } as const satisfies Record<Exclude<keyof z.output<typeof assetInputSchema>, 'packages'>, string>;
-type AssetField = keyof typeof columnByField;
+export type AssetField = keyof typeof columnByField;
 
 /** A change to some fields of an asset; `null` clears an optional field. */
 export const assetPatchSchema = z
@@ -206,8 +206,22 @@ export interface UpsertedAsset {
   inserted: boolean;
 }
 
+export interface UpsertAssetOptions {
+  /**
+   * The fields an existing asset takes from the input; the others keep what is stored (a scan's OS
+   * name, the owner someone set). Unset: every field, an unset one cleared. New assets get every field.
+   */
+  mergeFields?: readonly Exclude<AssetField, 'hostname'>[] | undefined;
+}
+
+const osFields: readonly AssetField[] = ['platform', 'osName', 'osVersion'];
+
 /** Inserts or updates by hostname, in chunks; callers validate with assetInputSchema first. A hostname listed twice keeps its last entry. */
-export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInputSchema>[]): Promise<UpsertedAsset[]> {
+export async function upsertAssetRows(
+  db: Knex,
+  assets: z.output<typeof assetInputSchema>[],
+  options: UpsertAssetOptions = {},
+): Promise<UpsertedAsset[]> {
   const now = new Date().toISOString();
   const rows = [...new Map(assets.map((a) => [a.hostname, a])).values()].map((a) => ({
     ...allColumnsNull,
@@ -216,19 +230,48 @@ export async function upsertAssetRows(db: Knex, assets: z.output<typeof assetInp
     last_seen: now,
     updated_at: now,
   }));
+  const { mergeFields } = options;
+  // With mergeFields the derived OS columns are not merged: once an OS field was, they are derived again from what is stored.
+  const merged = mergeFields
+    ? [...mergeFields.map((f) => columnByField[f]), 'last_seen', 'updated_at']
+    : mergedOnUpsert;
   const upserted: UpsertedAsset[] = [];
   for (let i = 0; i < rows.length; i += UPSERT_CHUNK) {
     const result = (await db('assets')
       .insert(rows.slice(i, i + UPSERT_CHUNK))
       .onConflict('hostname')
-      .merge(mergedOnUpsert)
+      .merge(merged)
       .returning(['id', 'hostname', db.raw('(xmax = 0) as inserted')])) as UpsertedAsset[];
     upserted.push(...result);
   }
+  if (mergeFields?.some((f) => osFields.includes(f)))
+    await rederiveOsColumns(
+      db,
+      upserted.filter((u) => !u.inserted),
+    );
   const ids = new Map(upserted.map((u) => [u.hostname, u.id]));
   for (const a of assets)
     if (a.packages) await replaceInstalledPackages(db, ids.get(a.hostname)!, a.source, a.packages, now);
   return upserted;
+}
+
+/** Updated assets whose OS fields were merged only in part: their product and build key from what is stored now. */
+async function rederiveOsColumns(db: Knex, updated: UpsertedAsset[]): Promise<void> {
+  for (let i = 0; i < updated.length; i += UPSERT_CHUNK) {
+    const rows = (await db('assets')
+      .whereIn(
+        'id',
+        updated.slice(i, i + UPSERT_CHUNK).map((u) => u.id),
+      )
+      .select('id', 'platform', 'os_name', 'os_version')) as Pick<
+      AssetRow,
+      'id' | 'platform' | 'os_name' | 'os_version'
+    >[];
+    for (const r of rows)
+      await db('assets')
+        .where({ id: r.id })
+        .update(derivedOsColumns({ platform: r.platform, osName: r.os_name, osVersion: r.os_version }));
+  }
 }
 
 /** What one source says is installed on an asset now; what it said before is replaced, other sources' lists are kept. */

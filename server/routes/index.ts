@@ -7,6 +7,7 @@ import { cycleRoutes } from './cycles.ts';
 import { demoRoutes } from './demo.ts';
 import { feedRoutes } from './feeds.ts';
 import { groupRoutes } from './groups.ts';
+import { inventoryRoutes } from './inventory.ts';
 import { prioritizedFindingRoutes } from './prioritized-findings.ts';
 import { scanRoutes } from './scans.ts';
 import { tokenRoutes, whoamiRoutes } from './tokens.ts';
@@ -24,6 +25,7 @@ export const routeModules: RouteModule[] = [
   groupRoutes,
   scanRoutes,
   feedRoutes,
+  inventoryRoutes,
   prioritizedFindingRoutes,
   baselineRoutes,
   demoRoutes,
