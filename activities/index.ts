@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
-import { appendAudit, hasAudited } from '../db/repositories/audit.ts';
+import { appendAudit, checkpointAudit, hasAudited } from '../db/repositories/audit.ts';
 import {
   getCycle,
   recordApproval,
@@ -124,7 +124,12 @@ export function createActivities(deps: ActivityDeps) {
         subjectId: input.cycleId,
         data: { status: input.status, note: input.note ?? null },
       });
-      await setCycleState(db, input.cycleId, input);
+      // A cycle's end checkpoints the audit chain's head (its own end event included), and its result carries that head.
+      const summary =
+        input.phase === 'done'
+          ? { ...input.summary, auditHead: await checkpointAudit(db, `cycle ${input.cycleId} ${input.status}`) }
+          : input.summary;
+      await setCycleState(db, input.cycleId, { ...input, summary });
       // Chat cards and ITSM change records show live per-ring progress; every state change of the cycle refreshes them.
       await publishChangeEverywhere(deps, input.cycleId);
     },

@@ -14,6 +14,7 @@ import * as m012 from './012_cisa_ssvc.ts';
 import * as m013 from './013_applicability.ts';
 import * as m014 from './014_verification_evidence.ts';
 import * as m015 from './015_classification_vocabulary.ts';
+import * as m017 from './017_audit_checkpoints.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -37,6 +38,7 @@ const migrations: Record<string, Migration> = {
   '013_applicability': m013,
   '014_verification_evidence': m014,
   '015_classification_vocabulary': m015,
+  '017_audit_checkpoints': m017,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
