@@ -1,4 +1,4 @@
-import { connectionTestSchema, connectorListSchema } from '../../server/routes/connectors.ts';
+import { connectionTestSchema, connectorCatalogSchema, connectorListSchema } from '../../server/routes/connectors.ts';
 import { apiRequest } from '../api.ts';
 import { parseInput } from '../../kernel/validate.ts';
 import { printJsonOr, requirePositional } from './args.ts';
@@ -40,4 +40,43 @@ export const connectorCommands: CliCommand[] = [
       return result.ok ? 0 : 1;
     },
   },
+  {
+    path: ['connectors', 'available'],
+    summary: 'every connector Patchflow ships: its roles, the settings it requires and its environment variables',
+    usage: '[--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values }) {
+      const { connectors } = parseInput(
+        connectorCatalogSchema,
+        await apiRequest('GET', '/api/connectors/available'),
+        'server answer',
+      );
+      printJsonOr(values, connectors, () =>
+        table(
+          // The required settings, the longest cells, go last so that the other columns stay narrow.
+          ['id', 'roles', 'env prefix', 'required settings'],
+          connectors.map((c) => [
+            c.id,
+            c.capabilities.join(', '),
+            c.env ? `${c.env.prefix}_` : '—',
+            c.configSchema.required?.join(', ') || '—',
+          ]),
+        ),
+      );
+      return 0;
+    },
+  },
 ];
+
+/** Rows under a header, each column as wide as its widest cell; the last column is not padded. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

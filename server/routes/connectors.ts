@@ -1,6 +1,7 @@
 import { can } from '../authentication.ts';
 import { z } from 'zod';
-import type { RoleName } from '../../integrations/contract/connector.ts';
+import type { Capabilities, RoleName } from '../../integrations/contract/connector.ts';
+import { connectorEnvVariables } from '../../integrations/contract/env.ts';
 import type { RouteModule } from './types.ts';
 
 /** GET /api/connectors: the configured connectors, what they can do, and their config with secrets redacted. */
@@ -13,6 +14,27 @@ export const connectorListSchema = z.object({
 /** POST /api/connectors/:id/test: whether the connector reaches its system with its credentials. */
 export const connectionTestSchema = z.object({ id: z.string(), ok: z.boolean(), message: z.string() });
 
+/**
+ * GET /api/connectors/available: every connector Patchflow ships, configured or not, with the
+ * settings it takes as JSON Schema (secrets carry `secret: true`) and the environment variables
+ * that set them, by setting path.
+ */
+export const connectorCatalogSchema = z.object({
+  connectors: z.array(
+    z.object({
+      id: z.string(),
+      title: z.string(),
+      capabilities: z.array(z.string()),
+      configSchema: z.object({ required: z.array(z.string()).optional() }).loose(),
+      env: z.object({ prefix: z.string(), variables: z.record(z.string(), z.string()) }).nullable(),
+    }),
+  ),
+});
+
+function roles(capabilities: Capabilities): RoleName[] {
+  return (Object.keys(capabilities) as RoleName[]).filter((r) => capabilities[r]);
+}
+
 export const connectorRoutes: RouteModule = {
   path: '/connectors',
   register(router, ctx) {
@@ -21,10 +43,21 @@ export const connectorRoutes: RouteModule = {
         connectors: ctx.registry.list().map((c) => ({
           id: c.definition.id,
           title: c.definition.title,
-          capabilities: (Object.keys(c.definition.capabilities) as RoleName[]).filter(
-            (r) => c.definition.capabilities[r],
-          ),
+          capabilities: roles(c.definition.capabilities),
           config: c.redactedConfig,
+        })),
+      };
+      res.json(body);
+    });
+    router.get('/available', can(ctx, 'connectors.read'), (_req, res) => {
+      const body: z.input<typeof connectorCatalogSchema> = {
+        connectors: [...ctx.registry.definitions.values()].map((def) => ({
+          id: def.id,
+          title: def.title,
+          capabilities: roles(def.capabilities),
+          // The input side: what a person writes, so settings with a default are not required.
+          configSchema: z.toJSONSchema(def.configSchema, { io: 'input' }),
+          env: def.env ? { prefix: def.env.prefix, variables: connectorEnvVariables(def) } : null,
         })),
       };
       res.json(body);
