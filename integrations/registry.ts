@@ -3,6 +3,7 @@ import type { ConnectorDefinition } from './contract/connector.ts';
 import { ConnectorRegistry } from './contract/registry.ts';
 import { ansibleConnector } from './ansible/index.ts';
 import { awxConnector } from './awx/index.ts';
+import { vsphereConnector } from './backups/vsphere/index.ts';
 import { csafFeed } from './feeds/csaf/index.ts';
 import { epssFeed } from './feeds/epss/index.ts';
 import { kevFeed } from './feeds/kev/index.ts';
@@ -38,6 +39,7 @@ export const connectorDefinitions: ConnectorDefinition<z.ZodType>[] = [
   jiraSmConnector,
   openvasConnector,
   nessusConnector,
+  vsphereConnector,
 ];
 
 export function createConnectorRegistry(): ConnectorRegistry {

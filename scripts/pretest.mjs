@@ -5,12 +5,18 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { resolveTemporalCli, which } = await import('../runtime/temporal-cli.ts');
+const { resolveVcsim } = await import('../test/helpers/vcsim.ts');
 const pg = (await import('pg')).default;
 
 const problems = [];
 try {
   const cli = resolveTemporalCli({ build: true, log: (l) => console.error(`pretest: ${l}`) });
   console.error(`pretest: Temporal CLI ${cli}`);
+} catch (err) {
+  problems.push(err.message);
+}
+try {
+  console.error(`pretest: vcsim ${resolveVcsim({ build: true, log: (l) => console.error(`pretest: ${l}`) })}`);
 } catch (err) {
   problems.push(err.message);
 }
