@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { ScheduleNotFoundError, WorkflowFailedError } from '@temporalio/client';
+import { intervalScheduleStatus, type ScheduleStatus } from './schedules.ts';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TemporalFailure, TimeoutFailure } from '@temporalio/common';
 import type { FeedSyncState } from '../integrations/contract/index.ts';
 import type { ConnectorDeps } from '../integrations/contract/connector.ts';
@@ -187,40 +188,9 @@ function syncFailure(settings: Settings, kind: string, err: unknown): unknown {
   return err;
 }
 
-export interface FeedScheduleStatus {
-  /** The interval Temporal runs the sync at (`6h`). */
-  every: string;
-  paused: boolean;
-  nextRunAt?: string | undefined;
-  lastRunAt?: string | undefined;
-}
+export type FeedScheduleStatus = ScheduleStatus;
 
 /** The feed's Schedule as Temporal has it; undefined when the feed syncs only when asked. */
 export async function feedScheduleStatus(ctx: AppContext, kind: string): Promise<FeedScheduleStatus | undefined> {
-  const handle = ctx.temporal.schedule.getHandle(feedScheduleId(ctx.settings.temporal.taskQueue, kind));
-  try {
-    const described = await handle.describe();
-    const every = described.spec.intervals?.[0]?.every;
-    return {
-      every: every === undefined ? 'not by interval' : durationText(every),
-      paused: described.state.paused,
-      nextRunAt: described.info.nextActionTimes[0]?.toISOString(),
-      lastRunAt: described.info.recentActions.at(-1)?.takenAt.toISOString(),
-    };
-  } catch (err) {
-    if (err instanceof ScheduleNotFoundError) return undefined;
-    throw err;
-  }
-}
-
-/** Milliseconds as people write durations in settings: the largest unit that divides them. */
-function durationText(ms: number): string {
-  const units: [string, number][] = [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ];
-  const [unit, size] = units.find(([, n]) => ms % n === 0) ?? ['ms', 1];
-  return `${ms / size}${unit}`;
+  return intervalScheduleStatus(ctx, feedScheduleId(ctx.settings.temporal.taskQueue, kind));
 }

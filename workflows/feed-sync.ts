@@ -1,7 +1,6 @@
-import { ActivityCancellationType, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ActivityCancellationType, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { nonRetryableErrorTypes } from '../kernel/error-kinds.ts';
+import { asTheOneSync, syncRetry } from './one-sync.ts';
 import { asDuration } from './time.ts';
 import type { DurationText } from './types.ts';
 
@@ -36,40 +35,21 @@ export const feedScheduleId = (taskQueue: string, kind: string): string => `feed
 export const scheduledFeedSyncWorkflowId = (taskQueue: string, kind: string): string =>
   `${feedScheduleId(taskQueue, kind)}-scheduled`;
 
-/**
- * One feed's sync: one activity, which fetches what changed and stores it in one transaction.
- *
- * A sync never runs twice at once. The REST route and the CLI start this workflow under the
- * feed's one id and, when a sync is already running there, wait for that one instead
- * (WorkflowIdConflictPolicy USE_EXISTING). A run started by the feed's Schedule has an id of its
- * own (Temporal adds the time), so it runs the sync as a child under that same one id, and when
- * the id is taken by a sync still running, it skips: the Schedule's overlap policy SKIP covers
- * its own runs, this covers the ones people started.
- */
+/** One feed's sync: one activity, which fetches what changed and stores it in one transaction; never two at once (one-sync.ts). */
 export async function feedSyncWorkflow(input: FeedSyncInput): Promise<FeedSyncOutcome> {
-  const { workflowId, taskQueue } = workflowInfo();
-  const syncId = feedSyncWorkflowId(taskQueue, input.kind);
-  if (workflowId !== syncId) {
-    try {
-      return await executeChild(feedSyncWorkflow, { workflowId: syncId, args: [input] });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return { feed: input.kind, skipped: `a sync of ${input.kind} is still running (${syncId})` };
-    }
-  }
+  const syncId = feedSyncWorkflowId(workflowInfo().taskQueue, input.kind);
+  const delegated = await asTheOneSync(feedSyncWorkflow, syncId, input);
+  if (delegated)
+    return 'ran' in delegated
+      ? delegated.ran
+      : { feed: input.kind, skipped: `a sync of ${input.kind} is still running (${syncId})` };
   const { syncFeedKind } = proxyActivities<Activities>({
     startToCloseTimeout: asDuration(input.timeouts.sync),
     heartbeatTimeout: asDuration(input.timeouts.heartbeat),
     // The sync's end is the activity's own: cancelled only once its downloads stopped and it said
     // so, never reported cancelled while a transaction may still commit.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '1m',
-      backoffCoefficient: 2,
-      maximumInterval: '30m',
-      maximumAttempts: input.attempts,
-      nonRetryableErrorTypes,
-    },
+    retry: syncRetry(input.attempts),
   });
   return syncFeedKind({ kind: input.kind });
 }

@@ -1,7 +1,6 @@
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { nonRetryableErrorTypes } from '../kernel/error-kinds.ts';
+import { asTheOneSync, syncRetry } from './one-sync.ts';
 import { asDuration } from './time.ts';
 import type { DurationText } from './types.ts';
 
@@ -29,32 +28,17 @@ export const inventoryScheduleId = (taskQueue: string, connector: string): strin
 export const scheduledInventorySyncWorkflowId = (taskQueue: string, connector: string): string =>
   `${inventoryScheduleId(taskQueue, connector)}-scheduled`;
 
-/**
- * One connector's inventory sync: one activity, which lists the connector's assets and stores
- * them. Never two at once per connector, as for feeds (workflows/feed-sync.ts): people's requests
- * share the one id (USE_EXISTING), a scheduled run executes the sync as a child under it and
- * skips when that id is taken by a sync still running.
- */
+/** One connector's inventory sync: one activity, which lists the connector's assets and stores them; never two at once (one-sync.ts). */
 export async function inventorySyncWorkflow(input: InventorySyncInput): Promise<InventorySyncOutcome> {
-  const { workflowId, taskQueue } = workflowInfo();
-  const syncId = inventorySyncWorkflowId(taskQueue, input.connector);
-  if (workflowId !== syncId) {
-    try {
-      return await executeChild(inventorySyncWorkflow, { workflowId: syncId, args: [input] });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return { connector: input.connector, skipped: `a sync of ${input.connector} is still running (${syncId})` };
-    }
-  }
+  const syncId = inventorySyncWorkflowId(workflowInfo().taskQueue, input.connector);
+  const delegated = await asTheOneSync(inventorySyncWorkflow, syncId, input);
+  if (delegated)
+    return 'ran' in delegated
+      ? delegated.ran
+      : { connector: input.connector, skipped: `a sync of ${input.connector} is still running (${syncId})` };
   const { syncInventoryConnector } = proxyActivities<Activities>({
     startToCloseTimeout: asDuration(input.timeout),
-    retry: {
-      initialInterval: '1m',
-      backoffCoefficient: 2,
-      maximumInterval: '30m',
-      maximumAttempts: input.attempts,
-      nonRetryableErrorTypes,
-    },
+    retry: syncRetry(input.attempts),
   });
   return syncInventoryConnector({ connector: input.connector, actor: input.actor });
 }
