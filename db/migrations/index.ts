@@ -15,6 +15,7 @@ import * as m013 from './013_applicability.ts';
 import * as m014 from './014_verification_evidence.ts';
 import * as m015 from './015_classification_vocabulary.ts';
 import * as m017 from './017_audit_checkpoints.ts';
+import * as m018 from './018_asset_history_indexes.ts';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   '014_verification_evidence': m014,
   '015_classification_vocabulary': m015,
   '017_audit_checkpoints': m017,
+  '018_asset_history_indexes': m018,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
