@@ -13,6 +13,7 @@ import {
 import { createActivities } from '../activities/index.ts';
 import type { AppContext } from '../app/context.ts';
 import { durationMs } from '../kernel/duration.ts';
+import type { Logger } from '../kernel/logger.ts';
 import { hostTaskQueue } from '../workflows/activity-options.ts';
 import { connectionOptions } from './context.ts';
 
@@ -24,7 +25,20 @@ let runtimeInstalled = false;
  * The SDK's logger, less one warning that is by design here: the host-activity pool registers
  * activities only, and the SDK warns at start-up that it polls no workflow tasks.
  */
+/**
+ * The SDK's own log lines (activity failures, worker state) go through Patchflow's logger, so they
+ * are JSON lines like the rest and redacted like the rest: an activity's error may quote a secret.
+ */
 class WorkerLogger extends DefaultLogger {
+  constructor(logger: Logger) {
+    super('WARN', ({ level, message, meta }) => {
+      const fields = { source: 'temporal-sdk', ...meta };
+      if (level === 'ERROR') logger.error(message, fields);
+      else if (level === 'WARN') logger.warn(message, fields);
+      else logger.info(message, fields);
+    });
+  }
+
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {
     if (message.startsWith('No workflows registered')) return;
     super.log(level, message, meta);
@@ -70,7 +84,7 @@ export async function createPatchflowWorker(
     // The SDK logs every webpack module at INFO; warnings and errors are what operators need.
     // No SDK signal handlers: the CLI shuts the worker, server, database and dev server down in order.
     try {
-      Runtime.install({ logger: new WorkerLogger('WARN'), shutdownSignals: [] });
+      Runtime.install({ logger: new WorkerLogger(ctx.logger), shutdownSignals: [] });
     } catch (err) {
       // A process that embeds Patchflow (a test environment, a benchmark) set the runtime up first.
       if (!(err instanceof IllegalStateError)) throw err;
