@@ -42,6 +42,8 @@ export interface ActivityDeps {
   deployerId: string;
   /** Which deployer patches which host when there are several (by patch group, then platform). */
   deployerRouting?: DeployerRouting | undefined;
+  /** Which backup connector backs up which host (by patch group, then platform); otherwise the host's deployer's own. */
+  backupRouting?: DeployerRouting | undefined;
   /** Connector id of the scanner that re-scans a cycle's targets to verify it; without one the deployer's word is used. */
   scannerId?: string | undefined;
   /** How long a deployer call may show no progress before it is given up as hung (default 30 minutes). */

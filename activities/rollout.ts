@@ -21,7 +21,8 @@ import {
 import { saveStagingChecks } from '../db/repositories/staging-checks.ts';
 import { measureBaseline, runStagingChecks, type StagingHost } from '../app/staging-checks.ts';
 import { describeStagingChecks } from '../workflows/staging.ts';
-import type { BackupProvider, HostResult } from '../integrations/contract/index.ts';
+import type { BackupProvider, HostResult, PatchRef } from '../integrations/contract/index.ts';
+import { deployerFor } from '../app/deployer-routing.ts';
 import type {
   PerformanceBaseline,
   RebootPolicy,
@@ -31,7 +32,7 @@ import type {
 } from '../workflows/types.ts';
 import type { ActivityDeps } from './index.ts';
 import { hostDeployer } from './liveness.ts';
-import { byDeployerAndPatch, byPatch, deployTargets, resultFor } from './targets.ts';
+import { byDeployerAndPatch, deployTargets, resultFor } from './targets.ts';
 
 export interface DeployRingInput {
   cycleId: string;
@@ -59,6 +60,9 @@ export interface RingRollback {
 
 const system = 'patchflow';
 
+/** Where a host's pre-patch backup lives, or why it has none. */
+type BackupTaken = { provider: string; reference: string } | { none: string };
+
 /**
  * How long an attempt may go unheard before a retry takes its hosts over: the activity's heartbeat
  * timeout (30 s without one), the silence after which Temporal itself gave up on it. The attempt
@@ -73,31 +77,64 @@ const attemptLeaseMs = (heartbeatTimeoutMs: number | undefined) => heartbeatTime
 export function createRolloutActivities(deps: ActivityDeps) {
   const { db, registry, logger } = deps;
   const routing = { routing: deps.deployerRouting, deployerId: deps.deployerId };
-  /** The deployer's own backups, where it can take them (Ansible can; WSUS, SCCM, PDQ and AWX cannot). */
-  const backupProvider = (deployerId: string): BackupProvider | undefined =>
-    registry.get(deployerId).definition.capabilities.backup ? registry.role(deployerId, 'backup') : undefined;
+  /**
+   * Who backs a host up: the backup connector its patch group or platform is routed to (`backups`
+   * settings, e.g. vSphere snapshots), else its deployer's own backups where it can take them
+   * (Ansible can; WSUS, SCCM, PDQ and AWX cannot), else nobody.
+   */
+  const backupProviderFor = (
+    target: RingTarget,
+    deployerId: string,
+  ): { id: string; provider: BackupProvider } | undefined => {
+    const routed = deployerFor(target, deps.backupRouting, '');
+    if (routed) return { id: routed, provider: registry.role(routed, 'backup') };
+    return registry.get(deployerId).definition.capabilities.backup
+      ? { id: deployerId, provider: registry.role(deployerId, 'backup') }
+      : undefined;
+  };
 
-  /** Backs the group's hosts up; those whose backup failed come back as results, the rest as targets to patch. */
-  async function backUp(cycleId: string, group: ReturnType<typeof byPatch>[number], provider: BackupProvider) {
+  /**
+   * Backs the group's hosts up, each through its own provider. Those whose backup failed come back
+   * as results (not patched); the others with where their backup lives, which their attempt
+   * records. A host no provider covers is patched without one, and its record says so.
+   */
+  async function backUp(cycleId: string, group: { deployerId: string; patch: PatchRef; targets: RingTarget[] }) {
     const ctx = Context.current();
-    const results = await provider.backup({
-      cycleId,
-      patch: group.patch,
-      targets: deployTargets(group.targets),
-      onProgress: (n) => ctx.heartbeat(n),
-      signal: ctx.cancellationSignal,
-    });
     const failed = new Map<string, HostResult>();
+    const references = new Map<string, BackupTaken>();
+    const byProvider = new Map<string, { provider: BackupProvider; targets: RingTarget[] }>();
     for (const t of group.targets) {
-      const r = results.find((b) => b.hostname === t.hostname);
-      if (!r?.ok)
-        failed.set(t.key, {
-          hostname: t.hostname,
-          outcome: 'skipped',
-          message: `not patched: the pre-patch backup failed (${r?.message ?? 'no result'})`,
+      const chosen = backupProviderFor(t, group.deployerId);
+      if (!chosen) {
+        references.set(t.key, {
+          none: `no backup provider covers ${t.hostname}: ${group.deployerId} cannot back up, and the backups setting routes no backup connector to it`,
         });
+        continue;
+      }
+      const entry = byProvider.get(chosen.id) ?? { provider: chosen.provider, targets: [] };
+      entry.targets.push(t);
+      byProvider.set(chosen.id, entry);
     }
-    return { failed, backedUp: results.filter((r) => r.ok).length };
+    for (const [id, { provider, targets }] of byProvider) {
+      const results = await provider.backup({
+        cycleId,
+        patch: group.patch,
+        targets: deployTargets(targets),
+        onProgress: (n) => ctx.heartbeat(n),
+        signal: ctx.cancellationSignal,
+      });
+      for (const t of targets) {
+        const r = results.find((b) => b.hostname === t.hostname);
+        if (r?.ok) references.set(t.key, { provider: id, reference: r.reference });
+        else
+          failed.set(t.key, {
+            hostname: t.hostname,
+            outcome: 'skipped',
+            message: `not patched: the pre-patch backup failed (${r?.message ?? 'no result'})`,
+          });
+      }
+    }
+    return { failed, references };
   }
 
   return {
@@ -167,10 +204,9 @@ export function createRolloutActivities(deps: ActivityDeps) {
         });
       let backedUp = 0;
       let backupAsked = false;
+      let notBackedUp = 0;
       for (const group of byDeployerAndPatch(pending, routing)) {
         const deployer = hostDeployer(deps, ctx, group.deployerId);
-        const provider = input.backup ? backupProvider(group.deployerId) : undefined;
-        backupAsked ||= provider !== undefined;
         const attempts = await startAttempts(db, input.cycleId, group.targets, input.phase, ctx.info.attempt);
         // The rows say this attempt is alive for as long as it works on them (see liveEarlierAttempts).
         const beat = setInterval(
@@ -216,14 +252,32 @@ export function createRolloutActivities(deps: ActivityDeps) {
             await record(confirmed);
           }
           const unsettled = group.targets.filter((t) => !confirmed.has(t.key));
-          const backup = provider
-            ? await backUp(input.cycleId, { ...group, targets: unsettled }, provider)
-            : { failed: new Map<string, HostResult>(), backedUp: 0 };
-          backedUp += backup.backedUp;
+          const backup =
+            input.backup && unsettled.length
+              ? await backUp(input.cycleId, { ...group, targets: unsettled })
+              : {
+                  failed: new Map<string, HostResult>(),
+                  references: new Map<string, BackupTaken>(),
+                };
+          backupAsked ||= input.backup === true;
+          backedUp += [...backup.references.values()].filter((r) => 'reference' in r).length;
+          notBackedUp += [...backup.references.values()].filter((r) => 'none' in r).length;
           const toPatch = unsettled.filter((t) => !backup.failed.has(t.key));
           const results = toPatch.length ? await deployer.deploy({ ...request, targets: deployTargets(toPatch) }) : [];
           await record(
-            new Map(unsettled.map((t) => [t.key, backup.failed.get(t.key) ?? resultFor(results, t.hostname)])),
+            new Map(
+              unsettled.map((t) => {
+                const refused = backup.failed.get(t.key);
+                if (refused) return [t.key, refused];
+                const result = resultFor(results, t.hostname);
+                const taken = backup.references.get(t.key);
+                // The attempt keeps where the host's backup lives: the record shows it, a person restores from it.
+                if (!taken) return [t.key, result];
+                const message =
+                  'none' in taken ? `${result.message} (no backup was taken: ${taken.none})` : result.message;
+                return [t.key, { ...result, message, evidence: { ...result.evidence, backup: taken } }];
+              }),
+            ),
           );
         } catch (err) {
           await abandonAttempts(db, [...attempts.values()], (err as Error).message);
@@ -243,7 +297,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
           ...outcome,
           attempt: ctx.info.attempt,
           ...(input.assetIds ? { batchHosts: input.assetIds.length } : {}),
-          ...(backupAsked ? { backedUp } : {}),
+          ...(backupAsked ? { backedUp, notBackedUp } : {}),
         },
       });
       return outcome;

@@ -98,6 +98,8 @@ export const settingsSchema = z.object({
   deployer: z.string().min(1).default('ansible'),
   /** Other deployers for some hosts: by patch group, then by platform (Windows → WSUS, Linux → Ansible). */
   deployers: deployerRoutingSchema,
+  /** Backup connectors for some hosts (e.g. vSphere snapshots), by patch group, then platform; otherwise the host's deployer backs it up if it can. */
+  backups: deployerRoutingSchema,
   /**
    * The scanner connector (nessus, openvas) that re-scans a cycle's targets after deployment, so
    * that findings close on a scan's evidence; without one, verification is the deployer's word.
@@ -110,6 +112,21 @@ export const settingsSchema = z.object({
 });
 
 export type Settings = z.infer<typeof settingsSchema> & { temporal: TemporalSettings };
+
+/** A routing (group/platform → connector) from the settings file, overlaid by `<PREFIX>_BY_GROUP` and `<PREFIX>_BY_PLATFORM` as name=id pairs. */
+function routingSettings(fromFile: unknown, env: NodeJS.ProcessEnv, prefix: string): Record<string, unknown> {
+  return {
+    ...((fromFile as Record<string, unknown> | undefined) ?? {}),
+    ...Object.fromEntries(
+      (
+        [
+          ['byPlatform', parseRoutingPairs(env[`${prefix}_BY_PLATFORM`])],
+          ['byGroup', parseRoutingPairs(env[`${prefix}_BY_GROUP`])],
+        ] as const
+      ).filter(([, pairs]) => pairs !== undefined),
+    ),
+  };
+}
 
 /**
  * Settings from an optional JSON file (`PATCHFLOW_CONFIG`) overlaid with environment variables.
@@ -142,17 +159,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       verifyScanner: env['PATCHFLOW_VERIFY_SCANNER'],
       scanImportMaxBytes: env['PATCHFLOW_SCAN_IMPORT_MAX_BYTES'],
     }),
-    deployers: {
-      ...((fromFile['deployers'] as Record<string, unknown> | undefined) ?? {}),
-      ...Object.fromEntries(
-        (
-          [
-            ['byPlatform', parseRoutingPairs(env['PATCHFLOW_DEPLOYER_BY_PLATFORM'])],
-            ['byGroup', parseRoutingPairs(env['PATCHFLOW_DEPLOYER_BY_GROUP'])],
-          ] as const
-        ).filter(([, pairs]) => pairs !== undefined),
-      ),
-    },
+    deployers: routingSettings(fromFile['deployers'], env, 'PATCHFLOW_DEPLOYER'),
+    backups: routingSettings(fromFile['backups'], env, 'PATCHFLOW_BACKUP'),
     http: {
       ...httpFile,
       ...definedOnly({

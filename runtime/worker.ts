@@ -96,6 +96,7 @@ export async function createPatchflowWorker(
   if (ctx.settings.verifyScanner) ctx.registry.role(ctx.settings.verifyScanner, 'scanner');
   // Likewise every deployer the routing names.
   for (const id of routedDeployers(ctx.settings.deployers, ctx.settings.deployer)) ctx.registry.role(id, 'deployer');
+  for (const id of routedDeployers(ctx.settings.backups, '').filter(Boolean)) ctx.registry.role(id, 'backup');
   const connection = await NativeConnection.connect(connectionOptions(temporal));
   const activities = createActivities({
     db: ctx.db,
@@ -103,6 +104,7 @@ export async function createPatchflowWorker(
     logger: ctx.logger,
     deployerId: ctx.settings.deployer,
     deployerRouting: ctx.settings.deployers,
+    backupRouting: ctx.settings.backups,
     scannerId: ctx.settings.verifyScanner,
     hostTimeoutMs: durationMs(temporal.timeouts.hostTimeout),
   });

@@ -28,31 +28,47 @@ describe('several deployers in one installation', () => {
     beforeAll(async () => {
       const config = path.join(process.env['TMPDIR'] ?? '/tmp', `patchflow-routing-${process.pid}.json`);
       writeFileSync(config, JSON.stringify({ connectors: { ansible: {}, simulator: {} } }));
-      stack = await startStack({ env: { PATCHFLOW_CONFIG: config, PATCHFLOW_DEPLOYER_BY_GROUP: 'app=simulator' } });
+      stack = await startStack({
+        env: {
+          PATCHFLOW_CONFIG: config,
+          PATCHFLOW_DEPLOYER_BY_GROUP: 'app=simulator,db=simulator',
+          // The simulator cannot back up: app-01 is backed up by Ansible instead, db-01 by nobody.
+          PATCHFLOW_BACKUP_BY_GROUP: 'app=ansible',
+        },
+      });
     });
     afterAll(async () => stack?.stop());
 
-    it('patches each host through its own deployer, and verifies it there', async () => {
-      const id = await startDemoCycle(stack, { hosts: ['staging-01', 'web-01', 'app-01'] });
+    it('patches each host through its own deployer, backs it up through its own provider, and verifies it there', async () => {
+      const id = await startDemoCycle(stack, { hosts: ['staging-01', 'web-01', 'app-01', 'db-01'] });
       await waitForCycle(stack, id, inPhase('approval'), 120_000);
       expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice')).status).toBe(200);
       const done = await waitForCycle(stack, id, finished, 180_000);
       expect(done.cycle.status).toBe('completed');
       const version = (h: string) => readFileSync(`${stack.fleet.hostRoot(h)}/app/VERSION`, 'utf8').trim();
       // Ansible patched its hosts' files; the simulator, not Ansible, handled app-01, whose file is untouched.
-      expect(['staging-01', 'web-01', 'app-01'].map(version)).toEqual(['2.4.1', '2.4.1', '2.4.0']);
+      expect(['staging-01', 'web-01', 'app-01', 'db-01'].map(version)).toEqual(['2.4.1', '2.4.1', '2.4.0', '2.4.0']);
       const attempts = (await stack.ctx
         .db('deployments as d')
         .join('assets as a', 'a.id', 'd.asset_id')
         .where({ 'd.cycle_id': id, 'd.outcome': 'patched' })
-        .select('a.hostname', 'd.evidence')
-        .orderBy('a.hostname')) as { hostname: string; evidence: Record<string, unknown> }[];
+        .select('a.hostname', 'd.evidence', 'd.message')
+        .orderBy('a.hostname')) as { hostname: string; evidence: Record<string, unknown>; message: string }[];
       expect(attempts.map((a) => [a.hostname, a.evidence['simulated'] === true])).toEqual([
         ['app-01', true],
+        ['db-01', true],
         ['staging-01', false],
         ['web-01', false],
       ]);
-      expect((done.cycle.summary as { verification: { compliant: number } }).verification.compliant).toBe(3);
+      // Each attempt keeps where its host's backup lives, or says that none was taken and why.
+      const backup = (h: string) => attempts.find((a) => a.hostname === h)!;
+      expect(backup('web-01').evidence['backup']).toMatchObject({ provider: 'ansible', reference: expect.any(String) });
+      expect(backup('app-01').evidence['backup']).toMatchObject({ provider: 'ansible', reference: expect.any(String) });
+      expect(backup('db-01').evidence['backup']).toMatchObject({
+        none: expect.stringContaining('simulator cannot back up'),
+      });
+      expect(backup('db-01').message).toMatch(/no backup was taken: no backup provider covers db-01/);
+      expect((done.cycle.summary as { verification: { compliant: number } }).verification.compliant).toBe(4);
     });
   });
 
