@@ -26,29 +26,38 @@ export function resolveTemporalCli(
     if (isExecutable(explicit)) return explicit;
     throw new PatchflowError(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`, { code: 'missing_dependency' });
   }
+  return cachedGoTool({ binary: 'temporal', module: TEMPORAL_CLI_MODULE, what: 'the Temporal CLI', ...opts }, env);
+}
+
+/**
+ * A tool Patchflow builds from the Go module proxy into its cache (`~/.cache/patchflow/bin`): the
+ * cached build, or with `build` a new one (once), or an error naming the one command that builds it.
+ */
+export function cachedGoTool(
+  tool: { binary: string; module: string; what: string; build: boolean; log?: ((line: string) => void) | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const cacheDir = temporalCacheDir(env);
-  const cached = path.join(cacheDir, 'temporal');
+  const cached = path.join(cacheDir, tool.binary);
   if (isExecutable(cached)) return cached;
-  const howTo = `GOBIN=${cacheDir} go install ${TEMPORAL_CLI_MODULE}`;
-  if (!opts.build)
-    throw new PatchflowError(`the Temporal CLI was not found; install it with: ${howTo}`, {
-      code: 'missing_dependency',
-    });
+  const howTo = `GOBIN=${cacheDir} go install ${tool.module}`;
+  if (!tool.build)
+    throw new PatchflowError(`${tool.what} was not found; install it with: ${howTo}`, { code: 'missing_dependency' });
   if (!which('go', env))
     throw new PatchflowError(
-      `the Temporal CLI was not found and Go is not installed to build it; install Go, then run: ${howTo}`,
-      { code: 'missing_dependency' },
+      `${tool.what} was not found and Go is not installed to build it; install Go, then run: ${howTo}`,
+      {
+        code: 'missing_dependency',
+      },
     );
   mkdirSync(cacheDir, { recursive: true });
-  opts.log?.(`building the Temporal CLI once into ${cacheDir} (${TEMPORAL_CLI_MODULE}); this takes a few minutes…`);
-  const r = spawnSync('go', ['install', TEMPORAL_CLI_MODULE], {
+  tool.log?.(`building ${tool.what} once into ${cacheDir} (${tool.module})…`);
+  const r = spawnSync('go', ['install', tool.module], {
     env: { ...env, GOBIN: cacheDir },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (r.status !== 0 || !isExecutable(cached))
-    throw new PatchflowError(`building the Temporal CLI failed; run it yourself: ${howTo}`, {
-      code: 'missing_dependency',
-    });
+    throw new PatchflowError(`building ${tool.what} failed; run it yourself: ${howTo}`, { code: 'missing_dependency' });
   return cached;
 }
 

@@ -1,11 +1,10 @@
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { PatchflowError } from '../../kernel/errors.ts';
-import { temporalCacheDir, which } from '../../runtime/temporal-cli.ts';
+import { cachedGoTool, which } from '../../runtime/temporal-cli.ts';
 
 /**
  * vcsim, VMware's vSphere API simulator from govmomi: the real SOAP server code that govc and
@@ -16,34 +15,9 @@ export const VCSIM_MODULE = 'github.com/vmware/govmomi/vcsim@v0.46.3';
 
 /** Finds vcsim on PATH or in Patchflow's cache of built tools; with `build`, builds it there once (half a minute). */
 export function resolveVcsim(opts: { build: boolean; log?: (line: string) => void }): string {
-  const onPath = which('vcsim');
-  if (onPath) return onPath;
-  const cacheDir = temporalCacheDir();
-  const cached = path.join(cacheDir, 'vcsim');
-  if (isExecutable(cached)) return cached;
-  const howTo = `GOBIN=${cacheDir} go install ${VCSIM_MODULE}`;
-  if (!opts.build || !which('go'))
-    throw new PatchflowError(`vcsim (vSphere tests) was not found; install Go, then run: ${howTo}`, {
-      code: 'missing_dependency',
-    });
-  mkdirSync(cacheDir, { recursive: true });
-  opts.log?.(`building vcsim once into ${cacheDir} (${VCSIM_MODULE})…`);
-  const r = spawnSync('go', ['install', VCSIM_MODULE], {
-    env: { ...process.env, GOBIN: cacheDir },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0 || !isExecutable(cached))
-    throw new PatchflowError(`building vcsim failed; run it yourself: ${howTo}`, { code: 'missing_dependency' });
-  return cached;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return (
+    which('vcsim') ?? cachedGoTool({ binary: 'vcsim', module: VCSIM_MODULE, what: 'vcsim (vSphere tests)', ...opts })
+  );
 }
 
 export interface Vcsim {
