@@ -1,4 +1,5 @@
 import { STAGING_PATCH_GROUP } from '../db/repositories/cycles.ts';
+import { deployerFor } from './deployer-routing.ts';
 import { usersWithRole } from '../db/repositories/users.ts';
 import { batchesOf, describeLimit, placeAsset, ringLimit } from '../workflows/rings.ts';
 import { durationToMs } from '../workflows/time.ts';
@@ -13,7 +14,8 @@ import type { FindingsScope, ScopedTarget } from './findings-scope.ts';
 export interface PlannedRing {
   ring: string;
   order: number;
-  hosts: { hostname: string; criticality: number }[];
+  /** Each host with the deployer that will patch it (deployer routing). */
+  hosts: { hostname: string; criticality: number; deployer: string }[];
   targets: number;
   batches: number;
   maxConcurrency: number;
@@ -39,6 +41,8 @@ export interface CyclePlan {
     reboot: DeploymentPolicy['reboot'];
   };
   schedule: { estimatedStart: string; estimatedEnd: string; windowsUsed: number; fitsWindow: boolean; note: string };
+  /** How many hosts each deployer patches (one entry unless deployer routing sends some hosts elsewhere). */
+  deployers: Record<string, number>;
   /** When the scope came from the findings: each asset × patch with its ring, risk, deadline and reason; what the baselines hold back. */
   findings?: {
     targets: (ScopedTarget & { ring: string })[];
@@ -52,6 +56,7 @@ interface PlanAsset {
   hostname: string;
   criticality: number;
   patch_group: string | null;
+  platform: string | null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -76,13 +81,22 @@ export async function planCycle(
   );
   const dep = policy.deployment;
 
-  const query = ctx.db('assets').select('hostname', 'criticality', 'patch_group').orderBy('hostname');
+  const query = ctx.db('assets').select('hostname', 'criticality', 'patch_group', 'platform').orderBy('hostname');
   if (hostnames.length) query.whereIn('hostname', hostnames);
   let assets = (await query) as PlanAsset[];
   if (req.demo && !demoSeeded)
     assets = demoAssets
       .filter((a) => hostnames.includes(a.hostname))
-      .map((a) => ({ hostname: a.hostname, criticality: a.criticality, patch_group: a.patchGroup }));
+      .map((a) => ({
+        hostname: a.hostname,
+        criticality: a.criticality,
+        patch_group: a.patchGroup,
+        platform: a.platform,
+      }));
+  const deployerOf = (a: PlanAsset) =>
+    deployerFor({ platform: a.platform, patchGroup: a.patch_group }, ctx.settings.deployers, ctx.settings.deployer);
+  const deployers: Record<string, number> = {};
+  for (const a of assets) deployers[deployerOf(a)] = (deployers[deployerOf(a)] ?? 0) + 1;
   const recorded = (await ctx.db('patches').whereIn('id', patchIds).select('id', 'title')) as {
     id: string;
     title: string;
@@ -109,7 +123,11 @@ export async function planCycle(
   const estimatedStart = clock;
   let unschedulable = false;
   const rings: PlannedRing[] = dep.rings.map((r, i) => {
-    const hosts = (byRing.get(r.name) ?? []).map((a) => ({ hostname: a.hostname, criticality: a.criticality }));
+    const hosts = (byRing.get(r.name) ?? []).map((a) => ({
+      hostname: a.hostname,
+      criticality: a.criticality,
+      deployer: deployerOf(a),
+    }));
     const batches = batchesOf(hosts, r.maxConcurrency).length;
     const windows = new Set<string>();
     let startsAt: number | null = null;
@@ -191,6 +209,7 @@ export async function planCycle(
       fitsWindow,
       note: scheduleNote,
     },
+    deployers,
     ...(findings
       ? {
           findings: {

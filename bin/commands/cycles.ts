@@ -208,6 +208,14 @@ export function renderPlan(p: CyclePlan): string {
     `dry run for ${p.requester}: ${p.patches.map((x) => `${x.id} (${x.title})`).join(', ')}`,
     `  staging: ${p.staging.note}`,
   ];
+  // Only worth a line when routing sends some hosts to another deployer.
+  if (Object.keys(p.deployers).length > 1)
+    lines.push(
+      `  deployers: ${Object.entries(p.deployers)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([id, n]) => `${id} ${n} host(s)`)
+        .join(', ')}`,
+    );
   for (const r of p.rings) {
     if (!r.hosts.length) {
       lines.push(`  ring ${r.order} ${r.ring}: no hosts`);

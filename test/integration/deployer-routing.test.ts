@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployerFor, deployerRoutingSchema } from '../../app/deployer-routing.ts';
 import type { AppContext } from '../../app/context.ts';
+import type { CyclePlan } from '../../app/plan.ts';
+import { renderPlan } from '../../bin/commands/cycles.ts';
 import { createLogger } from '../../kernel/logger.ts';
 import { configureRegistry } from '../../runtime/context.ts';
 import { loadSettings } from '../../runtime/settings.ts';
@@ -40,6 +42,24 @@ describe('several deployers in one installation', () => {
     afterAll(async () => stack?.stop());
 
     it('patches each host through its own deployer, backs it up through its own provider, and verifies it there', async () => {
+      // The plan says which deployer patches which host before anything runs.
+      const plan = await api<CyclePlan>(
+        stack,
+        'POST',
+        '/api/cycles/plan',
+        { demo: true, hosts: ['staging-01', 'web-01', 'app-01', 'db-01'] },
+        'carol',
+      );
+      expect(plan.status).toBe(200);
+      expect(plan.body.deployers).toEqual({ ansible: 2, simulator: 2 });
+      expect(plan.body.rings.flatMap((r) => r.hosts.map((h) => [h.hostname, h.deployer]))).toEqual(
+        expect.arrayContaining([
+          ['app-01', 'simulator'],
+          ['db-01', 'simulator'],
+          ['web-01', 'ansible'],
+        ]),
+      );
+      expect(renderPlan(plan.body)).toContain('deployers: ansible 2 host(s), simulator 2 host(s)');
       const id = await startDemoCycle(stack, { hosts: ['staging-01', 'web-01', 'app-01', 'db-01'] });
       await waitForCycle(stack, id, inPhase('approval'), 120_000);
       expect((await api(stack, 'POST', `/api/cycles/${id}/approve`, {}, 'alice')).status).toBe(200);
