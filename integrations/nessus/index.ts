@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { DeployTarget, ScanReport, ScanRequest } from '../contract/index.ts';
+import { readCaFile } from '../kit/support/tls.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError, UpstreamError } from '../../kernel/errors.ts';
@@ -72,22 +72,7 @@ export const nessusConnector = defineConnector({
   capabilities: { scanner: true },
   env: { prefix: envPrefix, requires: 'url', groups: { retry: `${envPrefix}_RETRY` } },
   create(config: NessusConfig, deps) {
-    let ca: string | undefined;
-    if (config.caFile) {
-      try {
-        ca = readFileSync(config.caFile, 'utf8');
-      } catch (err) {
-        throw new InputError(
-          `cannot read the Nessus CA file ${config.caFile}: ${(err as Error).message}`,
-          [{ path: configPath('caFile'), message: 'unreadable' }],
-          err,
-        );
-      }
-      if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-        throw new InputError(`the Nessus CA file ${config.caFile} holds no PEM certificate`, [
-          { path: configPath('caFile'), message: 'not a PEM certificate file' },
-        ]);
-    }
+    const ca = readCaFile(config.caFile, 'nessus', 'Nessus');
     if (!config.verifyTls)
       deps.logger.warn('TLS certificate verification is off for Nessus: the API keys go to whoever answers', {
         url: config.url,

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { DeployRequest, DiscoveredAsset, HostResult } from '../contract/index.ts';
+import { readCaFile } from '../kit/support/tls.ts';
 import { defineConnector } from '../contract/connector.ts';
 import { durationMs } from '../../kernel/duration.ts';
 import { InputError, NotFoundError, UpstreamError } from '../../kernel/errors.ts';
@@ -71,26 +71,6 @@ const suppressRebootFor = { never: 0b11, 'if-required': 0, always: 0 } as const;
 
 type Resolved = ResolvedTarget<SmsSystem>;
 
-function readCa(file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  const path = ['connectors', 'sccm', 'caFile'];
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(
-      `cannot read the AdminService CA file ${file}: ${(err as Error).message}`,
-      [{ path, message: 'unreadable' }],
-      err,
-    );
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new InputError(`the AdminService CA file ${file} holds no PEM certificate`, [
-      { path, message: 'not a PEM certificate file' },
-    ]);
-  return pem;
-}
-
 export const sccmConnector = defineConnector({
   id: 'sccm',
   title: 'Microsoft Configuration Manager (AdminService)',
@@ -100,7 +80,7 @@ export const sccmConnector = defineConnector({
     const api = new AdminServiceClient({
       url: config.url,
       auth: adminServiceAuth(config),
-      ca: readCa(config.caFile),
+      ca: readCaFile(config.caFile, 'sccm', 'AdminService'),
       timeoutMs: durationMs(config.requestTimeout),
     });
     const backoff: Backoff = {

@@ -153,6 +153,6 @@ describe('vSphere snapshot backups against vcsim', () => {
     );
     await expect(
       createVsphereSnapshots(config({ caFile: '/nonexistent/ca.pem' })).backup(request('x')),
-    ).rejects.toThrow(/caFile \/nonexistent\/ca.pem cannot be read/);
+    ).rejects.toThrow(/cannot read the vSphere CA file \/nonexistent\/ca.pem/);
   });
 });

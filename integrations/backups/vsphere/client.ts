@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readCaFile } from '../../kit/support/tls.ts';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { durationMs } from '../../../kernel/duration.ts';
-import { InputError, NotAllowedError, NotFoundError, UpstreamError } from '../../../kernel/errors.ts';
+import { NotAllowedError, NotFoundError, UpstreamError } from '../../../kernel/errors.ts';
 import { child, children, childText, parseXml, type XmlElement } from '../../feeds/parse.ts';
 import type { VsphereConfig } from './config.ts';
 
@@ -107,18 +107,7 @@ export class VsphereClient {
   constructor(private readonly config: VsphereConfig) {
     this.endpoint = new URL(config.url);
     this.timeoutMs = durationMs(config.requestTimeout);
-    let ca: string | undefined;
-    if (config.caFile) {
-      try {
-        ca = readFileSync(config.caFile, 'utf8');
-      } catch (err) {
-        throw new InputError(
-          `vSphere caFile ${config.caFile} cannot be read (${(err as NodeJS.ErrnoException).code})`,
-          [{ path: ['caFile'], message: 'cannot be read' }],
-          err,
-        );
-      }
-    }
+    const ca = readCaFile(config.caFile, 'vsphere', 'vSphere');
     this.agent = new https.Agent({
       keepAlive: true,
       rejectUnauthorized: !config.insecure,
